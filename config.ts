@@ -1,0 +1,133 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { ConfigError, describeIssues, problemAt, unknownKey } from "./config/errors";
+import { dnsLabel } from "./config/fields";
+import { ModelConfig, modelDefaultsSchema, modelListProblems, modelSchema } from "./config/models";
+import { ConfigDeclaration, PROJECT, configDeclarations, isRecord } from "./config/project";
+
+export { ConfigError } from "./config/errors";
+export type { Engine, ModelConfig } from "./config/models";
+
+/** The stack config, validated, with every default applied. */
+export interface PlatformConfig {
+    readonly target: "aws" | "local";
+    /** Namespace of the model servers. */
+    readonly namespace: string;
+    /** (local) Where the kubeconfig is; undefined fields mean the Kubernetes defaults. */
+    readonly kubernetes: { readonly kubeconfig?: string; readonly context?: string };
+    readonly models: readonly ModelConfig[];
+    /** Hugging Face token, secret; undefined when the stack sets none. */
+    readonly hfToken?: pulumi.Output<string>;
+}
+
+const platformSchema = z.strictObject({
+    target: z.enum(["aws", "local"]),
+    namespace: dnsLabel(63),
+    kubeconfig: z.string(),
+    kubeContext: z.string(),
+    modelDefaults: modelDefaultsSchema,
+    models: z.array(modelSchema),
+});
+
+/**
+ * Reads the stack config once, applies the defaults declared in Pulumi.yaml and validates
+ * everything, throwing one ConfigError that lists every problem.
+ */
+export function loadConfig(): PlatformConfig {
+    const declarations = configDeclarations();
+    const config = new pulumi.Config(PROJECT);
+    const problems = unknownStackKeys(declarations);
+
+    const values: Record<string, unknown> = {};
+    for (const [key, declaration] of declarations) {
+        if (declaration.kind === "typed" && declaration.secret) {
+            continue;
+        }
+        const read = readKey(key, config.get(key), declaration);
+        if ("problem" in read) {
+            problems.push(read.problem);
+        } else {
+            values[key] = read.value;
+        }
+    }
+
+    const models = Array.isArray(values.models) ? values.models.map((model) => mergeDefaults(values.modelDefaults, model)) : values.models;
+    const parsed = platformSchema.safeParse({ ...values, models }, { reportInput: true });
+    if (!parsed.success) {
+        problems.push(...describeIssues(parsed.error.issues));
+    }
+    if (Array.isArray(models)) {
+        problems.push(...modelListProblems(models).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
+    }
+    if (problems.length > 0 || !parsed.success) {
+        throw new ConfigError(problems);
+    }
+    const { target, namespace, kubeconfig, kubeContext } = parsed.data;
+    return {
+        target,
+        namespace,
+        kubernetes: { kubeconfig: kubeconfig || undefined, context: kubeContext || undefined },
+        models: parsed.data.models,
+        hfToken: config.getSecret("hfToken"),
+    };
+}
+
+function unknownStackKeys(declarations: ReadonlyMap<string, ConfigDeclaration>): string[] {
+    const prefix = `${PROJECT}:`;
+    return Object.keys(pulumi.runtime.allConfig())
+        .filter((key) => key.startsWith(prefix) && !declarations.has(key.slice(prefix.length)))
+        .sort()
+        .map((key) => unknownKey([key.slice(prefix.length)], [...declarations.keys()]));
+}
+
+type Read = { value: unknown } | { problem: string };
+
+/** One stack value as its declared type, or the declared default when the stack sets none. */
+function readKey(key: string, raw: string | undefined, declaration: ConfigDeclaration): Read {
+    if (declaration.kind === "value") {
+        return raw === undefined ? { value: declaration.value } : parseStructured(key, raw, declaration.value);
+    }
+    if (raw === undefined) {
+        return { value: declaration.default };
+    }
+    switch (declaration.type) {
+        case "string":
+            return { value: raw };
+        case "integer":
+            return /^-?\d+$/.test(raw) ? { value: Number(raw) } : { problem: problemAt([key], raw, "expected a whole number") };
+        case "boolean":
+            return raw === "true" || raw === "false" ? { value: raw === "true" } : { problem: problemAt([key], raw, "expected true or false") };
+        case "array":
+            return parseStructured(key, raw, declaration.default);
+    }
+}
+
+function parseStructured(key: string, raw: string, defaults: unknown): Read {
+    let value: unknown;
+    try {
+        value = JSON.parse(raw);
+    } catch {
+        // Pulumi passes structured values as JSON; anything else is a plain string.
+        value = raw;
+    }
+    const expected = Array.isArray(defaults) ? "a list" : isRecord(defaults) ? "a mapping" : undefined;
+    if (expected === "a list" && !Array.isArray(value)) {
+        return { problem: problemAt([key], value, `expected ${expected}`) };
+    }
+    if (expected === "a mapping" && !isRecord(value)) {
+        return { problem: problemAt([key], value, `expected ${expected}`) };
+    }
+    return { value: mergeDefaults(defaults, value) };
+}
+
+/** `value` over `defaults`, recursively for mappings; lists and scalars replace. */
+function mergeDefaults(defaults: unknown, value: unknown): unknown {
+    if (!isRecord(defaults) || !isRecord(value)) {
+        return value;
+    }
+    const merged: Record<string, unknown> = { ...defaults };
+    for (const [key, child] of Object.entries(value)) {
+        merged[key] = mergeDefaults(defaults[key], child);
+    }
+    return merged;
+}

@@ -1,0 +1,79 @@
+/**
+ * The one place tests set up Pulumi mocks. Every helper runs code under
+ * `pulumi.runtime.setMocks(..., "llm-platform", stack, false)` with strict provider
+ * functions (tools/offline/fakes.ts) and records what reached the engine.
+ */
+import * as path from "path";
+import { PlatformConfig, loadConfig } from "../config";
+import { PROJECT } from "../config/project";
+import { KubernetesObject, kubernetesObjects } from "../tools/offline/manifests";
+import { ProgramRun, RecordedResource, runProgram, runUnderMocks } from "../tools/offline/run";
+import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..");
+
+/** The stack files in the repository. */
+export const STACKS = ["dev", "prod", "local"] as const;
+
+/** Plain config (keys without namespace, any YAML value) as the engine passes it. */
+export function engineConfig(config: Record<string, unknown>): Record<string, string> {
+    return Object.fromEntries(Object.entries(config).map(([key, value]) => [
+        key.includes(":") ? key : `${PROJECT}:${key}`,
+        typeof value === "string" ? value : JSON.stringify(value),
+    ]));
+}
+
+/** index.ts with one of the repository's stack files. */
+export function runStackFile(stack: string): Promise<ProgramRun> {
+    return runProgram({ stack, ...readStackFile(stackFilePath(PROJECT_DIR, stack)) });
+}
+
+/** index.ts with the given config. */
+export function runStack(config: Record<string, unknown>, stack = "test", secretKeys: string[] = []): Promise<ProgramRun> {
+    return runProgram({ stack, config: engineConfig(config), secretKeys: secretKeys.map((key) => `${PROJECT}:${key}`) });
+}
+
+/** Whatever `build` declares (a component, usually), under mocks. */
+export function runComponent(build: () => void, stack = "test"): Promise<ProgramRun> {
+    return runUnderMocks({ stack, config: {} }, build);
+}
+
+/** loadConfig() under mocks with the given config: the config, or the error it threw. */
+export async function loadConfigWith(config: Record<string, unknown>, secretKeys: string[] = []): Promise<PlatformConfig | Error> {
+    let result: PlatformConfig | Error | undefined;
+    await runUnderMocks({ stack: "test", config: engineConfig(config), secretKeys: secretKeys.map((key) => `${PROJECT}:${key}`) }, () => {
+        try {
+            result = loadConfig();
+        } catch (error) {
+            result = error as Error;
+        }
+    });
+    return result!;
+}
+
+export function resourcesOfType(run: ProgramRun, type: string): RecordedResource[] {
+    return run.resources.filter((resource) => resource.type === type);
+}
+
+/** The one resource of that type and name; throws if there is none. */
+export function resource(run: ProgramRun, type: string, name: string): RecordedResource {
+    const found = run.resources.find((candidate) => candidate.type === type && candidate.name === name);
+    if (!found) {
+        const names = resourcesOfType(run, type).map((candidate) => candidate.name);
+        throw new Error(`no ${type} named ${name}; there are: ${names.join(", ") || "none"}`);
+    }
+    return found;
+}
+
+export function objects(run: ProgramRun): KubernetesObject[] {
+    return kubernetesObjects(run.resources);
+}
+
+/** The Kubernetes object of that kind and metadata.name; throws if there is none. */
+export function object(run: ProgramRun, kind: string, name: string): KubernetesObject {
+    const found = objects(run).find((candidate) => candidate.kind === kind && candidate.metadata.name === name);
+    if (!found) {
+        throw new Error(`no ${kind} named ${name}`);
+    }
+    return found;
+}

@@ -1,0 +1,53 @@
+import { stringify } from "yaml";
+import type { RecordedResource } from "./run";
+
+export interface KubernetesObject {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly metadata: { readonly name?: string; readonly namespace?: string; readonly [key: string]: unknown };
+    readonly [key: string]: unknown;
+}
+
+/** Types that stand for many objects (rendered elsewhere) rather than one. */
+const NOT_OBJECTS = /^kubernetes:(helm\.sh\/v[0-9]+:(Chart|Release)|yaml\/v[0-9]+:Config(Group|File)|kustomize\/v[0-9]+:Directory)$/;
+
+/** Apply order, as Helm installs kinds (helm.sh/helm/v3/pkg/releaseutil/kind_sorter.go). */
+const KIND_ORDER = [
+    "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget",
+    "ServiceAccount", "Secret", "ConfigMap", "StorageClass", "PersistentVolume", "PersistentVolumeClaim",
+    "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service",
+    "DaemonSet", "Pod", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob",
+    "IngressClass", "Ingress", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+];
+
+/** The Kubernetes objects the program declares itself, in a stable apply order. */
+export function kubernetesObjects(resources: readonly RecordedResource[]): KubernetesObject[] {
+    return resources
+        .filter((resource) => resource.custom && resource.type.startsWith("kubernetes:") && !NOT_OBJECTS.test(resource.type))
+        .map((resource) => resource.inputs)
+        .filter(isKubernetesObject)
+        .sort(compareObjects);
+}
+
+function isKubernetesObject(value: Record<string, unknown>): value is KubernetesObject {
+    return typeof value.apiVersion === "string" && typeof value.kind === "string" && typeof value.metadata === "object";
+}
+
+function compareObjects(a: KubernetesObject, b: KubernetesObject): number {
+    return kindRank(a.kind) - kindRank(b.kind)
+        || a.kind.localeCompare(b.kind)
+        || (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "")
+        || (a.metadata.name ?? "").localeCompare(b.metadata.name ?? "");
+}
+
+function kindRank(kind: string): number {
+    const rank = KIND_ORDER.indexOf(kind);
+    return rank === -1 ? KIND_ORDER.length : rank;
+}
+
+/** One multi-document YAML file; each object with apiVersion, kind and metadata first. */
+export function toManifestYaml(objects: readonly KubernetesObject[]): string {
+    return objects
+        .map(({ apiVersion, kind, metadata, ...rest }) => stringify({ apiVersion, kind, metadata, ...rest }, { lineWidth: 0 }))
+        .join("---\n");
+}

@@ -1,0 +1,168 @@
+import type {
+    EnforcementLevel, Policies, PolicyPackConfig, PolicyResource, ResourceValidationArgs, ResourceValidationPolicy,
+    StackValidationPolicy,
+} from "@pulumi/policy";
+
+/** A resource as the policies see it: what the program sent to the engine. */
+export interface PolicySubject {
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
+    readonly parentUrn?: string;
+    readonly props: Record<string, unknown>;
+}
+
+/** One entry of policy-report.json. */
+export interface Violation {
+    readonly policy: string;
+    readonly enforcementLevel: EnforcementLevel;
+    readonly resourceType: string;
+    readonly resourceName: string;
+    readonly message: string;
+}
+
+export interface PolicyReport {
+    readonly violations: Violation[];
+}
+
+export interface EvaluationOptions {
+    /** Pack config, as `pulumi preview --policy-pack-config` takes it. */
+    readonly config?: PolicyPackConfig;
+    /** The pack's default level; CrossGuard's is advisory. */
+    readonly packEnforcementLevel?: EnforcementLevel;
+    /** Names the stack in violations that are about no one resource. */
+    readonly stack?: string;
+}
+
+type ResourceClass = { __pulumiType?: string; isInstance?: (value: unknown) => boolean };
+
+/**
+ * Evaluates a policy pack on resources the way the CrossGuard analyzer does: resource
+ * policies once per resource, stack policies once over all, each with its config
+ * (schema defaults, then the pack config) and its effective enforcement level.
+ */
+export async function evaluatePolicies(policies: Policies, subjects: readonly PolicySubject[], options: EvaluationOptions = {}): Promise<PolicyReport> {
+    const violations: Violation[] = [];
+    const byUrn = new Map(subjects.map((subject) => [subject.urn, subject]));
+    for (const policy of policies) {
+        const level = enforcementLevel(policy.name, policy.enforcementLevel, options);
+        if (level === "disabled") {
+            continue;
+        }
+        const report = (fallback: PolicySubject | undefined) => (message: string, urn?: string) => {
+            const subject = (urn ? byUrn.get(urn) : undefined) ?? fallback;
+            violations.push({
+                policy: policy.name,
+                enforcementLevel: level === "remediate" ? "mandatory" : level,
+                resourceType: subject?.type ?? "pulumi:pulumi:Stack",
+                resourceName: subject?.name ?? options.stack ?? "",
+                message,
+            });
+        };
+        const getConfig = <T extends object>() => policyConfig(policy.name, policy.configSchema, options.config) as T;
+        if ("validateStack" in policy) {
+            await runStackPolicy(policy, subjects, getConfig, report(undefined));
+        } else {
+            for (const subject of subjects) {
+                await runResourcePolicy(policy, subject, getConfig, report(subject));
+            }
+        }
+    }
+    return { violations };
+}
+
+async function runResourcePolicy(
+    policy: ResourceValidationPolicy, subject: PolicySubject, getConfig: <T extends object>() => T,
+    reportViolation: (message: string, urn?: string) => void,
+): Promise<void> {
+    const validations = policy.validateResource === undefined ? []
+        : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
+    for (const validate of validations) {
+        const args: ResourceValidationArgs = {
+            type: subject.type,
+            props: subject.props,
+            urn: subject.urn,
+            name: subject.name,
+            opts: resourceOptions(subject),
+            stackTags: new Map(),
+            isType: (resourceClass) => isTypeOf(subject.type, resourceClass),
+            asType: ((resourceClass: unknown) => (isTypeOf(subject.type, resourceClass) ? subject.props : undefined)) as ResourceValidationArgs["asType"],
+            getConfig,
+            notApplicable: throwNotApplicable,
+        };
+        await whenApplicable(() => validate(args, reportViolation));
+    }
+}
+
+async function runStackPolicy(
+    policy: StackValidationPolicy, subjects: readonly PolicySubject[], getConfig: <T extends object>() => T,
+    reportViolation: (message: string, urn?: string) => void,
+): Promise<void> {
+    const resources = toPolicyResources(subjects);
+    await whenApplicable(() => policy.validateStack({ resources, stackTags: new Map(), getConfig, notApplicable: throwNotApplicable }, reportViolation));
+}
+
+function toPolicyResources(subjects: readonly PolicySubject[]): PolicyResource[] {
+    const resources = subjects.map((subject): PolicyResource => ({
+        type: subject.type,
+        props: subject.props,
+        urn: subject.urn,
+        name: subject.name,
+        opts: resourceOptions(subject),
+        dependencies: [],
+        propertyDependencies: {},
+        isType: (resourceClass) => isTypeOf(subject.type, resourceClass),
+        asType: ((resourceClass: unknown) => (isTypeOf(subject.type, resourceClass) ? subject.props : undefined)) as PolicyResource["asType"],
+    }));
+    const byUrn = new Map(resources.map((resource) => [resource.urn, resource]));
+    subjects.forEach((subject, index) => {
+        resources[index].parent = subject.parentUrn ? byUrn.get(subject.parentUrn) : undefined;
+    });
+    return resources;
+}
+
+function resourceOptions(subject: PolicySubject): ResourceValidationArgs["opts"] {
+    return {
+        protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [],
+        customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+        parent: subject.parentUrn,
+    };
+}
+
+/** As CrossGuard matches a resource class: its `__pulumiType`, else its `isInstance`. */
+function isTypeOf(type: string, resourceClass: unknown): boolean {
+    const { __pulumiType, isInstance } = resourceClass as ResourceClass;
+    return __pulumiType ? __pulumiType === type : isInstance?.({ __pulumiType: type }) === true;
+}
+
+class NotApplicable extends Error {}
+
+function throwNotApplicable(reason?: string): never {
+    throw new NotApplicable(reason);
+}
+
+async function whenApplicable(validate: () => Promise<void> | void): Promise<void> {
+    try {
+        await validate();
+    } catch (error) {
+        if (!(error instanceof NotApplicable)) {
+            throw error;
+        }
+    }
+}
+
+function enforcementLevel(name: string, declared: EnforcementLevel | undefined, options: EvaluationOptions): EnforcementLevel {
+    const configured = options.config?.[name] ?? options.config?.all;
+    const level = typeof configured === "string" ? configured : configured?.enforcementLevel;
+    return level ?? declared ?? options.packEnforcementLevel ?? "advisory";
+}
+
+/** The policy's config: its schema's defaults, overridden by the pack config. */
+function policyConfig(name: string, schema: ResourceValidationPolicy["configSchema"], config: PolicyPackConfig | undefined): Record<string, unknown> {
+    const defaults = Object.fromEntries(Object.entries(schema?.properties ?? {})
+        .filter(([, property]) => property.default !== undefined)
+        .map(([key, property]) => [key, property.default]));
+    const configured = config?.[name];
+    const { enforcementLevel: _level, ...values } = typeof configured === "object" ? configured : {};
+    return { ...defaults, ...values };
+}

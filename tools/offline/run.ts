@@ -1,0 +1,138 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { PROJECT } from "../../config/project";
+import { computedOutputs, invokeResults } from "./fakes";
+import { RegisterResourceRequest, rpc, settings } from "./internals";
+
+/** What a resource sent to the engine. Secret values are already replaced by SECRET. */
+export interface RecordedResource {
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
+    /** The parent's URN, or undefined for a top-level resource. */
+    readonly parentUrn?: string;
+    /** Component resources are not custom. */
+    readonly custom: boolean;
+    readonly inputs: Record<string, unknown>;
+}
+
+export const SECRET = "[secret]";
+
+export interface ProgramRun {
+    readonly resources: readonly RecordedResource[];
+    /** The program's exports, resolved; secret ones replaced by SECRET. */
+    readonly outputs: Record<string, unknown>;
+}
+
+export interface RunOptions {
+    readonly stack: string;
+    /** Full config keys (`llm-platform:models`) to raw string values, as the engine passes them. */
+    readonly config: Readonly<Record<string, string>>;
+    /** Keys whose values are secret. */
+    readonly secretKeys?: readonly string[];
+    /** The program's entry point. Defaults to index.ts at the project root. */
+    readonly program?: string;
+}
+
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+export class OfflineMocks implements pulumi.runtime.Mocks {
+    newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
+        const computed = computedOutputs[args.type]?.(args) ?? {};
+        return { id: args.custom ? `${args.name}-id` : undefined, state: { ...args.inputs, ...computed } };
+    }
+
+    call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        const answer = invokeResults[args.token];
+        if (!answer) {
+            throw new Error(`the offline run has no answer for the provider function ${args.token}`);
+        }
+        return answer(args.inputs);
+    }
+}
+
+/**
+ * Runs the Pulumi program under mocks with the given config and records every resource
+ * registration. A fresh copy of the program's own modules is loaded for every run.
+ */
+export async function runProgram(options: RunOptions): Promise<ProgramRun> {
+    return runUnderMocks(options, () => {
+        forgetProjectModules();
+        return require(options.program ?? path.join(PROJECT_ROOT, "index.ts")) as Record<string, unknown>;
+    });
+}
+
+/**
+ * Runs `build` (which declares resources and returns what it exports) under mocks with
+ * the given config, and waits until every registration has reached the mock engine.
+ */
+export async function runUnderMocks(
+    options: Omit<RunOptions, "program">, build: () => Record<string, unknown> | void,
+): Promise<ProgramRun> {
+    await pulumi.runtime.setMocks(new OfflineMocks(), PROJECT, options.stack, false);
+    pulumi.runtime.setAllConfig({ ...options.config }, [...(options.secretKeys ?? [])]);
+    const resources = recordRegistrations();
+    const exported = build() ?? {};
+    await settings.waitForRPCs();
+    return { resources, outputs: await resolveOutputs(exported) };
+}
+
+function recordRegistrations(): RecordedResource[] {
+    const monitor = settings.getMonitor();
+    if (!monitor) {
+        throw new Error("the Pulumi mocks did not install a resource monitor");
+    }
+    const records: RecordedResource[] = [];
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (request: RegisterResourceRequest, callback) => {
+        records.push({
+            type: request.getType(),
+            name: request.getName(),
+            urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
+            parentUrn: request.getParent() || undefined,
+            custom: request.getCustom(),
+            inputs: redactSecrets(rpc.deserializeProperties(request.getObject())) as Record<string, unknown>,
+        });
+        return register(request, callback);
+    };
+    return records;
+}
+
+function redactSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) {
+        return value.map(redactSecrets);
+    }
+    if (typeof value === "object" && value !== null) {
+        const record = value as Record<string, unknown>;
+        if (record[rpc.specialSigKey] === rpc.specialSecretSig) {
+            return SECRET;
+        }
+        return Object.fromEntries(Object.entries(record).map(([key, child]) => [key, redactSecrets(child)]));
+    }
+    return value;
+}
+
+/** The program's own modules (not its dependencies, tools or tests) are loaded anew for each run. */
+function forgetProjectModules(): void {
+    const kept = ["node_modules", "tools", "test"].map((dir) => path.join(PROJECT_ROOT, dir) + path.sep);
+    for (const file of Object.keys(require.cache)) {
+        if (file.startsWith(PROJECT_ROOT) && !kept.some((dir) => file.startsWith(dir))) {
+            delete require.cache[file];
+        }
+    }
+}
+
+async function resolveOutputs(program: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const exported = Object.entries(program).filter(([key]) => key !== "__esModule");
+    const entries = await Promise.all(exported.map(async ([key, value]) => {
+        const output: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<unknown>);
+        const resolved = await new Promise<unknown>((resolve) => output.apply(resolve));
+        return [key, (await pulumi.isSecret(output)) ? SECRET : resolved] as const;
+    }));
+    return Object.fromEntries(entries);
+}
+
+/** The name at the end of a URN: `urn:pulumi:dev::llm-platform::a$b::name` -> `name`. */
+export function nameOfUrn(urn: string): string {
+    return urn.slice(urn.lastIndexOf("::") + 2);
+}

@@ -1,0 +1,130 @@
+/**
+ * npm run plan -- --stack <name> [--out <dir>] [--config <file>]
+ *
+ * Runs the program offline under Pulumi mocks with the stack's config, evaluates the
+ * policy pack on what it built and writes resources.json, manifests.yaml and
+ * policy-report.json. Exit status: 0 no mandatory violation, 1 a mandatory violation,
+ * 2 invalid config or usage, 3 the program itself failed.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { PACK_NAME, packArgs } from "../policies/pack";
+import { KubernetesObject, kubernetesObjects, toManifestYaml } from "./offline/manifests";
+import { PolicyReport, evaluatePolicies } from "./offline/policies";
+import { ProgramRun, RecordedResource, nameOfUrn, runProgram } from "./offline/run";
+import { InputError, readStackFile, stackFilePath } from "./offline/stack-file";
+
+const PROJECT_DIR = path.resolve(__dirname, "..");
+const USAGE = "usage: npm run plan -- --stack <name> [--out <dir>] [--config <file>]";
+
+export const EXIT = { ok: 0, mandatoryViolation: 1, invalidInput: 2, programFailed: 3 } as const;
+
+interface PlanOptions {
+    readonly stack: string;
+    readonly outDir: string;
+    readonly configFile: string;
+}
+
+export interface Plan {
+    readonly run: ProgramRun;
+    readonly objects: KubernetesObject[];
+    readonly report: PolicyReport;
+}
+
+function parseCommandLine(argv: string[]): PlanOptions {
+    let values;
+    try {
+        ({ values } = parseArgs({
+            args: argv,
+            options: { stack: { type: "string" }, out: { type: "string" }, config: { type: "string" } },
+            strict: true,
+            allowPositionals: false,
+        }));
+    } catch (error) {
+        throw new InputError(`${(error as Error).message.split("\n")[0]}; ${USAGE}`);
+    }
+    if (!values.stack || !/^[\w.-]+$/.test(values.stack)) {
+        throw new InputError(values.stack ? `--stack "${values.stack}" is not a stack name; ${USAGE}` : USAGE);
+    }
+    return {
+        stack: values.stack,
+        outDir: path.resolve(values.out ?? path.join("out", values.stack)),
+        configFile: path.resolve(values.config ?? stackFilePath(PROJECT_DIR, values.stack)),
+    };
+}
+
+/** Runs the program and the pack for one stack; throws ConfigError or InputError on bad input. */
+export async function plan(stack: string, configFile: string): Promise<Plan> {
+    const stackConfig = readStackFile(configFile);
+    const run = await runProgram({ stack, ...stackConfig });
+    const report = await evaluatePolicies(packArgs.policies, run.resources.map(toPolicySubject), {
+        stack,
+        packEnforcementLevel: packArgs.enforcementLevel,
+    });
+    return { run, objects: kubernetesObjects(run.resources), report };
+}
+
+function toPolicySubject(resource: RecordedResource) {
+    return { type: resource.type, name: resource.name, urn: resource.urn, parentUrn: resource.parentUrn, props: resource.inputs };
+}
+
+function writePlan(outDir: string, { run, objects, report }: Plan): void {
+    fs.mkdirSync(outDir, { recursive: true });
+    const resources = [...run.resources]
+        .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name))
+        .map(({ type, name, parentUrn, inputs }) => ({ type, name, parent: parentUrn ? nameOfUrn(parentUrn) : null, inputs }));
+    fs.writeFileSync(path.join(outDir, "resources.json"), `${JSON.stringify(resources, null, 2)}\n`);
+    fs.writeFileSync(path.join(outDir, "manifests.yaml"), toManifestYaml(objects));
+    fs.writeFileSync(path.join(outDir, "policy-report.json"), `${JSON.stringify(report, null, 2)}\n`);
+}
+
+function summarise(options: PlanOptions, { run, objects, report }: Plan): string {
+    const counts = new Map<string, number>();
+    for (const resource of run.resources) {
+        counts.set(resource.type, (counts.get(resource.type) ?? 0) + 1);
+    }
+    const lines = [
+        `plan of stack ${options.stack} (${path.relative(PROJECT_DIR, options.configFile) || options.configFile})`,
+        `${run.resources.length} resources, ${objects.length} Kubernetes objects:`,
+        ...[...counts].sort(([a], [b]) => a.localeCompare(b)).map(([type, count]) => `  ${String(count).padStart(4)}  ${type}`),
+        `policy pack ${PACK_NAME}: ${report.violations.length === 0 ? "no violations" : `${report.violations.length} violations`}`,
+        ...report.violations.map((v) => `  [${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`),
+        `wrote resources.json, manifests.yaml, policy-report.json to ${path.relative(process.cwd(), options.outDir) || "."}`,
+    ];
+    return lines.join("\n");
+}
+
+interface ConfigProblems {
+    readonly name: "ConfigError";
+    readonly problems: readonly string[];
+}
+
+function isConfigError(error: unknown): error is ConfigProblems {
+    return error instanceof Error && error.name === "ConfigError" && Array.isArray((error as Partial<ConfigProblems>).problems);
+}
+
+async function main(argv: string[]): Promise<number> {
+    try {
+        const options = parseCommandLine(argv);
+        const result = await plan(options.stack, options.configFile);
+        writePlan(options.outDir, result);
+        console.log(summarise(options, result));
+        return result.report.violations.some((v) => v.enforcementLevel === "mandatory") ? EXIT.mandatoryViolation : EXIT.ok;
+    } catch (error) {
+        if (error instanceof InputError) {
+            console.error(`error: ${error.message}`);
+            return EXIT.invalidInput;
+        }
+        if (isConfigError(error)) {
+            error.problems.forEach((problem) => console.error(`error: ${problem}`));
+            return EXIT.invalidInput;
+        }
+        console.error(`error: the program failed: ${error instanceof Error ? error.stack : String(error)}`);
+        return EXIT.programFailed;
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then((code) => process.exit(code));
+}
