@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ConfigError, describeIssues, problemAt, unknownKey } from "./config/errors";
+import { ClusterConfig, GpuPoolConfig, clusterSchema, gpuPoolSchema } from "./config/aws";
 import { dnsLabel } from "./config/fields";
 import { ModelConfig, modelDefaultsSchema, modelListProblems, modelSchema } from "./config/models";
 import { ConfigDeclaration, PROJECT, configDeclarations, isRecord } from "./config/project";
 
 export { ConfigError } from "./config/errors";
+export type { ClusterConfig, GpuPoolConfig } from "./config/aws";
 export type { Engine, ModelConfig } from "./config/models";
 
 /** The stack config, validated, with every default applied. */
@@ -15,6 +17,8 @@ export interface PlatformConfig {
     readonly namespace: string;
     /** (local) Where the kubeconfig is; undefined fields mean the Kubernetes defaults. */
     readonly kubernetes: { readonly kubeconfig?: string; readonly context?: string };
+    /** (aws) The EKS cluster and its GPU node pool; undefined for other targets. */
+    readonly aws?: { readonly cluster: ClusterConfig; readonly gpuPool: GpuPoolConfig };
     readonly models: readonly ModelConfig[];
     /** Hugging Face token, secret; undefined when the stack sets none. */
     readonly hfToken?: pulumi.Output<string>;
@@ -25,6 +29,8 @@ const platformSchema = z.strictObject({
     namespace: dnsLabel(63),
     kubeconfig: z.string(),
     kubeContext: z.string(),
+    cluster: clusterSchema,
+    gpuPool: gpuPoolSchema,
     modelDefaults: modelDefaultsSchema,
     models: z.array(modelSchema),
 });
@@ -62,11 +68,12 @@ export function loadConfig(): PlatformConfig {
     if (problems.length > 0 || !parsed.success) {
         throw new ConfigError(problems);
     }
-    const { target, namespace, kubeconfig, kubeContext } = parsed.data;
+    const { target, namespace, kubeconfig, kubeContext, cluster, gpuPool } = parsed.data;
     return {
         target,
         namespace,
         kubernetes: { kubeconfig: kubeconfig || undefined, context: kubeContext || undefined },
+        aws: target === "aws" ? { cluster, gpuPool } : undefined,
         models: parsed.data.models,
         hfToken: config.getSecret("hfToken"),
     };
