@@ -51,7 +51,9 @@ export function loadConfig(): PlatformConfig {
         }
         const read = readKey(key, config.get(key), declaration);
         if ("problem" in read) {
+            // Validate the rest against the default, so that this key is reported once.
             problems.push(read.problem);
+            values[key] = declaration.kind === "value" ? declaration.value : declaration.default;
         } else {
             values[key] = read.value;
         }

@@ -55,10 +55,10 @@ function parseCommandLine(argv: string[]): PlanOptions {
 }
 
 /** Runs the program and the pack for one stack; throws ConfigError or InputError on bad input. */
-export async function plan(stack: string, configFile: string): Promise<Plan> {
+export async function plan(stack: string, configFile: string, policies = packArgs.policies): Promise<Plan> {
     const stackConfig = readStackFile(configFile);
     const run = await runProgram({ stack, ...stackConfig });
-    const report = await evaluatePolicies(packArgs.policies, run.resources.map(toPolicySubject), {
+    const report = await evaluatePolicies(policies, run.resources.map(toPolicySubject), {
         stack,
         packEnforcementLevel: packArgs.enforcementLevel,
     });
@@ -95,6 +95,10 @@ function summarise(options: PlanOptions, { run, objects, report }: Plan): string
     return lines.join("\n");
 }
 
+export function exitStatus(report: PolicyReport): number {
+    return report.violations.some((v) => v.enforcementLevel === "mandatory") ? EXIT.mandatoryViolation : EXIT.ok;
+}
+
 interface ConfigProblems {
     readonly name: "ConfigError";
     readonly problems: readonly string[];
@@ -110,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
         const result = await plan(options.stack, options.configFile);
         writePlan(options.outDir, result);
         console.log(summarise(options, result));
-        return result.report.violations.some((v) => v.enforcementLevel === "mandatory") ? EXIT.mandatoryViolation : EXIT.ok;
+        return exitStatus(result.report);
     } catch (error) {
         if (error instanceof InputError) {
             console.error(`error: ${error.message}`);

@@ -9,6 +9,8 @@ export interface RegisterResourceRequest {
     getName(): string;
     getParent(): string;
     getCustom(): boolean;
+    /** `<provider urn>::<provider id>`, or empty for the default provider. */
+    getProvider(): string;
     getObject(): unknown;
 }
 

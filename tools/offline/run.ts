@@ -13,6 +13,8 @@ export interface RecordedResource {
     readonly parentUrn?: string;
     /** Component resources are not custom. */
     readonly custom: boolean;
+    /** The URN of the provider it was registered with; undefined for the default provider. */
+    readonly providerUrn?: string;
     readonly inputs: Record<string, unknown>;
 }
 
@@ -56,10 +58,13 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
  * registration. A fresh copy of the program's own modules is loaded for every run.
  */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
-    return runUnderMocks(options, () => {
-        forgetProjectModules();
-        return require(options.program ?? path.join(PROJECT_ROOT, "index.ts")) as Record<string, unknown>;
-    });
+    return runUnderMocks(options, () => loadProgram(options.program));
+}
+
+/** Loads (and so runs) a fresh copy of the program; returns its exports. */
+export function loadProgram(program = path.join(PROJECT_ROOT, "index.ts")): Record<string, unknown> {
+    forgetProjectModules();
+    return require(program) as Record<string, unknown>;
 }
 
 /**
@@ -91,6 +96,7 @@ function recordRegistrations(): RecordedResource[] {
             urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
             parentUrn: request.getParent() || undefined,
             custom: request.getCustom(),
+            providerUrn: request.getProvider() ? request.getProvider().split("::").slice(0, -1).join("::") : undefined,
             inputs: redactSecrets(rpc.deserializeProperties(request.getObject())) as Record<string, unknown>,
         });
         return register(request, callback);

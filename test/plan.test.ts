@@ -1,0 +1,168 @@
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseAllDocuments } from "yaml";
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { EXIT, exitStatus, plan } from "../tools/plan";
+import { PROJECT_DIR } from "./mocks";
+
+const TSX = path.join(PROJECT_DIR, "node_modules", ".bin", "tsx");
+
+interface PlanResult {
+    readonly status: number | null;
+    readonly stdout: string;
+    readonly stderr: string;
+    readonly outDir: string;
+}
+
+/** `npm run plan -- <args>`, as a user runs it, into a fresh output directory. */
+function runPlan(args: string[], { withOut = true } = {}): PlanResult {
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
+    const result = spawnSync(TSX, ["tools/plan.ts", ...args, ...(withOut ? ["--out", outDir] : [])], {
+        cwd: PROJECT_DIR, encoding: "utf8", timeout: 120_000,
+    });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr, outDir };
+}
+
+function writeStackFile(text: string): string {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-")), "Pulumi.test.yaml");
+    fs.writeFileSync(file, text);
+    return file;
+}
+
+function readJson<T>(file: string): T {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as T;
+}
+
+describe("npm run plan", function () {
+    this.timeout(180_000);
+
+    describe("on the local stack", () => {
+        let result: PlanResult;
+        before(() => {
+            result = runPlan(["--stack", "local"]);
+        });
+
+        it("exits 0 and writes the three files", () => {
+            assert.strictEqual(result.status, EXIT.ok, result.stderr);
+            for (const file of ["resources.json", "manifests.yaml", "policy-report.json"]) {
+                assert.ok(fs.existsSync(path.join(result.outDir, file)), `${file} is written`);
+            }
+        });
+
+        it("lists every registered resource as { type, name, parent, inputs }", () => {
+            const resources = readJson<Record<string, unknown>[]>(path.join(result.outDir, "resources.json"));
+            assert.ok(resources.length > 0);
+            for (const entry of resources) {
+                assert.deepStrictEqual(Object.keys(entry), ["type", "name", "parent", "inputs"]);
+            }
+            const provider = resources.find((entry) => entry.type === "pulumi:providers:kubernetes");
+            assert.strictEqual(provider?.parent, "local");
+            assert.strictEqual(resources.find((entry) => entry.type === "llm-platform:cluster:LocalCluster")?.parent, null);
+        });
+
+        it("writes complete Kubernetes objects to manifests.yaml", () => {
+            const documents = parseAllDocuments(fs.readFileSync(path.join(result.outDir, "manifests.yaml"), "utf8"));
+            assert.ok(documents.length > 0);
+            for (const document of documents) {
+                const object = document.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } };
+                assert.ok(object.apiVersion && object.kind && object.metadata?.name, JSON.stringify(object));
+            }
+        });
+
+        it("writes the policy report in the contract's shape", () => {
+            const report = readJson<{ violations: unknown[] }>(path.join(result.outDir, "policy-report.json"));
+            assert.ok(Array.isArray(report.violations));
+        });
+
+        it("prints a summary of resources by type", () => {
+            assert.match(result.stdout, /^\s+1\s+llm-platform:cluster:LocalCluster$/m);
+            assert.match(result.stdout, /policy pack llm-platform:/);
+        });
+
+        it("is deterministic: a second run writes the same files", () => {
+            const again = runPlan(["--stack", "local"]);
+            for (const file of ["resources.json", "manifests.yaml", "policy-report.json"]) {
+                assert.strictEqual(fs.readFileSync(path.join(again.outDir, file), "utf8"), fs.readFileSync(path.join(result.outDir, file), "utf8"), file);
+            }
+        });
+    });
+
+    it("writes to out/<stack> by default", () => {
+        const defaultDir = path.join(PROJECT_DIR, "out", "local");
+        fs.rmSync(defaultDir, { recursive: true, force: true });
+        const result = runPlan(["--stack", "local"], { withOut: false });
+        assert.strictEqual(result.status, EXIT.ok, result.stderr);
+        assert.ok(fs.existsSync(path.join(defaultDir, "resources.json")));
+    });
+
+    it("takes the config from --config in place of the stack file", () => {
+        const file = writeStackFile("config:\n  llm-platform:target: local\n  llm-platform:namespace: from-config-file\n");
+        const result = runPlan(["--stack", "anything", "--config", file]);
+        assert.strictEqual(result.status, EXIT.ok, result.stderr);
+        assert.match(fs.readFileSync(path.join(result.outDir, "manifests.yaml"), "utf8"), /name: from-config-file/);
+    });
+
+    it("keeps secure values secret: the placeholder never reaches an output file", () => {
+        const file = writeStackFile("config:\n  llm-platform:target: local\n  llm-platform:hfToken:\n    secure: v1:AAAABBBBCCCC\n");
+        const result = runPlan(["--stack", "test", "--config", file]);
+        assert.strictEqual(result.status, EXIT.ok, result.stderr);
+        for (const name of fs.readdirSync(result.outDir)) {
+            const text = fs.readFileSync(path.join(result.outDir, name), "utf8");
+            assert.ok(!text.includes("offline-placeholder") && !text.includes("AAAABBBBCCCC"), name);
+        }
+    });
+
+    describe("bad input exits 2 with one line per problem and no stack trace", () => {
+        const cases: [string, () => string[], RegExp[]][] = [
+            ["bad config", () => ["--stack", "t", "--config", writeStackFile("config:\n  llm-platform:target: local\n  llm-platform:modles: []\n  llm-platform:namespace: Bad_Name\n")], [
+                /^error: llm-platform:modles: unknown key \(did you mean models\?\)$/,
+                /^error: llm-platform:namespace = "Bad_Name": is not a DNS label/,
+            ]],
+            ["no --stack", () => [], [/^error: usage: npm run plan -- --stack <name>/]],
+            ["an unknown option", () => ["--stack", "local", "--stak", "x"], [/^error: Unknown option '--stak'.*; usage: /]],
+            ["a stack without a file", () => ["--stack", "nosuchstack"], [/^error: .*Pulumi\.nosuchstack\.yaml: cannot read the stack file$/]],
+            ["a stack file that is not YAML", () => ["--stack", "t", "--config", writeStackFile("config: [unclosed\n")], [/^error: .*Pulumi\.test\.yaml: not valid YAML: /]],
+            ["a key without a namespace", () => ["--stack", "t", "--config", writeStackFile("config:\n  target: local\n")], [/^error: .*: config key "target" must be namespaced, like llm-platform:target$/]],
+        ];
+        for (const [what, args, expected] of cases) {
+            it(`on ${what}`, () => {
+                const result = runPlan(args());
+                assert.strictEqual(result.status, EXIT.invalidInput, result.stdout + result.stderr);
+                const lines = result.stderr.trim().split("\n");
+                assert.strictEqual(lines.length, expected.length, result.stderr);
+                expected.forEach((pattern, index) => assert.match(lines[index], pattern));
+                assert.ok(!/\n\s+at /.test(result.stderr), "no stack trace");
+                assert.deepStrictEqual(fs.readdirSync(result.outDir), [], "nothing is written");
+            });
+        }
+    });
+
+    describe("exit status from the policy report", () => {
+        const forbidNamespaces = (enforcementLevel: "mandatory" | "advisory"): ResourceValidationPolicy => ({
+            name: "no-namespaces",
+            description: "A test rule that every Namespace breaks.",
+            enforcementLevel,
+            validateResource: (args, reportViolation) => {
+                if (args.type === "kubernetes:core/v1:Namespace") {
+                    reportViolation("namespaces are forbidden here");
+                }
+            },
+        });
+
+        it("is 1 when a mandatory policy is violated, naming the rule and the resource", async () => {
+            const result = await plan("local", path.join(PROJECT_DIR, "Pulumi.local.yaml"), [forbidNamespaces("mandatory")]);
+            assert.strictEqual(exitStatus(result.report), EXIT.mandatoryViolation);
+            assert.deepStrictEqual(result.report.violations.map((v) => [v.policy, v.enforcementLevel, v.resourceType]),
+                [["no-namespaces", "mandatory", "kubernetes:core/v1:Namespace"]]);
+        });
+
+        it("is 0 when only advisory policies are violated", async () => {
+            const result = await plan("local", path.join(PROJECT_DIR, "Pulumi.local.yaml"), [forbidNamespaces("advisory")]);
+            assert.strictEqual(result.report.violations.length, 1);
+            assert.strictEqual(exitStatus(result.report), EXIT.ok);
+        });
+    });
+});
