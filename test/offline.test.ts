@@ -1,0 +1,112 @@
+import * as assert from "assert";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { Policies } from "@pulumi/policy";
+import { evaluatePolicies, PolicySubject } from "../tools/offline/policies";
+import { OfflineMocks, SECRET } from "../tools/offline/run";
+import { SECRET_PLACEHOLDER, readStackFile } from "../tools/offline/stack-file";
+import { resource, runComponent } from "./mocks";
+
+describe("offline runtime", () => {
+    it("records secret inputs as [secret], never their value", async () => {
+        const run = await runComponent(() => {
+            new k8s.core.v1.Secret("token", { metadata: { name: "hf-token" }, stringData: { token: pulumi.secret("hf_do_not_print") } });
+        });
+        const secret = resource(run, "kubernetes:core/v1:Secret", "token");
+        // Pulumi lifts secretness to the top-level property: the whole stringData is secret.
+        assert.strictEqual(secret.inputs.stringData, SECRET);
+        assert.deepStrictEqual(secret.inputs.metadata, { name: "hf-token" });
+        assert.ok(!JSON.stringify(run.resources).includes("hf_do_not_print"));
+    });
+
+    it("records the parent of every child resource", async () => {
+        const run = await runComponent(() => {
+            const parent = new pulumi.ComponentResource("test:index:Parent", "outer");
+            new k8s.core.v1.ConfigMap("inner", { metadata: { name: "inner" } }, { parent });
+        });
+        const child = resource(run, "kubernetes:core/v1:ConfigMap", "inner");
+        assert.strictEqual(child.parentUrn, resource(run, "test:index:Parent", "outer").urn);
+    });
+
+    it("refuses a provider function it has no answer for", () => {
+        assert.throws(() => new OfflineMocks().call({ token: "aws:index/getNothing:getNothing", inputs: {} }),
+            /no answer for the provider function aws:index\/getNothing:getNothing/);
+    });
+
+    describe("stack files", () => {
+        function stackFile(text: string): string {
+            const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-")), "Pulumi.x.yaml");
+            fs.writeFileSync(file, text);
+            return file;
+        }
+
+        it("passes strings as they are and structured values as JSON", () => {
+            const { config } = readStackFile(stackFile("config:\n  llm-platform:target: local\n  llm-platform:models:\n    - name: a\n      maxReplicas: 2\n"));
+            assert.deepStrictEqual(config, { "llm-platform:target": "local", "llm-platform:models": '[{"name":"a","maxReplicas":2}]' });
+        });
+
+        it("replaces secure values, top-level and nested, by a placeholder and marks their keys secret", () => {
+            const { config, secretKeys } = readStackFile(stackFile(
+                "config:\n  llm-platform:hfToken:\n    secure: v1:abc\n  llm-platform:models:\n    - token:\n        secure: v1:def\n  llm-platform:target: aws\n"));
+            assert.strictEqual(config["llm-platform:hfToken"], SECRET_PLACEHOLDER);
+            assert.ok(config["llm-platform:models"].includes(SECRET_PLACEHOLDER) && !config["llm-platform:models"].includes("v1:def"));
+            assert.deepStrictEqual(secretKeys, ["llm-platform:hfToken", "llm-platform:models"]);
+        });
+    });
+
+    describe("policy evaluation", () => {
+        const namespace: PolicySubject = { type: "kubernetes:core/v1:Namespace", name: "ns", urn: "urn:ns", props: { metadata: { name: "llm" } } };
+        const configMap: PolicySubject = { type: "kubernetes:core/v1:ConfigMap", name: "cm", urn: "urn:cm", parentUrn: "urn:ns", props: {} };
+
+        it("gives each rule its schema defaults overridden by the pack config", async () => {
+            const seen: unknown[] = [];
+            const policies: Policies = [{
+                name: "limits", description: "d", enforcementLevel: "advisory",
+                configSchema: { properties: { max: { type: "number", default: 2 }, allow: { type: "array", default: [] } } },
+                validateResource: (args) => { seen.push(args.getConfig()); },
+            }];
+            await evaluatePolicies(policies, [namespace], { config: { limits: { max: 5 } } });
+            assert.deepStrictEqual(seen, [{ max: 5, allow: [] }]);
+        });
+
+        it("applies the configured enforcement level, and skips disabled rules", async () => {
+            const policies: Policies = [
+                { name: "a", description: "d", enforcementLevel: "advisory", validateResource: (_args, report) => report("a") },
+                { name: "b", description: "d", enforcementLevel: "mandatory", validateResource: (_args, report) => report("b") },
+            ];
+            const report = await evaluatePolicies(policies, [namespace], { config: { a: "mandatory", b: { enforcementLevel: "disabled" } } });
+            assert.deepStrictEqual(report.violations.map((v) => [v.policy, v.enforcementLevel]), [["a", "mandatory"]]);
+        });
+
+        it("runs stack rules once over all resources, with parents linked, and attributes violations by URN", async () => {
+            const policies: Policies = [{
+                name: "stack", description: "d", enforcementLevel: "mandatory",
+                validateStack: (args, report) => {
+                    const child = args.resources.find((r) => r.name === "cm");
+                    report(`parent is ${child?.parent?.name}`, child?.urn);
+                },
+            }];
+            const report = await evaluatePolicies(policies, [namespace, configMap]);
+            assert.deepStrictEqual(report.violations, [{
+                policy: "stack", enforcementLevel: "mandatory", resourceType: "kubernetes:core/v1:ConfigMap", resourceName: "cm", message: "parent is ns",
+            }]);
+        });
+
+        it("matches typed rules by the resource class's Pulumi type, and honours notApplicable", async () => {
+            const policies: Policies = [{
+                name: "typed", description: "d", enforcementLevel: "mandatory",
+                validateResource: (args, report) => {
+                    if (!args.isType(k8s.core.v1.Namespace)) {
+                        args.notApplicable("not a namespace");
+                    }
+                    report("namespace seen");
+                },
+            }];
+            const report = await evaluatePolicies(policies, [namespace, configMap]);
+            assert.deepStrictEqual(report.violations.map((v) => v.resourceName), ["ns"]);
+        });
+    });
+});
