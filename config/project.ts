@@ -5,7 +5,21 @@ import { parse } from "yaml";
 /** Pulumi's project config namespace: stack keys look like `llm-platform:models`. */
 export const PROJECT = "llm-platform";
 
-export const PROJECT_FILE = path.join(__dirname, "..", "Pulumi.yaml");
+/** The directory of Pulumi.yaml: above this file, whether it runs from source or from bin/. */
+export const PROJECT_DIR = findProjectDir(__dirname);
+
+export const PROJECT_FILE = path.join(PROJECT_DIR, "Pulumi.yaml");
+
+function findProjectDir(start: string): string {
+    for (let dir = start; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) {
+            return dir;
+        }
+        if (path.dirname(dir) === dir) {
+            throw new Error(`no Pulumi.yaml above ${start}`);
+        }
+    }
+}
 
 /** One entry of the `config:` block of Pulumi.yaml. */
 export type ConfigDeclaration =

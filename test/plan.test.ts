@@ -8,7 +8,8 @@ import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { EXIT, exitStatus, plan } from "../tools/plan";
 import { PROJECT_DIR } from "./mocks";
 
-const TSX = path.join(PROJECT_DIR, "node_modules", ".bin", "tsx");
+/** The compiled plan, as `npm run plan` runs it (built once, in the first `before`). */
+const PLAN = path.join(PROJECT_DIR, "bin", "tools", "plan.js");
 
 interface PlanResult {
     readonly status: number | null;
@@ -20,7 +21,7 @@ interface PlanResult {
 /** `npm run plan -- <args>`, as a user runs it, into a fresh output directory. */
 function runPlan(args: string[], { withOut = true } = {}): PlanResult {
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
-    const result = spawnSync(TSX, ["tools/plan.ts", ...args, ...(withOut ? ["--out", outDir] : [])], {
+    const result = spawnSync(process.execPath, [PLAN, ...args, ...(withOut ? ["--out", outDir] : [])], {
         cwd: PROJECT_DIR, encoding: "utf8", timeout: 120_000,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr, outDir };
@@ -38,6 +39,11 @@ function readJson<T>(file: string): T {
 
 describe("npm run plan", function () {
     this.timeout(180_000);
+
+    before(() => {
+        const build = spawnSync("npm", ["run", "-s", "build"], { cwd: PROJECT_DIR, encoding: "utf8" });
+        assert.strictEqual(build.status, 0, build.stderr);
+    });
 
     describe("on the local stack", () => {
         let result: PlanResult;

@@ -9,13 +9,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
+import { PROJECT_DIR } from "../config/project";
 import { PACK_NAME, packArgs } from "../policies/pack";
 import { KubernetesObject, kubernetesObjects, toManifestYaml } from "./offline/manifests";
 import { PolicyReport, evaluatePolicies } from "./offline/policies";
 import { ProgramRun, RecordedResource, nameOfUrn, runProgram } from "./offline/run";
 import { InputError, readStackFile, stackFilePath } from "./offline/stack-file";
 
-const PROJECT_DIR = path.resolve(__dirname, "..");
 const USAGE = "usage: npm run plan -- --stack <name> [--out <dir>] [--config <file>]";
 
 export const EXIT = { ok: 0, mandatoryViolation: 1, invalidInput: 2, programFailed: 3 } as const;

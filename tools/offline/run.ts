@@ -32,7 +32,7 @@ export interface RunOptions {
     readonly config: Readonly<Record<string, string>>;
     /** Keys whose values are secret. */
     readonly secretKeys?: readonly string[];
-    /** The program's entry point. Defaults to index.ts at the project root. */
+    /** The program's entry point. Defaults to the project's index (index.ts, or index.js when compiled). */
     readonly program?: string;
 }
 
@@ -62,7 +62,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
 }
 
 /** Loads (and so runs) a fresh copy of the program; returns its exports. */
-export function loadProgram(program = path.join(PROJECT_ROOT, "index.ts")): Record<string, unknown> {
+export function loadProgram(program = path.join(PROJECT_ROOT, "index")): Record<string, unknown> {
     forgetProjectModules();
     return require(program) as Record<string, unknown>;
 }
