@@ -104,6 +104,20 @@ function recordRegistrations(): RecordedResource[] {
     return records;
 }
 
+/**
+ * A secret keeps its shape (so `stringData` stays a mapping with its keys, and a manifest
+ * stays a valid object) but every value in it becomes SECRET.
+ */
+function maskLeaves(value: unknown): unknown {
+    if (Array.isArray(value)) {
+        return value.map(maskLeaves);
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, maskLeaves(child)]));
+    }
+    return SECRET;
+}
+
 function redactSecrets(value: unknown): unknown {
     if (Array.isArray(value)) {
         return value.map(redactSecrets);
@@ -111,7 +125,7 @@ function redactSecrets(value: unknown): unknown {
     if (typeof value === "object" && value !== null) {
         const record = value as Record<string, unknown>;
         if (record[rpc.specialSigKey] === rpc.specialSecretSig) {
-            return SECRET;
+            return maskLeaves(record.value);
         }
         return Object.fromEntries(Object.entries(record).map(([key, child]) => [key, redactSecrets(child)]));
     }
