@@ -3,6 +3,7 @@
  * evaluator the offline plan uses, with each rule's config defaults applied) and as YAML
  * manifests through `npm run check`'s code path.
  */
+import * as assert from "assert";
 import type { PolicyPackConfig, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { stringify } from "yaml";
 import { Violation, evaluatePolicies } from "../../tools/offline/policies";
@@ -60,4 +61,30 @@ export function mutated<T>(object: T, mutate: (copy: T) => void): T {
     const copy = structuredClone(object);
     mutate(copy);
     return copy;
+}
+
+type Fixture = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- fixtures are mutated freely
+export type FailingCase = [what: string, mutate: (object: Fixture) => void, expected: RegExp[]];
+export type PassingCase = [what: string, mutate: (object: Fixture) => void];
+
+/**
+ * The standard suite of a pod rule: the compliant fixture passes, each passing mutation
+ * passes, and each failing mutation reports exactly the expected messages, both ways.
+ */
+export function cases(rule: Rule, factory: () => Fixture, failing: FailingCase[], passing: PassingCase[] = []): void {
+    it("passes a compliant workload", async () => {
+        assert.deepStrictEqual(await messagesBothWays(rule, [factory()]), []);
+    });
+    for (const [what, mutate] of passing) {
+        it(`passes ${what}`, async () => {
+            assert.deepStrictEqual(await messagesBothWays(rule, [mutated(factory(), mutate)]), []);
+        });
+    }
+    for (const [what, mutate, expected] of failing) {
+        it(`fails ${what}`, async () => {
+            const messages = await messagesBothWays(rule, [mutated(factory(), mutate)]);
+            assert.strictEqual(messages.length, expected.length, messages.join("\n"));
+            expected.forEach((pattern, index) => assert.match(messages[index], pattern));
+        });
+    }
 }

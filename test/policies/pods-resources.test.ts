@@ -1,28 +1,7 @@
 import * as assert from "assert";
 import { gpuLimitsEqualRequests, resourcesRequired } from "../../policies/rules/pods-resources";
 import { cpuService, mainContainer, modelServer, podSpec } from "./fixtures";
-import { messagesBothWays, mutated } from "./harness";
-
-type Obj = ReturnType<typeof modelServer>;
-type Case = [string, (object: Obj) => void, RegExp[]];
-
-function cases(rule: Parameters<typeof messagesBothWays>[0], factory: () => Obj, failing: Case[], passing: [string, (object: Obj) => void][]) {
-    it("passes a compliant workload", async () => {
-        assert.deepStrictEqual(await messagesBothWays(rule, [factory()]), []);
-    });
-    for (const [what, mutate] of passing) {
-        it(`passes ${what}`, async () => {
-            assert.deepStrictEqual(await messagesBothWays(rule, [mutated(factory(), mutate)]), []);
-        });
-    }
-    for (const [what, mutate, expected] of failing) {
-        it(`fails ${what}`, async () => {
-            const messages = await messagesBothWays(rule, [mutated(factory(), mutate)]);
-            assert.strictEqual(messages.length, expected.length, messages.join("\n"));
-            expected.forEach((pattern, index) => assert.match(messages[index], pattern));
-        });
-    }
-}
+import { cases, messagesBothWays, mutated } from "./harness";
 
 describe("resources-required", () => {
     cases(resourcesRequired, cpuService, [
