@@ -6,12 +6,14 @@
  * policy-report.json. Exit status: 0 no mandatory violation, 1 a mandatory violation,
  * 2 invalid config or usage, 3 the program itself failed.
  */
+import type { Policies, PolicyPackConfig } from "@pulumi/policy";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { PROJECT_DIR } from "../config/project";
 import { PACK_NAME, packArgs } from "../policies/pack";
 import { KubernetesObject, kubernetesObjects, toManifestYaml } from "./offline/manifests";
+import { packConfigProblems } from "./offline/pack-config";
 import { PolicyReport, evaluatePolicies } from "./offline/policies";
 import { ProgramRun, RecordedResource, nameOfUrn, runProgram } from "./offline/run";
 import { InputError, readStackFile, stackFilePath } from "./offline/stack-file";
@@ -54,12 +56,43 @@ function parseCommandLine(argv: string[]): PlanOptions {
     };
 }
 
+/** The pack config of a stack, `policies/config/<stack>.json`, as `--policy-pack-config` takes it. */
+export function packConfigPath(stack: string): string {
+    return path.join(PROJECT_DIR, "policies", "config", `${stack}.json`);
+}
+
+function readPackConfig(file: string, policies: Policies): PolicyPackConfig | undefined {
+    if (!fs.existsSync(file)) {
+        return undefined;
+    }
+    let config: unknown;
+    try {
+        config = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (error) {
+        throw new InputError(`${file}: not valid JSON: ${(error as Error).message.split("\n")[0]}`);
+    }
+    const problems = packConfigProblems(policies, config);
+    if (problems.length > 0) {
+        throw new InputError(problems.map((problem) => `${file}: ${problem}`).join("\n"));
+    }
+    return config as PolicyPackConfig;
+}
+
+export interface PlanOverrides {
+    /** The rules to evaluate; defaults to the pack's. */
+    readonly policies?: Policies;
+    /** Another program than index.ts (tests plan deliberately broken programs). */
+    readonly program?: string;
+}
+
 /** Runs the program and the pack for one stack; throws ConfigError or InputError on bad input. */
-export async function plan(stack: string, configFile: string, policies = packArgs.policies): Promise<Plan> {
+export async function plan(stack: string, configFile: string, { policies = packArgs.policies, program }: PlanOverrides = {}): Promise<Plan> {
     const stackConfig = readStackFile(configFile);
-    const run = await runProgram({ stack, ...stackConfig });
+    const packConfig = readPackConfig(packConfigPath(stack), policies);
+    const run = await runProgram({ stack, ...stackConfig, program });
     const report = await evaluatePolicies(policies, run.resources.map(toPolicySubject), {
         stack,
+        config: packConfig,
         packEnforcementLevel: packArgs.enforcementLevel,
     });
     return { run, objects: kubernetesObjects(run.resources), report };
@@ -117,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
         return exitStatus(result.report);
     } catch (error) {
         if (error instanceof InputError) {
-            console.error(`error: ${error.message}`);
+            error.message.split("\n").forEach((line) => console.error(`error: ${line}`));
             return EXIT.invalidInput;
         }
         if (isConfigError(error)) {

@@ -1,4 +1,4 @@
-import type { EnforcementLevel, Policies, PolicyPackConfig } from "@pulumi/policy";
+import type { EnforcementLevel, Policies } from "@pulumi/policy";
 import { isRecord } from "../../config/project";
 
 const LEVELS: readonly EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
@@ -84,4 +84,4 @@ function hasType(value: unknown, type: string): boolean {
     }
 }
 
-export type { PolicyPackConfig };
+

@@ -64,6 +64,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
 /** Loads (and so runs) a fresh copy of the program; returns its exports. */
 export function loadProgram(program = path.join(PROJECT_ROOT, "index")): Record<string, unknown> {
     forgetProjectModules();
+    delete require.cache[require.resolve(program)];
     return require(program) as Record<string, unknown>;
 }
 

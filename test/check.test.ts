@@ -1,0 +1,89 @@
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { stringify } from "yaml";
+import { checkManifests, typeToken } from "../tools/check";
+import { modelServer } from "./policies/fixtures";
+import { PROJECT_DIR } from "./mocks";
+
+const CHECK = path.join(PROJECT_DIR, "bin", "tools", "check.js");
+
+function yamlFile(...documents: unknown[]): string {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "check-")), "manifests.yaml");
+    fs.writeFileSync(file, documents.map((document) => (typeof document === "string" ? document : stringify(document))).join("---\n"));
+    return file;
+}
+
+function check(...args: string[]) {
+    return spawnSync(process.execPath, [CHECK, ...args], { cwd: PROJECT_DIR, encoding: "utf8", timeout: 60_000 });
+}
+
+const latest = () => {
+    const broken = modelServer();
+    broken.spec.template.spec.containers[0].image = "vllm/vllm-openai:latest";
+    return broken;
+};
+
+describe("npm run check", function () {
+    this.timeout(120_000);
+
+    before(() => {
+        const build = spawnSync("npm", ["run", "-s", "build"], { cwd: PROJECT_DIR, encoding: "utf8" });
+        assert.strictEqual(build.status, 0, build.stderr);
+    });
+
+    it("maps kinds to Pulumi type tokens", () => {
+        assert.strictEqual(typeToken("apps/v1", "Deployment"), "kubernetes:apps/v1:Deployment");
+        assert.strictEqual(typeToken("v1", "Pod"), "kubernetes:core/v1:Pod");
+        assert.strictEqual(typeToken("keda.sh/v1alpha1", "ScaledObject"), "kubernetes:keda.sh/v1alpha1:ScaledObject");
+    });
+
+    it("exits 0 on compliant manifests", () => {
+        const result = check(yamlFile(modelServer()));
+        assert.strictEqual(result.status, 0, result.stdout + result.stderr);
+        assert.doesNotMatch(result.stdout, /\[mandatory\]/);
+    });
+
+    it("exits 1 on a mandatory violation and prints it", () => {
+        const result = check(yamlFile(latest()));
+        assert.strictEqual(result.status, 1, result.stderr);
+        assert.match(result.stdout, /^\[mandatory\] image-pinned: kubernetes:apps\/v1:Deployment qwen: .*"vllm\/vllm-openai:latest" is not pinned/m);
+    });
+
+    it("prints only the report with --format json, resourceName being metadata.name", () => {
+        const result = check("--format", "json", yamlFile(latest()));
+        assert.strictEqual(result.status, 1, result.stderr);
+        const report = JSON.parse(result.stdout) as { violations: { policy: string; resourceName: string; enforcementLevel: string; resourceType: string; message: string }[] };
+        assert.deepStrictEqual(Object.keys(report), ["violations"]);
+        const violation = report.violations.find((v) => v.policy === "image-pinned");
+        assert.deepStrictEqual(violation && [violation.resourceName, violation.resourceType, violation.enforcementLevel], ["qwen", "kubernetes:apps/v1:Deployment", "mandatory"]);
+    });
+
+    it("treats every document of every file as one stack", async () => {
+        const seen: string[] = [];
+        await checkManifests([
+            { file: "a.yaml", text: `${stringify(modelServer())}---\n${stringify({ apiVersion: "v1", kind: "Service", metadata: { name: "qwen" } })}` },
+            { file: "b.yaml", text: stringify({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "qwen-weights" } }) },
+        ], [{ name: "count", description: "d", enforcementLevel: "advisory", validateStack: (args) => { seen.push(...args.resources.map((r) => r.name)); } }]);
+        assert.deepStrictEqual(seen, ["qwen", "qwen", "qwen-weights"]);
+    });
+
+    describe("exits 2 on unreadable input, with one line naming the file", () => {
+        const cases: [string, () => string[], RegExp][] = [
+            ["a missing file", () => ["/nonexistent/manifests.yaml"], /^error: \/nonexistent\/manifests.yaml: cannot read the file$/],
+            ["invalid YAML", () => [yamlFile("kind: [unclosed\n")], /^error: .*manifests.yaml: document 1: not valid YAML: /],
+            ["a document that is no Kubernetes object", () => [yamlFile({ hello: "world" })], /^error: .*manifests.yaml: document 1: not a Kubernetes object \(apiVersion and kind are required\)$/],
+            ["no file at all", () => [], /^error: usage: npm run check -- \[--format json\] <file.yaml>\.\.\.$/],
+        ];
+        for (const [what, args, expected] of cases) {
+            it(`on ${what}`, () => {
+                const result = check(...args());
+                assert.strictEqual(result.status, 2, result.stdout + result.stderr);
+                assert.strictEqual(result.stderr.trim().split("\n").length, 1, result.stderr);
+                assert.match(result.stderr.trim(), expected);
+            });
+        }
+    });
+});
