@@ -1,10 +1,17 @@
 import { z } from "zod";
 import { count } from "./fields";
+import type { CrossFieldProblem } from "./models";
 
 /** EC2 instance families with NVIDIA GPUs that the EKS NVIDIA AMI supports. */
 const GPU_INSTANCE = /^(g4dn|g5|g5g|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en|p6-b200)\.[0-9a-z]+$/;
 
+/** Any EC2 instance type, for the system pool (`m6i.large`, `c7g.xlarge`, ...). */
+const INSTANCE = /^[a-z][a-z0-9-]*\.[0-9a-z]+$/;
+
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d|[12]\d|3[0-2])$/;
+
+/** Go durations as the Cluster Autoscaler flags take them: `10m`, `1h30m`, `90s`. */
+const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 
 const cidr = z.string().refine(
     (value) => CIDR.test(value) && value.split("/")[0].split(".").every((octet) => Number(octet) <= 255),
@@ -15,12 +22,19 @@ export const clusterSchema = z.strictObject({
     kubernetesVersion: z.string().regex(/^1\.\d{2}$/, "is not a Kubernetes minor version (like 1.33)"),
     vpcCidr: cidr,
     availabilityZones: z.int().min(2).max(6),
+    natGateways: z.enum(["single", "perZone"]),
     existingVpcId: z.string().regex(/^(vpc-[0-9a-f]{8,17})?$/, "is not a VPC id (vpc-...)"),
     existingSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "is not a subnet id (subnet-...)")),
     endpointPublicAccess: z.boolean(),
     publicAccessCidrs: z.array(cidr),
     allowPublicEndpointFromAnywhere: z.boolean(),
     adminRoleArns: z.array(z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, "is not an IAM role ARN")),
+    systemPool: z.strictObject({
+        instanceTypes: z.array(z.string().regex(INSTANCE, "is not an EC2 instance type (like m6i.large)")).min(1),
+        minSize: count(1),
+        maxSize: count(1),
+        diskSizeGiB: z.int().min(20),
+    }),
 });
 
 export const gpuPoolSchema = z.strictObject({
@@ -31,7 +45,85 @@ export const gpuPoolSchema = z.strictObject({
     maxSize: count(1),
     diskSizeGiB: z.int().min(50),
     metadataHopLimit: z.int().min(1).max(64),
+    scaleDownUnneededTime: z.string().regex(DURATION, "is not a duration (like 10m or 1h30m)").refine((value) => value !== "", "is empty: use a duration like 10m"),
 });
 
 export type ClusterConfig = z.output<typeof clusterSchema>;
 export type GpuPoolConfig = z.output<typeof gpuPoolSchema>;
+
+/**
+ * The Kubernetes minors this repository has a pinned Cluster Autoscaler release for
+ * (components/cluster-autoscaler.ts); the autoscaler's minor must match the cluster's.
+ */
+export const AUTOSCALER_MINORS = ["1.32", "1.33", "1.34", "1.35"] as const;
+
+type Problem = (path: (string | number)[], input: unknown, message: string) => void;
+
+/**
+ * Checks across the fields of `cluster` and `gpuPool`, on the raw (merged) values, so that
+ * they run even where a field failed its own check. Paths start at the top-level key.
+ */
+export function awsProblems(cluster: unknown, gpuPool: unknown): CrossFieldProblem[] {
+    const problems: CrossFieldProblem[] = [];
+    const problem: Problem = (path, input, message) => problems.push({ path, input, message });
+    const c = (isObject(cluster) ? cluster : {}) as Partial<ClusterConfig>;
+    const pool = (isObject(gpuPool) ? gpuPool : {}) as Partial<GpuPoolConfig>;
+
+    checkSizes(["gpuPool"], pool, problem);
+    checkSizes(["cluster", "systemPool"], (isObject(c.systemPool) ? c.systemPool : {}) as Partial<ClusterConfig["systemPool"]>, problem);
+    checkEndpoint(c, problem);
+    checkNetwork(c, problem);
+    if (typeof c.kubernetesVersion === "string" && /^1\.\d{2}$/.test(c.kubernetesVersion)
+        && !(AUTOSCALER_MINORS as readonly string[]).includes(c.kubernetesVersion)) {
+        problem(["cluster", "kubernetesVersion"], c.kubernetesVersion,
+            `has no pinned Cluster Autoscaler release (supported: ${AUTOSCALER_MINORS.join(", ")})`);
+    }
+    return problems;
+}
+
+function checkSizes(path: string[], sizes: { minSize?: unknown; maxSize?: unknown }, problem: Problem): void {
+    if (isCount(sizes.minSize) && isCount(sizes.maxSize) && sizes.minSize > sizes.maxSize) {
+        problem([...path, "minSize"], sizes.minSize, `is greater than maxSize (${sizes.maxSize})`);
+    }
+}
+
+function checkEndpoint(cluster: Partial<ClusterConfig>, problem: Problem): void {
+    const cidrs = Array.isArray(cluster.publicAccessCidrs) ? cluster.publicAccessCidrs : [];
+    if (cluster.allowPublicEndpointFromAnywhere !== true) {
+        cidrs.forEach((block, index) => {
+            if (typeof block === "string" && /\/0$/.test(block)) {
+                problem(["cluster", "publicAccessCidrs", index], block,
+                    "opens the API server to the whole internet; list narrower CIDRs, or set cluster.allowPublicEndpointFromAnywhere: true");
+            }
+        });
+    }
+    if (cluster.endpointPublicAccess === true && Array.isArray(cluster.publicAccessCidrs) && cidrs.length === 0) {
+        problem(["cluster", "publicAccessCidrs"], undefined,
+            "is empty while cluster.endpointPublicAccess is true (EKS would allow 0.0.0.0/0); list who may reach the API server");
+    }
+}
+
+function checkNetwork(cluster: Partial<ClusterConfig>, problem: Problem): void {
+    const subnets = Array.isArray(cluster.existingSubnetIds) ? cluster.existingSubnetIds : [];
+    const vpcId = typeof cluster.existingVpcId === "string" ? cluster.existingVpcId : "";
+    if (vpcId !== "" && subnets.length === 0) {
+        problem(["cluster", "existingSubnetIds"], undefined, "is empty while cluster.existingVpcId is set; list its private subnets, one per zone");
+    } else if (vpcId !== "" && subnets.length === 1) {
+        problem(["cluster", "existingSubnetIds"], subnets, "needs private subnets in at least two zones (EKS requires two)");
+    }
+    if (vpcId === "" && subnets.length > 0) {
+        problem(["cluster", "existingVpcId"], undefined, "is empty while cluster.existingSubnetIds is set; name the VPC those subnets are in");
+    }
+    const prefix = typeof cluster.vpcCidr === "string" ? Number(/\/(\d+)$/.exec(cluster.vpcCidr)?.[1]) : NaN;
+    if (vpcId === "" && Number.isInteger(prefix) && (prefix < 16 || prefix > 20)) {
+        problem(["cluster", "vpcCidr"], cluster.vpcCidr, "must be a /16 to /20 block: the subnets are carved from it");
+    }
+}
+
+function isCount(value: unknown): value is number {
+    return Number.isInteger(value);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,114 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { clusterAutoscalerPolicy } from "../lib/aws-iam";
+import { PodIdentityRole } from "./pod-identity-role";
+
+export interface ClusterAutoscalerArgs {
+    readonly clusterName: pulumi.Input<string>;
+    readonly region: pulumi.Input<string>;
+    /** The cluster's Kubernetes minor; the autoscaler release must match it. */
+    readonly kubernetesVersion: string;
+    readonly provider: k8s.Provider;
+    /** How long a node must be unneeded before it is removed (`--scale-down-unneeded-time`). Defaults to "10m". */
+    readonly scaleDownUnneededTime?: string;
+    /** Where the autoscaler itself runs. Defaults to anywhere. */
+    readonly nodeSelector?: Readonly<Record<string, string>>;
+}
+
+export const AUTOSCALER_CHART = "cluster-autoscaler";
+export const AUTOSCALER_REPO = "https://kubernetes.github.io/autoscaler";
+export const AUTOSCALER_NAMESPACE = "kube-system";
+export const AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
+
+/**
+ * Chart and image per Kubernetes minor: the autoscaler's minor must match the cluster's
+ * (kubernetes/autoscaler README, "Releases"). Versions from the chart repository's
+ * index.yaml (gh-pages of kubernetes/autoscaler): the newest chart of each appVersion,
+ * and the image tag that chart defaults to. config/aws.ts AUTOSCALER_MINORS lists the keys.
+ */
+export const AUTOSCALER_RELEASES: Readonly<Record<string, { readonly chart: string; readonly image: string }>> = {
+    "1.32": { chart: "9.46.6", image: "v1.32.0" },
+    "1.33": { chart: "9.51.0", image: "v1.33.0" },
+    "1.34": { chart: "9.53.0", image: "v1.34.2" },
+    "1.35": { chart: "9.59.0", image: "v1.35.0" },
+};
+
+export function autoscalerRelease(kubernetesVersion: string): { readonly chart: string; readonly image: string } {
+    const release = AUTOSCALER_RELEASES[kubernetesVersion];
+    if (!release) {
+        throw new Error(`no pinned Cluster Autoscaler release for Kubernetes ${kubernetesVersion}`);
+    }
+    return release;
+}
+
+export interface AutoscalerValuesInput {
+    readonly clusterName: pulumi.Input<string>;
+    readonly region: pulumi.Input<string>;
+    readonly image: string;
+    readonly scaleDownUnneededTime: string;
+    readonly nodeSelector: Readonly<Record<string, string>>;
+}
+
+/** Values of the cluster-autoscaler chart (keys from its values.yaml at the pinned version). */
+export function clusterAutoscalerValues(input: AutoscalerValuesInput) {
+    return {
+        cloudProvider: "aws",
+        awsRegion: input.region,
+        // Finds the ASGs tagged k8s.io/cluster-autoscaler/enabled and .../<cluster name>,
+        // which EKS puts on every managed node group's ASG.
+        autoDiscovery: { clusterName: input.clusterName },
+        rbac: { serviceAccount: { create: true, name: AUTOSCALER_SERVICE_ACCOUNT } },
+        image: { repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag: input.image },
+        extraArgs: {
+            "scale-down-unneeded-time": input.scaleDownUnneededTime,
+            expander: "least-waste",
+            "balance-similar-node-groups": true,
+            // Model servers mount /dev/shm as a memory emptyDir; by default that pins their node forever.
+            "skip-nodes-with-local-storage": false,
+        },
+        nodeSelector: { ...input.nodeSelector },
+        resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { memory: "600Mi" } },
+        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+        containerSecurityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+    };
+}
+
+/**
+ * The Kubernetes Cluster Autoscaler: adds nodes when pods are Pending for lack of room
+ * (GPU pods included, from zero nodes thanks to the node-template tags GpuNodePool puts on
+ * its ASG) and removes idle ones. AWS access through a Pod Identity role scoped to its
+ * service account, allowed to resize only this cluster's node groups.
+ */
+export class ClusterAutoscaler extends pulumi.ComponentResource {
+    public readonly role: PodIdentityRole;
+    public readonly chart: k8s.helm.v4.Chart;
+
+    constructor(name: string, args: ClusterAutoscalerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("llm-platform:autoscaling:ClusterAutoscaler", name, {}, opts);
+        const release = autoscalerRelease(args.kubernetesVersion);
+
+        this.role = new PodIdentityRole(`${name}-identity`, {
+            clusterName: args.clusterName,
+            namespace: AUTOSCALER_NAMESPACE,
+            serviceAccount: AUTOSCALER_SERVICE_ACCOUNT,
+            inlinePolicy: clusterAutoscalerPolicy,
+            associate: true,
+        }, { parent: this });
+
+        this.chart = new k8s.helm.v4.Chart(`${name}-chart`, {
+            chart: AUTOSCALER_CHART,
+            version: release.chart,
+            repositoryOpts: { repo: AUTOSCALER_REPO },
+            namespace: AUTOSCALER_NAMESPACE,
+            values: clusterAutoscalerValues({
+                clusterName: args.clusterName,
+                region: args.region,
+                image: release.image,
+                scaleDownUnneededTime: args.scaleDownUnneededTime ?? "10m",
+                nodeSelector: args.nodeSelector ?? {},
+            }),
+        }, { parent: this, provider: args.provider, dependsOn: [this.role] });
+
+        this.registerOutputs({ role: this.role, chart: this.chart });
+    }
+}

@@ -1,0 +1,172 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { managedPolicyArn, serviceTrustPolicy } from "../lib/aws-iam";
+import {
+    ADDONS, ADDON_NAMESPACE, AddonSpec, CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOGS, accessPolicyArn,
+    efsStorageClass, endpointConfig, gp3StorageClass, kubeconfig,
+} from "../lib/eks";
+import { ClusterNetwork } from "./cluster-network";
+import { ManagedNodeGroup } from "./managed-node-group";
+import { ModelFileSystem } from "./model-file-system";
+import { PodIdentityRole } from "./pod-identity-role";
+
+export interface EksClusterArgs {
+    /** Kubernetes minor version, like "1.33". */
+    readonly kubernetesVersion: string;
+    /** Block of the VPC to create; ignored with `existingVpcId`. */
+    readonly vpcCidr: string;
+    /** Zones the created VPC spans. */
+    readonly availabilityZones: number;
+    /** NAT gateways of the created VPC: one, or one per zone. */
+    readonly natGateways: "single" | "perZone";
+    /** An existing VPC to use instead of creating one; empty to create one. */
+    readonly existingVpcId: string;
+    /** Private subnets (one per zone) of `existingVpcId`. */
+    readonly existingSubnetIds: readonly string[];
+    /** Whether the API server is reachable from the internet, from `publicAccessCidrs` only. */
+    readonly endpointPublicAccess: boolean;
+    readonly publicAccessCidrs: readonly string[];
+    /** IAM roles granted cluster admin through access entries. */
+    readonly adminRoleArns: readonly string[];
+    /** The on-demand node group for platform pods. */
+    readonly systemPool: { readonly instanceTypes: readonly string[]; readonly minSize: number; readonly maxSize: number; readonly diskSizeGiB: number };
+}
+
+/** Label on the system nodes; platform charts select it. */
+export const SYSTEM_POOL_LABEL = { "llm-platform.io/pool": "system" } as const;
+
+/**
+ * An EKS cluster built from plain AWS resources: network, control plane (private endpoint,
+ * KMS-encrypted secrets, all control-plane logs, API access entries), add-ons with Pod
+ * Identity roles, EFS and gp3 storage classes, a system node group, and a Kubernetes
+ * provider that authenticates with `aws eks get-token`.
+ */
+export class EksCluster extends pulumi.ComponentResource {
+    public readonly cluster: aws.eks.Cluster;
+    public readonly clusterName: pulumi.Output<string>;
+    public readonly region: pulumi.Output<string>;
+    public readonly kubeconfig: pulumi.Output<string>;
+    public readonly provider: k8s.Provider;
+    public readonly vpcId: pulumi.Output<string>;
+    public readonly privateSubnetIds: pulumi.Output<string>[];
+    /** The cluster security group, which EKS attaches to every managed node. */
+    public readonly nodeSecurityGroupId: pulumi.Output<string>;
+    public readonly secretsKey: aws.kms.Key;
+    public readonly systemNodes: ManagedNodeGroup;
+    public readonly efsFileSystemId: pulumi.Output<string>;
+    public readonly efsStorageClassName: pulumi.Output<string>;
+    /** What a node group must wait for: networking and credentials on its nodes. */
+    public readonly nodePrerequisites: pulumi.Resource[];
+
+    constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("llm-platform:cluster:EksCluster", name, {}, opts);
+        const parent = { parent: this };
+        const partition = aws.getPartitionOutput({}, parent).partition;
+        this.region = aws.getRegionOutput({}, parent).region;
+
+        const network = this.network(name, args);
+        this.vpcId = network.vpcId;
+        this.privateSubnetIds = network.privateSubnetIds;
+
+        const role = new aws.iam.Role(`${name}-cluster-role`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("eks.amazonaws.com")) }, parent);
+        const rolePolicy = new aws.iam.RolePolicyAttachment(`${name}-cluster-policy`, {
+            role: role.name, policyArn: partition.apply((p) => managedPolicyArn(p, "AmazonEKSClusterPolicy")),
+        }, parent);
+        this.secretsKey = new aws.kms.Key(`${name}-secrets`, {
+            description: "Envelope encryption of Kubernetes secrets",
+            enableKeyRotation: true,
+            deletionWindowInDays: 30,
+        }, parent);
+
+        this.cluster = new aws.eks.Cluster(`${name}-eks`, {
+            version: args.kubernetesVersion,
+            roleArn: role.arn,
+            vpcConfig: endpointConfig(args, this.privateSubnetIds),
+            encryptionConfig: { provider: { keyArn: this.secretsKey.arn }, resources: ["secrets"] },
+            enabledClusterLogTypes: [...CONTROL_PLANE_LOGS],
+            // Access entries only (no aws-auth ConfigMap). The identity running Pulumi stays
+            // admin, since it deploys the Kubernetes layers right after.
+            accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: true },
+            // The add-ons below install vpc-cni, kube-proxy and CoreDNS as managed add-ons.
+            bootstrapSelfManagedAddons: false,
+        }, { parent: this, dependsOn: [rolePolicy] });
+        this.clusterName = this.cluster.name;
+        this.nodeSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
+
+        args.adminRoleArns.forEach((principalArn, index) => {
+            const entry = new aws.eks.AccessEntry(`${name}-admin-${index}`, { clusterName: this.clusterName, principalArn, type: "STANDARD" }, parent);
+            new aws.eks.AccessPolicyAssociation(`${name}-admin-${index}`, {
+                clusterName: this.clusterName, principalArn,
+                policyArn: partition.apply((p) => accessPolicyArn(p, CLUSTER_ADMIN_POLICY)),
+                accessScope: { type: "cluster" },
+            }, { parent: this, dependsOn: [entry] });
+        });
+
+        this.nodePrerequisites = ADDONS.filter((addon) => addon.beforeNodes).map((addon) => this.addon(name, addon, []));
+        this.systemNodes = new ManagedNodeGroup(`${name}-system`, {
+            clusterName: this.clusterName,
+            subnetIds: this.privateSubnetIds,
+            amiType: "AL2023_x86_64_STANDARD",
+            instanceTypes: args.systemPool.instanceTypes,
+            capacityType: "ON_DEMAND", // platform pods should not vanish with a spot reclaim
+            minSize: args.systemPool.minSize,
+            maxSize: args.systemPool.maxSize,
+            diskSizeGiB: args.systemPool.diskSizeGiB,
+            labels: SYSTEM_POOL_LABEL,
+            nodeDependsOn: this.nodePrerequisites,
+        }, parent);
+        const workloadAddons = ADDONS.filter((addon) => !addon.beforeNodes).map((addon) => this.addon(name, addon, [this.systemNodes]));
+
+        const files = new ModelFileSystem(`${name}-models`, {
+            vpcId: this.vpcId, subnetIds: this.privateSubnetIds, clientSecurityGroupId: this.nodeSecurityGroupId,
+        }, parent);
+        this.efsFileSystemId = files.fileSystemId;
+
+        this.kubeconfig = pulumi.secret(pulumi.all([this.cluster.name, this.cluster.endpoint, this.cluster.certificateAuthority, this.region])
+            .apply(([clusterName, endpoint, ca, region]) => kubeconfig({ clusterName, endpoint, certificateAuthorityData: ca.data ?? "", region })));
+        // Everything deployed through this provider waits for nodes and the CSI drivers.
+        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [this.systemNodes, ...workloadAddons] });
+
+        const efsClass = new k8s.storage.v1.StorageClass(`${name}-efs`, efsStorageClass(files.fileSystemId), { parent: this, provider: this.provider });
+        this.efsStorageClassName = efsClass.metadata.name;
+        new k8s.storage.v1.StorageClass(`${name}-gp3`, gp3StorageClass(), { parent: this, provider: this.provider });
+
+        this.registerOutputs({
+            cluster: this.cluster, clusterName: this.clusterName, kubeconfig: this.kubeconfig, provider: this.provider,
+            vpcId: this.vpcId, privateSubnetIds: this.privateSubnetIds, nodeSecurityGroupId: this.nodeSecurityGroupId,
+            efsFileSystemId: this.efsFileSystemId, efsStorageClassName: this.efsStorageClassName,
+        });
+    }
+
+    private network(name: string, args: EksClusterArgs): { vpcId: pulumi.Output<string>; privateSubnetIds: pulumi.Output<string>[] } {
+        if (args.existingVpcId) {
+            return { vpcId: pulumi.output(args.existingVpcId), privateSubnetIds: args.existingSubnetIds.map((id) => pulumi.output(id)) };
+        }
+        const zones = aws.getAvailabilityZonesOutput({ state: "available" }, { parent: this }).names;
+        return new ClusterNetwork(`${name}-net`, {
+            vpcCidr: args.vpcCidr,
+            availabilityZones: zones.apply((names) => names.slice(0, args.availabilityZones)),
+            zoneCount: args.availabilityZones,
+            natGateways: args.natGateways,
+        }, { parent: this });
+    }
+
+    private addon(name: string, spec: AddonSpec, dependsOn: pulumi.Resource[]): aws.eks.Addon {
+        const identity = spec.identity && new PodIdentityRole(`${name}-${spec.name}`, {
+            clusterName: this.clusterName,
+            namespace: ADDON_NAMESPACE,
+            serviceAccount: spec.identity.serviceAccount,
+            managedPolicies: spec.identity.policies,
+        }, { parent: this });
+        return new aws.eks.Addon(`${name}-${spec.name}`, {
+            clusterName: this.clusterName,
+            addonName: spec.name,
+            resolveConflictsOnCreate: "OVERWRITE",
+            resolveConflictsOnUpdate: "PRESERVE",
+            podIdentityAssociations: identity && spec.identity
+                ? [{ serviceAccount: spec.identity.serviceAccount, roleArn: identity.arn }]
+                : undefined,
+        }, { parent: this, dependsOn });
+    }
+}

@@ -1,0 +1,119 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { GPU_NODE_LABELS, GPU_TAINT, kubernetesTaintEffect } from "./gpu-node-pool";
+
+export interface GpuRuntimeArgs {
+    readonly provider: k8s.Provider;
+    /** Namespace of the device plugin and the exporter. Defaults to "nvidia-system". */
+    readonly namespace?: string;
+    /**
+     * Create the exporter's ServiceMonitor. Defaults to true; needs the Prometheus operator's
+     * CRDs, so the observability layer must be deployed first (pass it in `dependsOn`).
+     */
+    readonly serviceMonitor?: boolean;
+    /** Labels the Prometheus instance selects ServiceMonitors by. Defaults to none. */
+    readonly serviceMonitorLabels?: Readonly<Record<string, string>>;
+}
+
+export const DEVICE_PLUGIN_CHART = {
+    chart: "nvidia-device-plugin",
+    // Chart.yaml at tag v0.20.0 of NVIDIA/k8s-device-plugin, listed in the repo's index.yaml (gh-pages).
+    version: "0.20.0",
+    repo: "https://nvidia.github.io/k8s-device-plugin",
+    // The chart's default tag is "v" + appVersion (templates/_helpers.tpl `fullimage`); pinned here.
+    image: { repository: "nvcr.io/nvidia/k8s-device-plugin", tag: "v0.20.0" },
+} as const;
+
+export const DCGM_EXPORTER_CHART = {
+    chart: "dcgm-exporter",
+    // deployment/Chart.yaml of NVIDIA/dcgm-exporter, newest in helm-charts/index.yaml (gh-pages).
+    version: "4.8.2",
+    repo: "https://nvidia.github.io/dcgm-exporter/helm-charts",
+    // The tag that chart version's values.yaml defaults to (DCGM 4.5.3, exporter 4.8.2).
+    image: { repository: "nvcr.io/nvidia/k8s/dcgm-exporter", tag: "4.5.3-4.8.2-distroless" },
+} as const;
+
+/** Tolerates exactly the GPU taint GpuNodePool sets (Kubernetes spelling of the effect). */
+export function gpuTolerations() {
+    return [{ key: GPU_TAINT.key, operator: "Exists", effect: kubernetesTaintEffect(GPU_TAINT.effect) }];
+}
+
+/** Runs only on GPU nodes. */
+export function gpuNodeSelector(): Record<string, string> {
+    return { "nvidia.com/gpu.present": GPU_NODE_LABELS["nvidia.com/gpu.present"] };
+}
+
+/**
+ * nvidia-device-plugin values (keys from its values.yaml at 0.20.0). The chart's default
+ * affinity already admits nodes labelled `nvidia.com/gpu.present=true` (GpuNodePool sets
+ * the label: there is no NFD here); the nodeSelector makes that the only way in. Its
+ * default tolerations are replaced by the one GPU taint.
+ */
+export function devicePluginValues() {
+    return {
+        image: { ...DEVICE_PLUGIN_CHART.image },
+        nodeSelector: gpuNodeSelector(),
+        tolerations: gpuTolerations(),
+        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+        gfd: { enabled: false },
+        nfd: { enabled: false },
+    };
+}
+
+/** dcgm-exporter values (keys from its values.yaml at 4.8.2). */
+export function dcgmExporterValues(serviceMonitor: boolean, serviceMonitorLabels: Readonly<Record<string, string>> = {}) {
+    return {
+        image: { ...DCGM_EXPORTER_CHART.image },
+        nodeSelector: gpuNodeSelector(),
+        tolerations: gpuTolerations(),
+        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+        serviceMonitor: { enabled: serviceMonitor, interval: "15s", additionalLabels: { ...serviceMonitorLabels } },
+    };
+}
+
+/**
+ * What GPU nodes need beyond the AMI: the NVIDIA device plugin, which advertises
+ * `nvidia.com/gpu` to the scheduler, and the DCGM exporter, whose ServiceMonitor brings
+ * per-GPU utilisation and memory to Prometheus.
+ */
+export class GpuRuntime extends pulumi.ComponentResource {
+    public readonly namespace: k8s.core.v1.Namespace;
+    public readonly devicePlugin: k8s.helm.v4.Chart;
+    public readonly dcgmExporter: k8s.helm.v4.Chart;
+
+    constructor(name: string, args: GpuRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("llm-platform:gpu:GpuRuntime", name, {}, opts);
+        const provider = args.provider;
+
+        this.namespace = new k8s.core.v1.Namespace(`${name}-ns`, {
+            metadata: {
+                name: args.namespace ?? "nvidia-system",
+                labels: {
+                    "app.kubernetes.io/part-of": "llm-platform",
+                    // Node agents: the plugin mounts the kubelet's device-plugin socket (hostPath),
+                    // DCGM needs root and SYS_ADMIN for profiling metrics. Nothing else runs here.
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                },
+            },
+        }, { parent: this, provider });
+        const namespace = this.namespace.metadata.name;
+
+        this.devicePlugin = new k8s.helm.v4.Chart(`${name}-device-plugin`, {
+            chart: DEVICE_PLUGIN_CHART.chart,
+            version: DEVICE_PLUGIN_CHART.version,
+            repositoryOpts: { repo: DEVICE_PLUGIN_CHART.repo },
+            namespace,
+            values: devicePluginValues(),
+        }, { parent: this, provider });
+
+        this.dcgmExporter = new k8s.helm.v4.Chart(`${name}-dcgm-exporter`, {
+            chart: DCGM_EXPORTER_CHART.chart,
+            version: DCGM_EXPORTER_CHART.version,
+            repositoryOpts: { repo: DCGM_EXPORTER_CHART.repo },
+            namespace,
+            values: dcgmExporterValues(args.serviceMonitor ?? true, args.serviceMonitorLabels),
+        }, { parent: this, provider });
+
+        this.registerOutputs({ namespace: this.namespace, devicePlugin: this.devicePlugin, dcgmExporter: this.dcgmExporter });
+    }
+}

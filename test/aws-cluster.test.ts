@@ -1,0 +1,166 @@
+import * as assert from "assert";
+import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
+import { cidrSubnet, subnetLayout } from "../components/cluster-network";
+import { kubeconfig } from "../lib/eks";
+import { ProgramRun, RecordedResource, SECRET, nameOfUrn } from "../tools/offline/run";
+import { object, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const ARGS: EksClusterArgs = {
+    kubernetesVersion: "1.33", vpcCidr: "10.0.0.0/16", availabilityZones: 3, natGateways: "perZone",
+    existingVpcId: "", existingSubnetIds: [], endpointPublicAccess: false, publicAccessCidrs: [],
+    adminRoleArns: ["arn:aws:iam::111122223333:role/admins"],
+    systemPool: { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 3, diskSizeGiB: 50 },
+};
+
+const inputs = (found: RecordedResource): Json => found.inputs as Json;
+
+/** The trust policy of the role a Pod Identity role component created. */
+function trustOf(run: ProgramRun, component: string): Json {
+    return JSON.parse(inputs(resource(run, "aws:iam/role:Role", `${component}-role`)).assumeRolePolicy as string);
+}
+
+describe("aws cluster (EksCluster)", () => {
+    let dev: ProgramRun;
+    let custom: ProgramRun;
+    before(async () => {
+        dev = await runStackFile("dev");
+        custom = await runComponent(() => new EksCluster("c", { ...ARGS, endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24"] }));
+    });
+
+    describe("control plane", () => {
+        it("keeps the private endpoint and, by default, no public one", () => {
+            const vpc = inputs(resource(dev, "aws:eks/cluster:Cluster", "llm-eks")).vpcConfig;
+            assert.strictEqual(vpc.endpointPrivateAccess, true);
+            assert.strictEqual(vpc.endpointPublicAccess, false);
+            assert.strictEqual(vpc.publicAccessCidrs, undefined);
+        });
+
+        it("limits a public endpoint to the configured CIDRs", () => {
+            const vpc = inputs(resource(custom, "aws:eks/cluster:Cluster", "c-eks")).vpcConfig;
+            assert.strictEqual(vpc.endpointPublicAccess, true);
+            assert.deepStrictEqual(vpc.publicAccessCidrs, ["203.0.113.0/24"]);
+        });
+
+        it("encrypts secrets with its own KMS key, with rotation on", () => {
+            const cluster = inputs(resource(dev, "aws:eks/cluster:Cluster", "llm-eks"));
+            const key = resource(dev, "aws:kms/key:Key", "llm-secrets");
+            assert.strictEqual(inputs(key).enableKeyRotation, true);
+            assert.deepStrictEqual(cluster.encryptionConfig.resources, ["secrets"]);
+            assert.match(cluster.encryptionConfig.provider.keyArn, /^arn:aws:kms:.*:key\/llm-secrets$/);
+        });
+
+        it("sends every control-plane log type, api, audit and authenticator included", () => {
+            const logs = inputs(resource(dev, "aws:eks/cluster:Cluster", "llm-eks")).enabledClusterLogTypes;
+            assert.deepStrictEqual(logs, ["api", "audit", "authenticator", "controllerManager", "scheduler"]);
+        });
+
+        it("authenticates through access entries only, and makes each admin role cluster admin", () => {
+            assert.strictEqual(inputs(resource(custom, "aws:eks/cluster:Cluster", "c-eks")).accessConfig.authenticationMode, "API");
+            assert.strictEqual(inputs(resource(custom, "aws:eks/accessEntry:AccessEntry", "c-admin-0")).principalArn, "arn:aws:iam::111122223333:role/admins");
+            const association = inputs(resource(custom, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "c-admin-0"));
+            assert.strictEqual(association.policyArn, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy");
+            assert.deepStrictEqual(association.accessScope, { type: "cluster" });
+            assert.deepStrictEqual(resourcesOfType(dev, "aws:eks/accessEntry:AccessEntry"), [], "dev configures no admin roles");
+        });
+    });
+
+    describe("network", () => {
+        it("spans the configured zones with a private and a public subnet in each, tagged for load balancers", () => {
+            const subnets = resourcesOfType(custom, "aws:ec2/subnet:Subnet").map(inputs);
+            assert.deepStrictEqual(subnets.map((s) => s.availabilityZone).sort(), ["us-west-2a", "us-west-2a", "us-west-2b", "us-west-2b", "us-west-2c", "us-west-2c"]);
+            assert.strictEqual(subnets.filter((s) => s.tags["kubernetes.io/role/internal-elb"] === "1").length, 3);
+            assert.strictEqual(subnets.filter((s) => s.tags["kubernetes.io/role/elb"] === "1").length, 3);
+            assert.strictEqual(resourcesOfType(custom, "aws:ec2/natGateway:NatGateway").length, 3, "perZone");
+            assert.strictEqual(resourcesOfType(dev, "aws:ec2/natGateway:NatGateway").length, 1, "single by default");
+        });
+
+        it("carves non-overlapping subnets from the VPC block", () => {
+            assert.deepStrictEqual(subnetLayout("10.0.0.0/16", 2), { privateCidrs: ["10.0.0.0/19", "10.0.32.0/19"], publicCidrs: ["10.0.224.0/22", "10.0.228.0/22"] });
+            assert.strictEqual(cidrSubnet("172.16.0.0/20", 3, 7), "172.16.14.0/23");
+        });
+
+        it("uses existing subnets instead of creating a VPC", async () => {
+            const run = await runComponent(() => new EksCluster("x", { ...ARGS, existingVpcId: "vpc-0123456789abcdef0", existingSubnetIds: ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] }));
+            assert.deepStrictEqual(resourcesOfType(run, "aws:ec2/vpc:Vpc"), []);
+            assert.deepStrictEqual(inputs(resource(run, "aws:eks/cluster:Cluster", "x-eks")).vpcConfig.subnetIds, ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]);
+            assert.deepStrictEqual(resourcesOfType(run, "aws:efs/mountTarget:MountTarget").map((m) => inputs(m).subnetId).sort(), ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]);
+        });
+    });
+
+    describe("add-ons and their IAM", () => {
+        it("installs the core add-ons and both CSI drivers", () => {
+            const names = resourcesOfType(dev, "aws:eks/addon:Addon").map((a) => inputs(a).addonName).sort();
+            assert.deepStrictEqual(names, ["aws-ebs-csi-driver", "aws-efs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
+        });
+
+        for (const [addon, serviceAccount] of [["vpc-cni", "aws-node"], ["aws-ebs-csi-driver", "ebs-csi-controller-sa"], ["aws-efs-csi-driver", "efs-csi-controller-sa"]]) {
+            it(`scopes the ${addon} role's trust to kube-system/${serviceAccount} of this cluster`, () => {
+                const [statement, ...others] = trustOf(dev, `llm-${addon}`).Statement;
+                assert.deepStrictEqual(others, []);
+                assert.deepStrictEqual(statement.Principal, { Service: "pods.eks.amazonaws.com" });
+                assert.deepStrictEqual(statement.Action, ["sts:AssumeRole", "sts:TagSession"]);
+                assert.strictEqual(statement.Condition.StringEquals["aws:RequestTag/kubernetes-namespace"], "kube-system");
+                assert.strictEqual(statement.Condition.StringEquals["aws:RequestTag/kubernetes-service-account"], serviceAccount);
+                assert.strictEqual(statement.Condition.StringEquals["aws:RequestTag/eks-cluster-name"], inputs(resource(dev, "aws:eks/addon:Addon", `llm-${addon}`)).clusterName);
+                const association = inputs(resource(dev, "aws:eks/addon:Addon", `llm-${addon}`)).podIdentityAssociations;
+                assert.deepStrictEqual(association.map((a: Json) => a.serviceAccount), [serviceAccount]);
+            });
+        }
+
+        it("gives the system nodes no CNI policy (the VPC CNI has its own role)", () => {
+            const policies = resourcesOfType(dev, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                .filter((a) => a.parentUrn && nameOfUrn(a.parentUrn) === "llm-system").map((a) => inputs(a).policyArn).sort();
+            assert.deepStrictEqual(policies, ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly", "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"]);
+        });
+    });
+
+    describe("storage and nodes", () => {
+        it("encrypts the EFS file system and opens only NFS, from the cluster security group", () => {
+            assert.strictEqual(inputs(resource(dev, "aws:efs/fileSystem:FileSystem", "llm-models-efs")).encrypted, true);
+            const [rule, ...others] = inputs(resource(dev, "aws:ec2/securityGroup:SecurityGroup", "llm-models-nfs")).ingress;
+            assert.deepStrictEqual(others, []);
+            assert.deepStrictEqual([rule.protocol, rule.fromPort, rule.toPort, rule.securityGroups], ["tcp", 2049, 2049, ["sg-llm-eks-cluster"]]);
+            assert.strictEqual(resourcesOfType(dev, "aws:efs/mountTarget:MountTarget").length, 2, "one per private subnet");
+        });
+
+        it("declares the efs-models class on that file system and an encrypted gp3 default class", () => {
+            const efs = object(dev, "StorageClass", "efs-models") as Json;
+            assert.strictEqual(efs.provisioner, "efs.csi.aws.com");
+            assert.deepStrictEqual(efs.parameters, { provisioningMode: "efs-ap", fileSystemId: "llm-models-efs-id", directoryPerms: "700", basePath: "/models" });
+            const gp3 = object(dev, "StorageClass", "gp3-encrypted") as Json;
+            assert.deepStrictEqual([gp3.provisioner, gp3.parameters.type, gp3.parameters.encrypted], ["ebs.csi.aws.com", "gp3", "true"]);
+        });
+
+        it("runs a small untainted on-demand system node group", () => {
+            const system = inputs(resource(dev, "aws:eks/nodeGroup:NodeGroup", "llm-system"));
+            assert.deepStrictEqual([system.capacityType, system.instanceTypes, system.scalingConfig.minSize, system.scalingConfig.maxSize], ["ON_DEMAND", ["m6i.large"], 2, 3]);
+            assert.deepStrictEqual(system.taints, []);
+        });
+    });
+
+    describe("kubernetes provider", () => {
+        it("authenticates with aws eks get-token, holding no credentials", () => {
+            const config = JSON.parse(kubeconfig({ clusterName: "c1", endpoint: "https://e", certificateAuthorityData: "Y2E=", region: "eu-west-1" }));
+            const user = config.users[0].user;
+            assert.deepStrictEqual(Object.keys(user), ["exec"]);
+            assert.strictEqual(user.exec.command, "aws");
+            assert.deepStrictEqual(user.exec.args, ["eks", "get-token", "--cluster-name", "c1", "--region", "eu-west-1", "--output", "json"]);
+        });
+
+        it("passes the kubeconfig to the provider as a secret, and the Kubernetes objects use that provider", () => {
+            const provider = resource(dev, "pulumi:providers:kubernetes", "llm-k8s");
+            assert.strictEqual(provider.inputs.kubeconfig, SECRET);
+            const storageClass = resourcesOfType(dev, "kubernetes:storage.k8s.io/v1:StorageClass")[0];
+            assert.strictEqual(storageClass.providerUrn, provider.urn);
+        });
+
+        it("exports the cluster name, a secret kubeconfig, the GPU pool and its capacity", () => {
+            assert.strictEqual(dev.outputs.clusterName, "llm-eks-0000000");
+            assert.strictEqual(dev.outputs.kubeconfig, SECRET);
+            assert.strictEqual(dev.outputs.gpuPoolName, "gpu-0000000");
+            assert.strictEqual(dev.outputs.gpuCapacityAtMax, 2);
+        });
+    });
+});

@@ -1,0 +1,61 @@
+import * as assert from "assert";
+import { ConfigError } from "../config";
+import { loadConfigWith } from "./mocks";
+
+/** The problems loadConfig reports for this aws config; fails if it accepts it. */
+async function problems(config: Record<string, unknown>): Promise<readonly string[]> {
+    const result = await loadConfigWith({ target: "aws", ...config });
+    assert.ok(result instanceof Error && result.name === "ConfigError", `expected a ConfigError, got ${result instanceof Error ? result.stack : "a valid config"}`);
+    return (result as ConfigError).problems;
+}
+
+describe("aws config: mistakes of the cluster and GPU pool layers", () => {
+    it("accepts the defaults, and fills the new fields from Pulumi.yaml", async () => {
+        const config = await loadConfigWith({ target: "aws" });
+        assert.ok(!(config instanceof Error), String(config));
+        assert.deepStrictEqual(config.aws?.cluster.systemPool, { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 3, diskSizeGiB: 50 });
+        assert.strictEqual(config.aws?.gpuPool.scaleDownUnneededTime, "10m");
+    });
+
+    const cases: [string, Record<string, unknown>, string][] = [
+        ["no GPU instance type", { gpuPool: { instanceTypes: ["m6i.large"] } },
+            'llm-platform:gpuPool.instanceTypes[0] = "m6i.large": is not a GPU instance type (g4dn, g5, g6, g6e, p4d, p5 ...)'],
+        ["an empty list of GPU instance types", { gpuPool: { instanceTypes: [] } },
+            "llm-platform:gpuPool.instanceTypes = a list of 0: must be at least 1"],
+        ["a pool whose max is below its min", { gpuPool: { minSize: 3, maxSize: 2 } },
+            "llm-platform:gpuPool.minSize = 3: is greater than maxSize (2)"],
+        ["a system pool whose max is below its min", { cluster: { systemPool: { minSize: 4, maxSize: 3 } } },
+            "llm-platform:cluster.systemPool.minSize = 4: is greater than maxSize (3)"],
+        ["0.0.0.0/0 when the config does not allow it", { cluster: { endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24", "0.0.0.0/0"] } },
+            'llm-platform:cluster.publicAccessCidrs[1] = "0.0.0.0/0": opens the API server to the whole internet; list narrower CIDRs, or set cluster.allowPublicEndpointFromAnywhere: true'],
+        ["any other /0", { cluster: { endpointPublicAccess: true, publicAccessCidrs: ["10.0.0.0/0"] } },
+            'llm-platform:cluster.publicAccessCidrs[0] = "10.0.0.0/0": opens the API server to the whole internet; list narrower CIDRs, or set cluster.allowPublicEndpointFromAnywhere: true'],
+        ["a public endpoint with no CIDRs", { cluster: { endpointPublicAccess: true } },
+            "llm-platform:cluster.publicAccessCidrs: is empty while cluster.endpointPublicAccess is true (EKS would allow 0.0.0.0/0); list who may reach the API server"],
+        ["an existing VPC without subnets", { cluster: { existingVpcId: "vpc-0123456789abcdef0" } },
+            "llm-platform:cluster.existingSubnetIds: is empty while cluster.existingVpcId is set; list its private subnets, one per zone"],
+        ["an existing VPC with one subnet", { cluster: { existingVpcId: "vpc-0123456789abcdef0", existingSubnetIds: ["subnet-0aaaaaaaaaaaaaaaa"] } },
+            "llm-platform:cluster.existingSubnetIds = a list of 1: needs private subnets in at least two zones (EKS requires two)"],
+        ["subnets without their VPC", { cluster: { existingSubnetIds: ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] } },
+            "llm-platform:cluster.existingVpcId: is empty while cluster.existingSubnetIds is set; name the VPC those subnets are in"],
+        ["a VPC block too small to carve", { cluster: { vpcCidr: "10.0.0.0/24" } },
+            'llm-platform:cluster.vpcCidr = "10.0.0.0/24": must be a /16 to /20 block: the subnets are carved from it'],
+        ["a Kubernetes minor with no pinned autoscaler", { cluster: { kubernetesVersion: "1.29" } },
+            'llm-platform:cluster.kubernetesVersion = "1.29": has no pinned Cluster Autoscaler release (supported: 1.32, 1.33, 1.34, 1.35)'],
+        ["a scale-down time that is not a duration", { gpuPool: { scaleDownUnneededTime: "ten minutes" } },
+            'llm-platform:gpuPool.scaleDownUnneededTime = "ten minutes": is not a duration (like 10m or 1h30m)'],
+        ["a hop limit of 0", { gpuPool: { metadataHopLimit: 0 } },
+            "llm-platform:gpuPool.metadataHopLimit = 0: must be at least 1"],
+    ];
+    for (const [what, config, expected] of cases) {
+        it(`rejects ${what}`, async () => {
+            assert.deepStrictEqual(await problems(config), [expected]);
+        });
+    }
+
+    it("accepts 0.0.0.0/0 when allowPublicEndpointFromAnywhere says so", async () => {
+        const config = await loadConfigWith({ target: "aws", cluster: { endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"], allowPublicEndpointFromAnywhere: true } });
+        assert.ok(!(config instanceof Error), String(config));
+        assert.deepStrictEqual(config.aws?.cluster.publicAccessCidrs, ["0.0.0.0/0"]);
+    });
+});

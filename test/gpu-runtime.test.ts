@@ -1,0 +1,60 @@
+import * as assert from "assert";
+import * as k8s from "@pulumi/kubernetes";
+import { GpuRuntime, devicePluginValues } from "../components/gpu-runtime";
+import { GPU_NODE_LABELS, GPU_TAINT } from "../components/gpu-node-pool";
+import { ProgramRun, RecordedResource } from "../tools/offline/run";
+import { object, resource, runComponent, runStackFile } from "./mocks";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const inputs = (found: RecordedResource): Json => found.inputs as Json;
+
+describe("GPU runtime (GpuRuntime)", () => {
+    let dev: ProgramRun;
+    before(async () => {
+        dev = await runStackFile("dev");
+    });
+
+    it("pins the NVIDIA device plugin chart and image", () => {
+        const chart = inputs(resource(dev, "kubernetes:helm.sh/v4:Chart", "gpu-runtime-device-plugin"));
+        assert.deepStrictEqual([chart.chart, chart.version, chart.repositoryOpts.repo], ["nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin"]);
+        assert.strictEqual(chart.values.image.tag, "v0.20.0");
+        assert.strictEqual(chart.namespace, "nvidia-system");
+    });
+
+    it("tolerates the GPU pool's taint, with the Kubernetes spelling of its effect", () => {
+        const { tolerations } = inputs(resource(dev, "kubernetes:helm.sh/v4:Chart", "gpu-runtime-device-plugin")).values;
+        assert.deepStrictEqual(tolerations, [{ key: GPU_TAINT.key, operator: "Exists", effect: "NoSchedule" }]);
+    });
+
+    it("selects the label the GPU pool puts on its nodes, so the DaemonSet has pods there", () => {
+        const { nodeSelector } = inputs(resource(dev, "kubernetes:helm.sh/v4:Chart", "gpu-runtime-device-plugin")).values;
+        assert.deepStrictEqual(nodeSelector, { "nvidia.com/gpu.present": "true" });
+        for (const [key, value] of Object.entries(nodeSelector as Record<string, string>)) {
+            assert.strictEqual((GPU_NODE_LABELS as Record<string, string>)[key], value, `GPU nodes carry ${key}=${value}`);
+        }
+        assert.strictEqual(inputs(resource(dev, "aws:eks/nodeGroup:NodeGroup", "gpu")).labels["nvidia.com/gpu.present"], "true");
+    });
+
+    it("keeps a keyless toleration out of the device plugin", () => {
+        assert.ok(devicePluginValues().tolerations.every((t) => t.key === "nvidia.com/gpu"));
+    });
+
+    it("runs the DCGM exporter on GPU nodes with a ServiceMonitor and resource limits", () => {
+        const chart = inputs(resource(dev, "kubernetes:helm.sh/v4:Chart", "gpu-runtime-dcgm-exporter"));
+        assert.deepStrictEqual([chart.chart, chart.version, chart.repositoryOpts.repo], ["dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts"]);
+        assert.strictEqual(chart.values.serviceMonitor.enabled, true);
+        assert.deepStrictEqual(chart.values.nodeSelector, { "nvidia.com/gpu.present": "true" });
+        assert.deepStrictEqual(chart.values.tolerations, [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
+        assert.ok(chart.values.resources.requests.memory && chart.values.resources.limits.memory);
+        assert.strictEqual(chart.values.image.tag, "4.5.3-4.8.2-distroless");
+    });
+
+    it("declares its namespace with an explicit name", () => {
+        assert.strictEqual(object(dev, "Namespace", "nvidia-system").metadata.name, "nvidia-system");
+    });
+
+    it("can leave the ServiceMonitor out", async () => {
+        const run = await runComponent(() => new GpuRuntime("rt", { provider: new k8s.Provider("p", {}), serviceMonitor: false, namespace: "gpu" }));
+        assert.strictEqual(inputs(resource(run, "kubernetes:helm.sh/v4:Chart", "rt-dcgm-exporter")).values.serviceMonitor.enabled, false);
+    });
+});
