@@ -1,0 +1,60 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** KEDA's chart, pinned: kedacore/charts tag v2.20.2 (keda/Chart.yaml version and appVersion 2.20.2, July 2026). */
+export const KEDA_CHART = { chart: "keda", version: "2.20.2", repo: "https://kedacore.github.io/charts" } as const;
+
+export interface KedaArgs {
+    /** Namespace KEDA runs in. Defaults to "keda". */
+    readonly namespace?: string;
+}
+
+const requests = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string) => ({
+    requests: { cpu, memory },
+    limits: { cpu: cpuLimit, memory: memoryLimit },
+});
+
+/**
+ * Values for the chart (keys of kedacore/charts keda/values.yaml at v2.20.2): the operator,
+ * its metrics API server (the External metrics the HPA reads) and the admission webhooks,
+ * each with requests and limits; CRDs installed; no tolerations, so nothing lands on GPU nodes.
+ */
+export function kedaChartValues() {
+    return {
+        crds: { install: true },
+        metricsServer: { enabled: true },
+        webhooks: { enabled: true },
+        resources: {
+            operator: requests("100m", "128Mi", "1", "1000Mi"),
+            metricServer: requests("100m", "128Mi", "1", "1000Mi"),
+            webhooks: requests("50m", "64Mi", "500m", "256Mi"),
+        },
+        tolerations: [],
+        nodeSelector: { "kubernetes.io/os": "linux" },
+    };
+}
+
+/** KEDA (operator, metrics API server, admission webhooks) from its pinned Helm chart. */
+export class Keda extends pulumi.ComponentResource {
+    public readonly namespace: k8s.core.v1.Namespace;
+    public readonly chart: k8s.helm.v4.Chart;
+
+    constructor(name: string, args: KedaArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("llm-platform:autoscaling:Keda", name, {}, opts);
+        const namespace = args.namespace ?? "keda";
+
+        this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
+            metadata: { name: namespace, labels: { "app.kubernetes.io/part-of": "llm-platform" } },
+        }, { parent: this });
+
+        this.chart = new k8s.helm.v4.Chart(`${name}-chart`, {
+            chart: KEDA_CHART.chart,
+            version: KEDA_CHART.version,
+            repositoryOpts: { repo: KEDA_CHART.repo },
+            namespace: this.namespace.metadata.name,
+            values: kedaChartValues(),
+        }, { parent: this });
+
+        this.registerOutputs({ namespace: this.namespace, chart: this.chart });
+    }
+}

@@ -1,0 +1,122 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ModelConfig } from "../config";
+import { engineProfile } from "./engines";
+import { serverDeployment } from "./model-server/deployment";
+import { downloadJob } from "./model-server/download-job";
+import { modelServerNames } from "./model-server/names";
+import {
+    disruptionBudget, serverIngress, serverService, serviceMonitor, serviceUrl, tokenSecretMetadata, weightsClaim,
+} from "./model-server/resources";
+import { DEFAULT_PROMETHEUS_ADDRESS, scaledObject } from "./model-server/scaled-object";
+
+export interface ModelServerArgs {
+    /** The model to serve, validated, with every default applied (config.models[i]). */
+    readonly model: ModelConfig;
+    /** Namespace of every object of the model server; it must exist (see `dependsOn`). */
+    readonly namespace: string;
+    /** Hugging Face token (secret) for gated or private repos. Defaults to none: public repos only. */
+    readonly hfToken?: pulumi.Input<string>;
+    /** Prometheus the ScaledObject queries. Defaults to kube-prometheus-stack's `http://prometheus-operated.monitoring.svc:9090`. */
+    readonly prometheusAddress?: string;
+    /** Labels for the ServiceMonitor, to match Prometheus's serviceMonitorSelector. Defaults to none. */
+    readonly serviceMonitorLabels?: Record<string, string>;
+    /** Resources every object waits for (the namespace). Defaults to none. */
+    readonly dependsOn?: pulumi.Resource[];
+    /** What the ScaledObject waits for: KEDA and its CRDs. Defaults to none. */
+    readonly autoscalerDependsOn?: pulumi.Resource[];
+}
+
+/**
+ * One served model: weights claim, the Job that fills it with the pinned revision, the
+ * serving Deployment (which waits for that Job), Service, ServiceMonitor, PodDisruptionBudget,
+ * optional Ingress and the KEDA ScaledObject that owns the replica count.
+ */
+export class ModelServer extends pulumi.ComponentResource {
+    public readonly claim: k8s.core.v1.PersistentVolumeClaim;
+    public readonly tokenSecret?: k8s.core.v1.Secret;
+    public readonly downloadJob: k8s.batch.v1.Job;
+    public readonly deployment: k8s.apps.v1.Deployment;
+    public readonly service: k8s.core.v1.Service;
+    public readonly serviceMonitor?: k8s.apiextensions.CustomResource;
+    public readonly disruptionBudget?: k8s.policy.v1.PodDisruptionBudget;
+    public readonly ingress?: k8s.networking.v1.Ingress;
+    public readonly scaledObject: k8s.apiextensions.CustomResource;
+    /** In-cluster base URL of the OpenAI-compatible API. */
+    public readonly url: pulumi.Output<string>;
+    /** The model name clients send (`model` in OpenAI requests). */
+    public readonly servedModelName: pulumi.Output<string>;
+
+    constructor(name: string, args: ModelServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("llm-platform:models:ModelServer", name, {}, opts);
+        const { model } = args;
+        const names = modelServerNames(model, args.namespace);
+        const profile = engineProfile(model.engine, model.image);
+        const base = { parent: this, dependsOn: args.dependsOn ?? [] };
+
+        this.claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-weights`, {
+            ...weightsClaim(model, names),
+            // With WaitForFirstConsumer classes a claim binds only once the Job's pod exists.
+            metadata: { ...weightsClaim(model, names).metadata, annotations: { "pulumi.com/skipAwait": "true" } },
+        }, base);
+
+        if (args.hfToken !== undefined) {
+            this.tokenSecret = new k8s.core.v1.Secret(`${name}-hf-token`, {
+                metadata: tokenSecretMetadata(model, names),
+                type: "Opaque",
+                stringData: { token: pulumi.secret(args.hfToken) },
+            }, base);
+        }
+
+        // The provider waits for a Job to complete: the Deployment below depends on it, so it
+        // is not created (or updated to a new revision) before the weights are verified.
+        this.downloadJob = new k8s.batch.v1.Job(`${name}-download`, downloadJob(model, { names, withToken: this.tokenSecret !== undefined }), {
+            ...base,
+            dependsOn: [...base.dependsOn, this.claim, ...(this.tokenSecret ? [this.tokenSecret] : [])],
+            // A new revision is a new Job name: replace it rather than patching an immutable template.
+            deleteBeforeReplace: false,
+            customTimeouts: { create: "120m", update: "120m" },
+        });
+
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-server`, serverDeployment(model, { names, profile }), {
+            ...base,
+            dependsOn: [...base.dependsOn, this.downloadJob],
+            // Rollout waits for readiness: node scale-up plus the model's startup budget.
+            customTimeouts: { create: `${Math.ceil(model.startupBudgetSeconds / 60) + 20}m`, update: `${Math.ceil(model.startupBudgetSeconds / 60) + 20}m` },
+        });
+
+        this.service = new k8s.core.v1.Service(`${name}-service`, serverService(model, names), base);
+
+        const monitor = serviceMonitor(model, names, profile, args.serviceMonitorLabels);
+        if (monitor) {
+            this.serviceMonitor = new k8s.apiextensions.CustomResource(`${name}-monitor`, {
+                apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", ...monitor,
+            }, base);
+        }
+
+        const budget = disruptionBudget(model, names);
+        if (budget) {
+            this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, budget, base);
+        }
+
+        const ingress = serverIngress(model, names);
+        if (ingress) {
+            this.ingress = new k8s.networking.v1.Ingress(`${name}-ingress`, ingress, { ...base, dependsOn: [...base.dependsOn, this.service] });
+        }
+
+        this.scaledObject = new k8s.apiextensions.CustomResource(`${name}-scaler`, {
+            apiVersion: "keda.sh/v1alpha1",
+            kind: "ScaledObject",
+            ...scaledObject(model, { names, profile, prometheusAddress: args.prometheusAddress ?? DEFAULT_PROMETHEUS_ADDRESS }),
+        }, { ...base, dependsOn: [...base.dependsOn, ...(args.autoscalerDependsOn ?? []), this.deployment] });
+
+        this.url = pulumi.output(serviceUrl(names));
+        this.servedModelName = pulumi.output(model.servedModelName);
+
+        this.registerOutputs({
+            claim: this.claim, tokenSecret: this.tokenSecret, downloadJob: this.downloadJob, deployment: this.deployment,
+            service: this.service, serviceMonitor: this.serviceMonitor, disruptionBudget: this.disruptionBudget,
+            ingress: this.ingress, scaledObject: this.scaledObject, url: this.url, servedModelName: this.servedModelName,
+        });
+    }
+}

@@ -1,0 +1,87 @@
+import type { ModelConfig } from "../../config";
+import type { EngineProfile } from "../engines";
+import { ModelServerNames, commonLabels, selectorLabels } from "./names";
+
+/** The small objects around the Deployment: claim, token Secret, Service, ServiceMonitor, PDB, Ingress. */
+
+/** Service port: clients use http://<model>.<namespace>.svc.cluster.local/v1. */
+export const SERVICE_PORT = 80;
+
+/** The weights claim. An empty storageClass leaves storageClassName unset: the cluster's default class. */
+export function weightsClaim(model: ModelConfig, names: ModelServerNames) {
+    return {
+        metadata: { name: names.claim, namespace: names.namespace, labels: commonLabels(model) },
+        spec: {
+            accessModes: [model.storage.accessMode],
+            resources: { requests: { storage: model.storage.size } },
+            ...(model.storage.storageClass ? { storageClassName: model.storage.storageClass } : {}),
+        },
+    };
+}
+
+export function tokenSecretMetadata(model: ModelConfig, names: ModelServerNames) {
+    return { name: names.tokenSecret, namespace: names.namespace, labels: commonLabels(model) };
+}
+
+export function serverService(model: ModelConfig, names: ModelServerNames) {
+    return {
+        metadata: { name: names.server, namespace: names.namespace, labels: commonLabels(model) },
+        spec: {
+            type: "ClusterIP",
+            selector: selectorLabels(model),
+            ports: [{ name: "http", port: SERVICE_PORT, targetPort: "http", protocol: "TCP" }],
+        },
+    };
+}
+
+/** In-cluster base URL of the OpenAI-compatible API. */
+export function serviceUrl(names: ModelServerNames): string {
+    return `http://${names.server}.${names.namespace}.svc.cluster.local${SERVICE_PORT === 80 ? "" : `:${SERVICE_PORT}`}/v1`;
+}
+
+/**
+ * The ServiceMonitor that has Prometheus scrape the engine's metrics; undefined for engines
+ * without metrics. `labels` are added for Prometheus's serviceMonitorSelector (kube-prometheus-
+ * stack selects `release: <its release name>` unless told otherwise).
+ */
+export function serviceMonitor(model: ModelConfig, names: ModelServerNames, profile: EngineProfile, labels: Record<string, string> = {}) {
+    if (!profile.metricsPath) {
+        return undefined;
+    }
+    return {
+        metadata: { name: names.server, namespace: names.namespace, labels: { ...commonLabels(model), ...labels } },
+        spec: {
+            selector: { matchLabels: commonLabels(model) },
+            namespaceSelector: { matchNames: [names.namespace] },
+            endpoints: [{ port: "http", path: profile.metricsPath, interval: "15s", scrapeTimeout: "10s" }],
+        },
+    };
+}
+
+/** At most one replica down at a time during voluntary disruptions; only when there can be two. */
+export function disruptionBudget(model: ModelConfig, names: ModelServerNames) {
+    if (model.maxReplicas < 2) {
+        return undefined;
+    }
+    return {
+        metadata: { name: names.server, namespace: names.namespace, labels: commonLabels(model) },
+        spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(model) } },
+    };
+}
+
+export function serverIngress(model: ModelConfig, names: ModelServerNames) {
+    const { host, className } = model.ingress;
+    if (!host) {
+        return undefined;
+    }
+    return {
+        metadata: { name: names.server, namespace: names.namespace, labels: commonLabels(model) },
+        spec: {
+            ...(className ? { ingressClassName: className } : {}),
+            rules: [{
+                host,
+                http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: names.server, port: { name: "http" } } } }] },
+            }],
+        },
+    };
+}

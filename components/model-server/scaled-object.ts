@@ -1,0 +1,153 @@
+import type { ModelConfig } from "../../config";
+import { parseQuantity } from "../../lib/quantity";
+import type { EngineProfile } from "../engines";
+import type { ModelServerNames } from "./names";
+
+/**
+ * The KEDA ScaledObject of a model server, scaling on the engine's own load signal through
+ * KEDA's Prometheus scaler. Every query is a sum(...) so Prometheus returns exactly one series;
+ * `ignoreNullValues: "false"` makes an empty result an error, so a lost metric triggers the
+ * fallback instead of reading as zero load.
+ *
+ * One empty result is legitimate: a model scaled to zero has no pods, hence no series. Each
+ * query therefore ends with `or sum(kube_deployment_status_replicas{...} == 0)` (kube-state-
+ * metrics, part of kube-prometheus-stack): exactly 0 when the Deployment has no replicas, and
+ * still empty (an error) when replicas exist but their metric is missing.
+ */
+
+/** kube-prometheus-stack's Prometheus, through the operator's governing Service. */
+export const DEFAULT_PROMETHEUS_ADDRESS = "http://prometheus-operated.monitoring.svc:9090";
+
+/** Consecutive failed metric reads before the fallback replica count applies. */
+export const FALLBACK_FAILURE_THRESHOLD = 3;
+
+export interface LoadTrigger {
+    /** The trigger's name (KEDA `triggers[].name`). */
+    readonly name: "queue" | "running" | "requestRate" | "cpu";
+    readonly query: string;
+    /** Target value per replica (AverageValue). */
+    readonly threshold: number;
+    /** Above this the model wakes from zero. */
+    readonly activationThreshold: number;
+}
+
+/** A PromQL string literal. */
+function quote(value: string): string {
+    return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+function selector(labels: Record<string, string>): string {
+    return `{${Object.entries(labels).map(([key, value]) => `${key}${key === "pod" ? "=~" : "="}${quote(value)}`).join(",")}}`;
+}
+
+/** `or`-clause: 0 when the Deployment has no replicas, nothing otherwise. */
+export function noReplicasClause(names: Pick<ModelServerNames, "namespace" | "server">): string {
+    return `sum(kube_deployment_status_replicas${selector({ namespace: names.namespace, deployment: names.server })} == 0)`;
+}
+
+/** The triggers for a model: queue and running requests (or request rate) per replica; CPU for engines without metrics. */
+export function loadTriggers(model: ModelConfig, profile: EngineProfile, names: Pick<ModelServerNames, "namespace" | "server">): LoadTrigger[] {
+    const scaling = model.autoscaling;
+    const guard = ` or ${noReplicasClause(names)}`;
+    const activationThreshold = scaling.activationThreshold;
+    if (!profile.load) {
+        // No load metrics (ollama): CPU seconds per second of the serving containers, from cAdvisor.
+        // A Prometheus query rather than KEDA's cpu trigger, which supports neither fallback nor scale to zero.
+        const cores = (parseQuantity(model.resources.cpu) ?? 1) * scaling.cpuUtilization;
+        const pods = selector({ namespace: names.namespace, pod: `${names.server}-[a-z0-9]+-[a-z0-9]+`, container: "server" });
+        return [{ name: "cpu", query: `sum(rate(container_cpu_usage_seconds_total${pods}[2m]))${guard}`, threshold: round(cores), activationThreshold }];
+    }
+    const labels = profile.modelLabel
+        ? { namespace: names.namespace, [profile.modelLabel]: model.servedModelName }
+        : { namespace: names.namespace, service: names.server };
+    const gauge = (metric: string) => `sum(${metric}${selector(labels)})${guard}`;
+    const queue: LoadTrigger = { name: "queue", query: gauge(profile.load.waiting.name), threshold: scaling.queuePerReplica, activationThreshold };
+    if (scaling.signal === "requestRate") {
+        const rate = `sum(rate(${profile.load.finished.name}${selector(labels)}[1m]))${guard}`;
+        return [queue, { name: "requestRate", query: rate, threshold: scaling.requestsPerSecondPerReplica, activationThreshold }];
+    }
+    return [queue, { name: "running", query: gauge(profile.load.running.name), threshold: scaling.runningPerReplica, activationThreshold }];
+}
+
+function round(value: number): number {
+    return Math.round(value * 1000) / 1000;
+}
+
+export interface ScaledObjectOptions {
+    readonly names: ModelServerNames;
+    readonly profile: EngineProfile;
+    /** Prometheus the scaler queries. Defaults to DEFAULT_PROMETHEUS_ADDRESS. */
+    readonly prometheusAddress?: string;
+}
+
+/** The ScaledObject's object body. */
+export function scaledObject(model: ModelConfig, { names, profile, prometheusAddress = DEFAULT_PROMETHEUS_ADDRESS }: ScaledObjectOptions) {
+    const scaling = model.autoscaling;
+    return {
+        metadata: { name: names.server, namespace: names.namespace },
+        spec: {
+            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: names.server },
+            minReplicaCount: model.minReplicas,
+            maxReplicaCount: model.maxReplicas,
+            pollingInterval: scaling.pollingIntervalSeconds,
+            cooldownPeriod: scaling.cooldownPeriodSeconds,
+            fallback: { failureThreshold: FALLBACK_FAILURE_THRESHOLD, replicas: scaling.fallbackReplicas },
+            advanced: {
+                horizontalPodAutoscalerConfig: {
+                    name: `keda-hpa-${names.server}`,
+                    behavior: {
+                        // Up fast (GPU nodes take minutes to join anyway), down one replica at a time.
+                        scaleUp: {
+                            stabilizationWindowSeconds: scaling.scaleUpStabilizationSeconds,
+                            selectPolicy: "Max",
+                            policies: [{ type: "Pods", value: 2, periodSeconds: 60 }],
+                        },
+                        scaleDown: {
+                            stabilizationWindowSeconds: scaling.scaleDownStabilizationSeconds,
+                            selectPolicy: "Min",
+                            policies: [{ type: "Pods", value: 1, periodSeconds: 120 }],
+                        },
+                    },
+                },
+            },
+            triggers: loadTriggers(model, profile, names).map((trigger) => ({
+                type: "prometheus",
+                name: trigger.name,
+                metricType: "AverageValue",
+                metadata: {
+                    serverAddress: prometheusAddress,
+                    query: trigger.query,
+                    threshold: String(trigger.threshold),
+                    activationThreshold: String(trigger.activationThreshold),
+                    ignoreNullValues: "false",
+                },
+            })),
+        },
+    };
+}
+
+/**
+ * The replica count the HPA asks for, as KEDA configures it: each trigger is an External
+ * metric of type AverageValue, so desired = ceil(currentReplicas x (value / currentReplicas) /
+ * threshold) = ceil(value / threshold); the largest over the triggers, bounded by min and max.
+ * At zero replicas KEDA activates (to 1, then the HPA takes over) when a value exceeds its
+ * activation threshold, and returns to zero when none does. A failed read (error or, with ignoreNullValues "false", an empty
+ * result) yields the fallback count once failureThreshold reads in a row failed.
+ */
+export function desiredReplicas(
+    values: readonly (number | undefined)[], triggers: readonly Pick<LoadTrigger, "threshold" | "activationThreshold">[],
+    bounds: { min: number; max: number; fallback: number },
+): number {
+    if (values.some((value) => value === undefined)) {
+        return bounds.fallback;
+    }
+    const present = values as number[];
+    const active = present.some((value, i) => value > triggers[i].activationThreshold);
+    if (bounds.min === 0 && !active) {
+        // Inactive: KEDA holds (or, after the cooldown, returns) the workload at zero.
+        return 0;
+    }
+    // Active, or a warm minimum: the HPA's range starts at 1 (KEDA owns 0 <-> 1).
+    const wanted = Math.max(0, ...present.map((value, i) => Math.ceil(value / triggers[i].threshold)));
+    return Math.min(bounds.max, Math.max(bounds.min, 1, wanted));
+}

@@ -1,0 +1,66 @@
+import * as assert from "assert";
+import { ConfigError } from "../config";
+import { loadConfigWith } from "./mocks";
+
+const REVISION = "7ae557604adf67be50417f59c2c2f167def9a775";
+
+function model(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    return { name: "qwen", repo: "Qwen/Qwen2.5-7B-Instruct", revision: REVISION, modelSize: "16Gi", storage: { size: "50Gi" }, ...overrides };
+}
+
+/** An aws stack: a GPU pool of up to 2 nodes with 4 GPUs each (8 GPUs). */
+const AWS = { target: "aws", gpuPool: { instanceTypes: ["g6.12xlarge"], gpusPerNode: 4, maxSize: 2 } };
+const RWX = { size: "50Gi", storageClass: "efs-models", accessMode: "ReadWriteMany" };
+
+async function problems(config: Record<string, unknown>): Promise<readonly string[]> {
+    const result = await loadConfigWith(config);
+    assert.ok(result instanceof Error && result.name === "ConfigError", `expected a ConfigError, got ${result instanceof Error ? result.stack : "a valid config"}`);
+    return (result as ConfigError).problems;
+}
+
+async function accepts(config: Record<string, unknown>): Promise<void> {
+    const result = await loadConfigWith(config);
+    assert.ok(!(result instanceof Error), result instanceof Error ? result.message : "");
+}
+
+describe("model config: cross-field checks", () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+        ["a tensor parallel size that does not divide the GPUs", { ...AWS, models: [model({ gpusPerReplica: 3, vllm: { tensorParallelSize: 2 } })] },
+            "llm-platform:models[0].vllm.tensorParallelSize = 2: does not divide gpusPerReplica (3)"],
+        ["a replica larger than one node", { ...AWS, models: [model({ gpusPerReplica: 8, storage: RWX, vllm: { tensorParallelSize: 8 } })] },
+            "llm-platform:models[0].gpusPerReplica = 8: does not fit one node (gpuPool.gpusPerNode = 4)"],
+        ["more replicas than the pool holds at its max size", { ...AWS, models: [model({ gpusPerReplica: 2, maxReplicas: 5, storage: RWX })] },
+            "llm-platform:models[0].maxReplicas = 5: x gpusPerReplica (2) needs 10 GPUs; the GPU pool holds 8 at its max size (gpuPool.maxSize 2 x gpusPerNode 4)"],
+        ["several aws replicas on a ReadWriteOnce claim", { ...AWS, models: [model({ maxReplicas: 2 })] },
+            'llm-platform:models[0].storage.accessMode = "ReadWriteOnce": must be ReadWriteMany on aws when maxReplicas > 1: replicas on different nodes share one copy of the weights (EFS)'],
+        ["a claim no larger than the weights", { target: "local", models: [model({ modelSize: "50Gi" })] },
+            'llm-platform:models[0].storage.size = "50Gi": does not exceed modelSize (50Gi): the weights would not fit'],
+        ["min above max", { target: "local", models: [model({ minReplicas: 2, maxReplicas: 1 })] },
+            "llm-platform:models[0].minReplicas = 2: is greater than maxReplicas (1)"],
+        ["a CUDA engine without a GPU", { target: "local", models: [model({ engine: "tgi", gpusPerReplica: 0 })] },
+            "llm-platform:models[0].gpusPerReplica = 0: is 0, but the tgi image needs an NVIDIA GPU: use engine ollama on CPU, or set image to a CPU build"],
+        ["fallback replicas above max", { target: "local", models: [model({ maxReplicas: 2, autoscaling: { fallbackReplicas: 3 } })] },
+            "llm-platform:models[0].autoscaling.fallbackReplicas = 3: is greater than maxReplicas (2)"],
+        ["an image on latest", { target: "local", models: [model({ image: "vllm/vllm-openai:latest" })] },
+            'llm-platform:models[0].image = "vllm/vllm-openai:latest": is not a pinned image (name:tag, not latest, or name@sha256:digest)'],
+        ["an image without a tag", { target: "local", models: [model({ image: "registry:5000/vllm" })] },
+            'llm-platform:models[0].image = "registry:5000/vllm": is not a pinned image (name:tag, not latest, or name@sha256:digest)'],
+    ];
+    for (const [what, config, expected] of cases) {
+        it(`rejects ${what}`, async () => {
+            assert.deepStrictEqual(await problems(config), [expected]);
+        });
+    }
+
+    it("accepts a pool-sized aws model on EFS", async () => {
+        await accepts({ ...AWS, models: [model({ gpusPerReplica: 2, maxReplicas: 4, storage: RWX, vllm: { tensorParallelSize: 2 } })] });
+    });
+
+    it("does not apply the GPU pool to the local target: a GPU model there waits for GPU nodes", async () => {
+        await accepts({ target: "local", gpuPool: { gpusPerNode: 1, maxSize: 1 }, models: [model({ gpusPerReplica: 4, maxReplicas: 3, vllm: { tensorParallelSize: 4 } })] });
+    });
+
+    it("accepts ollama on CPU and a CPU build of vLLM by image override", async () => {
+        await accepts({ target: "local", models: [model({ engine: "ollama", gpusPerReplica: 0 }), model({ name: "cpu", gpusPerReplica: 0, image: "vllm/vllm-openai-cpu:v0.28.0" })] });
+    });
+});

@@ -1,0 +1,279 @@
+import * as assert from "assert";
+import type { Engine } from "../config";
+import { ENGINE_IMAGES } from "../components/engines";
+import { KEDA_CHART, kedaChartValues } from "../components/keda";
+import { startupBudget } from "../components/model-server/deployment";
+import { revisionHash } from "../components/model-server/names";
+import { KubernetesObject } from "../tools/offline/manifests";
+import { ProgramRun, SECRET } from "../tools/offline/run";
+import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
+import { validateObjects } from "../tools/offline/schemas";
+import { PROJECT_DIR, STACKS, objects, resourcesOfType, runStack, runStackFile } from "./mocks";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Json = Record<string, any>;
+
+const REVISION = "7ae557604adf67be50417f59c2c2f167def9a775";
+
+function find(run: ProgramRun, kind: string, name: string): Json | undefined {
+    return objects(run).find((o) => o.kind === kind && o.metadata.name === name) as Json | undefined;
+}
+
+function must(run: ProgramRun, kind: string, name: string): Json {
+    const found = find(run, kind, name);
+    assert.ok(found, `no ${kind} named ${name}; there are: ${objects(run).map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
+    return found;
+}
+
+function subset(selector: Record<string, string>, labels: Record<string, string>): boolean {
+    return Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
+
+/** The stack config's models as the program sees them (the config files' own lists). */
+function stackModels(stack: string): Json[] {
+    const { config } = readStackFile(stackFilePath(PROJECT_DIR, stack));
+    return JSON.parse(config["llm-platform:models"] ?? "[]") as Json[];
+}
+
+/** Everything the issue asks of one model server, checked on the objects the program declared. */
+function assertCompleteModelServer(run: ProgramRun, name: string, expect: { gpus: number; engine: Engine; token: boolean; ingress: boolean; maxReplicas: number; startupBudgetSeconds: number }): void {
+    const deployment = must(run, "Deployment", name);
+    const namespace = deployment.metadata.namespace;
+    assert.ok(namespace, "the Deployment is namespaced");
+    const pod = deployment.spec.template.spec;
+    const server = pod.containers.find((c: Json) => c.name === "server");
+
+    // The autoscaler owns the replica count.
+    assert.strictEqual(deployment.spec.replicas, undefined);
+    assert.ok(subset(deployment.spec.selector.matchLabels, deployment.spec.template.metadata.labels), "the selector matches the pods");
+    assert.strictEqual(deployment.spec.template.metadata.labels["llm-platform.io/role"], "model-server");
+
+    // Weights: the claim exists, is mounted read-only, and the Job fills the same claim.
+    const weights = pod.volumes.find((v: Json) => v.persistentVolumeClaim);
+    const claim = must(run, "PersistentVolumeClaim", weights.persistentVolumeClaim.claimName);
+    assert.strictEqual(claim.metadata.namespace, namespace);
+    assert.strictEqual(weights.persistentVolumeClaim.readOnly, true);
+    assert.deepStrictEqual(server.volumeMounts.filter((m: Json) => m.name === weights.name).map((m: Json) => m.readOnly), [true]);
+    const job = objects(run).find((o) => o.kind === "Job" && (o.metadata.name ?? "").startsWith(`${name}-download-`)) as Json;
+    assert.ok(job, "a download Job");
+    const jobPod = job.spec.template.spec;
+    assert.ok(jobPod.volumes.some((v: Json) => v.persistentVolumeClaim?.claimName === claim.metadata.name), "the Job writes the serving claim");
+    assert.ok(!subset(deployment.spec.selector.matchLabels, job.spec.template.metadata.labels), "Job pods are not serving pods");
+    const [repo, revision, directory] = jobPod.containers[0].args;
+    assert.match(revision, /^[0-9a-f]{40}$/);
+    assert.ok(job.metadata.name.endsWith(revisionHash({ repo, revision })), "the Job's name carries the revision hash");
+    // The init container waits for the marker the Job writes, in the directory the server loads.
+    assert.ok(pod.initContainers[0].command.join(" ").includes(`${directory}/.complete`));
+    assert.ok([...(server.args ?? []), ...server.env.map((e: Json) => e.value)].some((a: string) => typeof a === "string" && a.includes(directory)));
+    assert.ok(server.env.some((e: Json) => e.name === "HF_HUB_OFFLINE" && e.value === "1"), "offline at start");
+
+    // Token: from a Secret by reference, never a literal.
+    const tokenEnv = jobPod.containers[0].env.find((e: Json) => e.name === "HF_TOKEN");
+    if (expect.token) {
+        const secret = must(run, "Secret", tokenEnv?.valueFrom?.secretKeyRef?.name);
+        assert.strictEqual(tokenEnv.value, undefined);
+        assert.deepStrictEqual(secret.stringData, { [tokenEnv.valueFrom.secretKeyRef.key]: SECRET }, "the Secret's data is a Pulumi secret");
+    } else {
+        assert.strictEqual(tokenEnv, undefined);
+    }
+    for (const container of [...pod.containers, ...pod.initContainers, ...jobPod.containers]) {
+        assert.ok(!container.env?.some((e: Json) => /token/i.test(e.name) && e.value !== undefined), `${container.name}: no literal token`);
+    }
+
+    // Resources, GPU placement, shm, spread, probes, drain, security.
+    const { requests, limits } = server.resources;
+    assert.ok(requests.cpu && requests.memory && limits.cpu && limits.memory);
+    if (expect.gpus > 0) {
+        assert.strictEqual(limits["nvidia.com/gpu"], String(expect.gpus));
+        assert.strictEqual(requests["nvidia.com/gpu"], limits["nvidia.com/gpu"]);
+        assert.deepStrictEqual(pod.tolerations, [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
+        assert.deepStrictEqual(pod.nodeSelector, { "nvidia.com/gpu.present": "true" });
+    } else {
+        assert.strictEqual(limits["nvidia.com/gpu"], undefined);
+        assert.strictEqual(pod.tolerations, undefined);
+        assert.strictEqual(pod.nodeSelector, undefined);
+    }
+    const shm = pod.volumes.find((v: Json) => v.name === "dshm");
+    assert.strictEqual(shm.emptyDir.medium, "Memory");
+    assert.ok(shm.emptyDir.sizeLimit);
+    assert.ok(server.volumeMounts.some((m: Json) => m.mountPath === "/dev/shm" && m.name === "dshm"));
+    assert.deepStrictEqual(pod.topologySpreadConstraints.map((t: Json) => t.topologyKey), ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+    assert.ok(pod.topologySpreadConstraints.every((t: Json) => subset(t.labelSelector.matchLabels, deployment.spec.template.metadata.labels)));
+    assert.ok(startupBudget(server.startupProbe) >= expect.startupBudgetSeconds, "the startup probe covers the startup budget");
+    assert.ok(server.readinessProbe.httpGet.path);
+    assert.ok(server.livenessProbe.httpGet.path);
+    const sleep = Number(server.lifecycle.preStop.exec.command[1]);
+    assert.ok(pod.terminationGracePeriodSeconds > sleep, "the grace period outlasts the preStop drain");
+    assert.strictEqual(pod.securityContext.runAsNonRoot, true);
+    assert.deepStrictEqual(pod.securityContext.seccompProfile, { type: "RuntimeDefault" });
+    for (const container of [...pod.containers, ...pod.initContainers, ...jobPod.containers]) {
+        assert.strictEqual(container.securityContext.allowPrivilegeEscalation, false);
+        assert.deepStrictEqual(container.securityContext.capabilities.drop, ["ALL"]);
+        assert.ok(container.resources.requests.cpu && container.resources.limits.memory, `${container.name}: requests and limits`);
+        assert.ok(/[:@]/.test(container.image.split("/").pop()) && !container.image.endsWith(":latest"), `${container.name}: pinned image`);
+    }
+    assert.strictEqual(server.image, ENGINE_IMAGES[expect.engine]);
+
+    // Service selects the serving pods on the container's port.
+    const service = must(run, "Service", name);
+    assert.ok(subset(service.spec.selector, deployment.spec.template.metadata.labels));
+    assert.ok(server.ports.some((p: Json) => p.name === service.spec.ports[0].targetPort));
+
+    // ServiceMonitor selects the Service (engines with metrics).
+    const monitor = find(run, "ServiceMonitor", name);
+    if (expect.engine === "ollama") {
+        assert.strictEqual(monitor, undefined);
+    } else {
+        assert.ok(monitor);
+        assert.ok(subset(monitor.spec.selector.matchLabels, service.metadata.labels));
+        assert.deepStrictEqual(monitor.spec.namespaceSelector.matchNames, [namespace]);
+        assert.ok(service.spec.ports.some((p: Json) => p.name === monitor.spec.endpoints[0].port));
+        assert.strictEqual(monitor.spec.endpoints[0].path, "/metrics");
+    }
+
+    // PodDisruptionBudget when there can be two replicas.
+    const pdb = find(run, "PodDisruptionBudget", name);
+    if (expect.maxReplicas >= 2) {
+        assert.ok(pdb);
+        assert.strictEqual(pdb.spec.maxUnavailable, 1);
+        assert.deepStrictEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
+    } else {
+        assert.strictEqual(pdb, undefined);
+    }
+
+    const ingress = find(run, "Ingress", name);
+    assert.strictEqual(ingress !== undefined, expect.ingress);
+    if (ingress) {
+        const backend = ingress.spec.rules[0].http.paths[0].backend.service;
+        assert.strictEqual(backend.name, service.metadata.name);
+        assert.ok(service.spec.ports.some((p: Json) => p.name === backend.port.name));
+    }
+
+    // The ScaledObject targets the Deployment's real name and fails safe.
+    const scaler = must(run, "ScaledObject", name);
+    assert.strictEqual(scaler.metadata.namespace, namespace);
+    assert.deepStrictEqual(scaler.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name });
+    assert.strictEqual(scaler.spec.maxReplicaCount, expect.maxReplicas);
+    assert.ok(Number.isInteger(scaler.spec.minReplicaCount));
+    assert.ok(scaler.spec.fallback.failureThreshold >= 1 && Number.isInteger(scaler.spec.fallback.replicas));
+    assert.ok(scaler.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.stabilizationWindowSeconds >= 0);
+    assert.ok(scaler.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds >= 0);
+    assert.ok(scaler.spec.triggers.length >= 1);
+    for (const trigger of scaler.spec.triggers) {
+        assert.strictEqual(trigger.type, "prometheus");
+        assert.strictEqual(trigger.metadata.ignoreNullValues, "false");
+        assert.match(trigger.metadata.query, /^sum\(/);
+        assert.match(trigger.metadata.threshold, /^\d+(\.\d+)?$/);
+        assert.match(trigger.metadata.activationThreshold, /^\d+(\.\d+)?$/);
+        assert.strictEqual(trigger.metadata.serverAddress, "http://prometheus-operated.monitoring.svc:9090");
+        assert.ok(trigger.metadata.query.includes(`namespace="${namespace}"`));
+    }
+}
+
+const ENGINE_CASES: { engine: Engine; gpus: number; image?: string }[] = [
+    { engine: "vllm", gpus: 2 },
+    { engine: "tgi", gpus: 1 },
+    { engine: "ollama", gpus: 0 },
+];
+
+describe("model server under mocks", () => {
+    for (const { engine, gpus } of ENGINE_CASES) {
+        describe(`engine ${engine}`, () => {
+            let run: ProgramRun;
+            before(async () => {
+                run = await runStack({
+                    target: "local",
+                    hfToken: "hf_not_a_real_token",
+                    models: [{
+                        name: "qwen", repo: "Qwen/Qwen2.5-0.5B-Instruct", revision: REVISION, modelSize: "1Gi", storage: { size: "5Gi" },
+                        engine, gpusPerReplica: gpus, minReplicas: 1, maxReplicas: 3, startupBudgetSeconds: 905,
+                        vllm: { tensorParallelSize: Math.max(gpus, 1), quantization: engine === "ollama" ? "" : "awq" },
+                        ingress: { host: "qwen.example.com", className: "nginx" },
+                    }],
+                }, "test", ["hfToken"]);
+            });
+
+            it("declares a complete, consistently wired model server", () => {
+                assertCompleteModelServer(run, "qwen", { gpus, engine, token: true, ingress: true, maxReplicas: 3, startupBudgetSeconds: 905 });
+            });
+
+            it("validates against the upstream schemas (Kubernetes, KEDA and Prometheus operator CRDs)", async () => {
+                assert.deepStrictEqual(await validateObjects(objects(run)), []);
+            });
+
+            it("never writes the token in clear anywhere", () => {
+                assert.ok(!JSON.stringify(run.resources).includes("hf_not_a_real_token"));
+            });
+
+            it("exports the model's URL and served name", () => {
+                assert.deepStrictEqual(run.outputs.models, {
+                    qwen: { url: "http://qwen.llm.svc.cluster.local/v1", servedModelName: "Qwen/Qwen2.5-0.5B-Instruct" },
+                });
+            });
+        });
+    }
+
+    it("passes the config to vLLM as OpenAI server arguments", async () => {
+        const run = await runStack({
+            target: "local",
+            models: [{
+                name: "qwen", repo: "Qwen/Qwen2.5-7B-Instruct-AWQ", revision: REVISION, modelSize: "6Gi", gpusPerReplica: 2, servedModelName: "qwen-7b",
+                vllm: { tensorParallelSize: 2, maxModelLen: 16384, dtype: "half", quantization: "awq", gpuMemoryUtilization: 0.85, maxNumSeqs: 32, enablePrefixCaching: false, enableChunkedPrefill: true },
+            }],
+        });
+        const server = (must(run, "Deployment", "qwen").spec.template.spec.containers as Json[])[0];
+        assert.deepStrictEqual(server.command, ["vllm", "serve"]);
+        assert.deepStrictEqual(server.args.slice(0, 1), [`/models/Qwen/Qwen2.5-7B-Instruct-AWQ/${REVISION}`]);
+        for (const arg of ["--served-model-name=qwen-7b", "--tensor-parallel-size=2", "--max-model-len=16384", "--dtype=half", "--quantization=awq",
+            "--gpu-memory-utilization=0.85", "--max-num-seqs=32", "--no-enable-prefix-caching", "--enable-chunked-prefill"]) {
+            assert.ok(server.args.includes(arg), `${arg} in ${server.args.join(" ")}`);
+        }
+        assert.ok(!must(run, "Job", `qwen-download-${revisionHash({ repo: "Qwen/Qwen2.5-7B-Instruct-AWQ", revision: REVISION })}`).spec.template.spec.containers[0].env.some((e: Json) => e.name === "HF_TOKEN"),
+            "no token, no HF_TOKEN");
+        assert.strictEqual(find(run, "Secret", "qwen-hf-token"), undefined);
+    });
+
+    it("serves several models in one stack, each with its own objects", async () => {
+        const base = { repo: "Qwen/Qwen2.5-0.5B-Instruct", revision: REVISION, modelSize: "1Gi", storage: { size: "5Gi" }, maxReplicas: 2 };
+        const run = await runStack({ target: "local", models: [{ ...base, name: "a" }, { ...base, name: "b", engine: "ollama", gpusPerReplica: 0, servedModelName: "b" }] });
+        for (const name of ["a", "b"]) {
+            must(run, "Deployment", name);
+            must(run, "ScaledObject", name);
+            must(run, "PersistentVolumeClaim", `${name}-weights`);
+        }
+        assert.deepStrictEqual(Object.keys(run.outputs.models as Json), ["a", "b"]);
+    });
+
+    it("installs KEDA from its pinned chart with its metrics server, off the GPU nodes", async () => {
+        const run = await runStack({ target: "local" });
+        const [chart] = resourcesOfType(run, "kubernetes:helm.sh/v4:Chart");
+        assert.strictEqual(chart.inputs.chart, "keda");
+        assert.strictEqual(chart.inputs.version, KEDA_CHART.version);
+        assert.deepStrictEqual(chart.inputs.repositoryOpts, { repo: "https://kedacore.github.io/charts" });
+        assert.strictEqual(chart.inputs.namespace, "keda");
+        assert.deepStrictEqual(chart.inputs.values, kedaChartValues());
+        const values = kedaChartValues();
+        assert.strictEqual(values.metricsServer.enabled, true);
+        assert.deepStrictEqual(values.tolerations, []);
+        for (const part of Object.values(values.resources)) {
+            assert.ok(part.requests.cpu && part.requests.memory && part.limits.cpu && part.limits.memory);
+        }
+        must(run, "Namespace", "keda");
+    });
+
+    for (const stack of STACKS) {
+        it(`the ${stack} stack file declares a complete model server for every configured model`, async () => {
+            const run = await runStackFile(stack);
+            const models = stackModels(stack);
+            assert.ok(models.length > 0, `${stack} configures a model`);
+            for (const model of models) {
+                assertCompleteModelServer(run, model.name, {
+                    gpus: model.gpusPerReplica ?? 1, engine: model.engine ?? "vllm", token: false, ingress: Boolean(model.ingress?.host),
+                    maxReplicas: model.maxReplicas, startupBudgetSeconds: model.startupBudgetSeconds ?? 900,
+                });
+            }
+            const planned: KubernetesObject[] = objects(run);
+            assert.deepStrictEqual(await validateObjects(planned), []);
+        });
+    }
+});
