@@ -1,14 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ConfigError, describeIssues, problemAt, unknownKey } from "./config/errors";
-import { ClusterConfig, GpuPoolConfig, clusterSchema, gpuPoolSchema } from "./config/aws";
+import { ClusterConfig, GpuPoolConfig, awsProblems, clusterSchema, gpuPoolSchema } from "./config/aws";
 import { dnsLabel } from "./config/fields";
 import { ModelConfig, modelDefaultsSchema, modelListProblems, modelSchema } from "./config/models";
+import { ObservabilityConfig, observabilitySchema } from "./config/observability";
 import { ConfigDeclaration, PROJECT, configDeclarations, isRecord } from "./config/project";
 
 export { ConfigError } from "./config/errors";
 export type { ClusterConfig, GpuPoolConfig } from "./config/aws";
 export type { Engine, ModelConfig } from "./config/models";
+export type { ObservabilityConfig } from "./config/observability";
 
 /** The stack config, validated, with every default applied. */
 export interface PlatformConfig {
@@ -22,6 +24,10 @@ export interface PlatformConfig {
     readonly models: readonly ModelConfig[];
     /** Hugging Face token, secret; undefined when the stack sets none. */
     readonly hfToken?: pulumi.Output<string>;
+    /** Prometheus, Loki, Grafana and alert thresholds. */
+    readonly observability: ObservabilityConfig;
+    /** Grafana's admin password, secret; undefined when the stack sets none (one is generated). */
+    readonly grafanaAdminPassword?: pulumi.Output<string>;
 }
 
 const platformSchema = z.strictObject({
@@ -33,6 +39,7 @@ const platformSchema = z.strictObject({
     gpuPool: gpuPoolSchema,
     modelDefaults: modelDefaultsSchema,
     models: z.array(modelSchema),
+    observability: observabilitySchema,
 });
 
 /**
@@ -65,8 +72,9 @@ export function loadConfig(): PlatformConfig {
         problems.push(...describeIssues(parsed.error.issues));
     }
     if (Array.isArray(models)) {
-        problems.push(...modelListProblems(models).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
+        problems.push(...modelListProblems(models, { target: values.target, gpuPool: values.gpuPool }).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
     }
+    problems.push(...awsProblems(values.cluster, values.gpuPool).map(({ path, input, message }) => problemAt(path, input, message)));
     if (problems.length > 0 || !parsed.success) {
         throw new ConfigError(problems);
     }
@@ -78,6 +86,8 @@ export function loadConfig(): PlatformConfig {
         aws: target === "aws" ? { cluster, gpuPool } : undefined,
         models: parsed.data.models,
         hfToken: config.getSecret("hfToken"),
+        observability: parsed.data.observability,
+        grafanaAdminPassword: config.getSecret("grafanaAdminPassword"),
     };
 }
 

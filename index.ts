@@ -1,10 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
-import { LocalCluster } from "./components/local-cluster";
+import { Keda } from "./components/keda";
+import { ModelServer } from "./components/model-server";
+import { Observability } from "./components/observability";
+import { awsCluster, localCluster } from "./clusters";
 import { loadConfig } from "./config";
 
 const config = loadConfig();
 
-const cluster = new LocalCluster("local", config.kubernetes);
+const cluster = config.aws ? awsCluster(config.aws) : localCluster(config.kubernetes);
 const provider = cluster.provider;
 
 const modelNamespace = new k8s.core.v1.Namespace("models", {
@@ -19,5 +22,30 @@ const modelNamespace = new k8s.core.v1.Namespace("models", {
     },
 }, { provider });
 
+// Before the model servers: their ServiceMonitors need its CRDs, their ScaledObjects its Prometheus.
+const observability = new Observability("observability", {
+    config: config.observability,
+    modelNamespace: config.namespace,
+    grafanaAdminPassword: config.grafanaAdminPassword,
+}, { provider });
+
+const keda = new Keda("keda", {}, { provider });
+
+const modelServers = config.models.map((model) => new ModelServer(model.name, {
+    model,
+    namespace: config.namespace,
+    hfToken: config.hfToken,
+    dependsOn: [modelNamespace, observability],
+    prometheusAddress: observability.prometheusUrl,
+    autoscalerDependsOn: [keda],
+}, { provider }));
+
 export const target = config.target;
+/** (aws) The EKS cluster, its kubeconfig (secret: it names the endpoint), the GPU pool and the GPUs it holds at max size. */
+export const { clusterName, kubeconfig, gpuPoolName, gpuCapacityAtMax } = cluster;
 export const namespace = modelNamespace.metadata.name;
+/** Per model: the in-cluster base URL of its OpenAI-compatible API and the model name clients send. */
+export const models = Object.fromEntries(modelServers.map((server, i) => [config.models[i].name, { url: server.url, servedModelName: server.servedModelName }]));
+/** Grafana inside the cluster (kubectl -n monitoring port-forward svc/grafana 3000:80), and the Secret with its admin login. */
+export const grafanaUrl = observability.grafanaUrl;
+export const grafanaAdminSecret = { namespace: observability.namespace.metadata.name, name: observability.adminSecret.metadata.name };

@@ -39,6 +39,7 @@ const autoscalingSchema = z.strictObject({
     scaleUpStabilizationSeconds: seconds,
     scaleDownStabilizationSeconds: seconds,
     fallbackReplicas: count(0),
+    cpuUtilization: z.number().gt(0).max(1),
 });
 
 const baseModelSchema = z.strictObject({
@@ -47,6 +48,7 @@ const baseModelSchema = z.strictObject({
     revision: z.string().regex(COMMIT_HASH, "is not pinned: use the model's 40-character commit hash, not a branch or tag"),
     modelSize: quantity,
     engine: z.enum(ENGINES),
+    image: z.string().regex(/^(?!.*:latest$)(\S+(:[\w.-]+|@sha256:[0-9a-f]{64}))?$/, "is not a pinned image (name:tag, not latest, or name@sha256:digest)"),
     servedModelName: z.string(),
     minReplicas: count(0),
     maxReplicas: count(1),
@@ -88,7 +90,14 @@ export interface CrossFieldProblem {
  * Checks across the fields of the models. They run on the raw values, even where a field
  * failed its own check, so that every problem is reported at once.
  */
-export function modelListProblems(models: readonly unknown[]): CrossFieldProblem[] {
+/** What the model checks need to know about the rest of the stack (raw values: they may be invalid). */
+export interface ModelCheckContext {
+    readonly target?: unknown;
+    /** The stack's `gpuPool`, merged over its defaults. Only read for target aws. */
+    readonly gpuPool?: unknown;
+}
+
+export function modelListProblems(models: readonly unknown[], context: ModelCheckContext = {}): CrossFieldProblem[] {
     const problems: CrossFieldProblem[] = [];
     const seen = new Set<unknown>();
     models.forEach((model, index) => {
@@ -99,6 +108,7 @@ export function modelListProblems(models: readonly unknown[]): CrossFieldProblem
         }
         seen.add(fields.name);
         checkModel(fields, problem);
+        checkPlacement(fields, context, problem);
     });
     return problems;
 }
@@ -119,9 +129,44 @@ function checkModel(model: Partial<ModelConfig>, problem: (path: (string | numbe
         problem(["storage", "size"], storage?.size, `does not exceed modelSize (${model.modelSize}): the weights would not fit`);
     }
     const tensorParallel = vllm?.tensorParallelSize;
-    if (model.engine === "vllm" && isCount(model.gpusPerReplica) && model.gpusPerReplica > 0 && isCount(tensorParallel)
+    if (model.engine !== "ollama" && model.gpusPerReplica === 0 && !model.image) {
+        problem(["gpusPerReplica"], 0, `is 0, but the ${model.engine ?? "vllm"} image needs an NVIDIA GPU: use engine ollama on CPU, or set image to a CPU build`);
+    }
+    const fallback = model.autoscaling?.fallbackReplicas;
+    if (isCount(fallback) && isCount(model.maxReplicas) && fallback > model.maxReplicas) {
+        problem(["autoscaling", "fallbackReplicas"], fallback, `is greater than maxReplicas (${model.maxReplicas})`);
+    }
+    if (model.engine !== "ollama" && isCount(model.gpusPerReplica) && model.gpusPerReplica > 0 && isCount(tensorParallel)
         && tensorParallel > 0 && model.gpusPerReplica % tensorParallel !== 0) {
         problem(["vllm", "tensorParallelSize"], tensorParallel, `does not divide gpusPerReplica (${model.gpusPerReplica})`);
+    }
+}
+
+/**
+ * Checks against the GPU pool (target aws): one replica fits one node (tensor parallelism
+ * does not cross nodes), all replicas fit the pool at its max size, and replicas on several
+ * nodes share one copy of the weights (ReadWriteMany). On target local the cluster's shape
+ * is unknown: a GPU model there is accepted and its pods stay Pending unless the cluster has
+ * nodes labelled nvidia.com/gpu.present=true with the NVIDIA device plugin.
+ */
+function checkPlacement(model: Partial<ModelConfig>, context: ModelCheckContext, problem: (path: (string | number)[], input: unknown, message: string) => void): void {
+    if (context.target !== "aws") {
+        return;
+    }
+    const pool = isRecord(context.gpuPool) ? context.gpuPool : {};
+    const { gpusPerReplica, maxReplicas } = model;
+    const perNode = pool.gpusPerNode;
+    const maxNodes = pool.maxSize;
+    if (isCount(gpusPerReplica) && isCount(perNode) && gpusPerReplica > perNode) {
+        problem(["gpusPerReplica"], gpusPerReplica, `does not fit one node (gpuPool.gpusPerNode = ${perNode})`);
+    }
+    if (isCount(gpusPerReplica) && gpusPerReplica > 0 && isCount(maxReplicas) && isCount(perNode) && isCount(maxNodes)
+        && maxReplicas * gpusPerReplica > maxNodes * perNode) {
+        problem(["maxReplicas"], maxReplicas, `x gpusPerReplica (${gpusPerReplica}) needs ${maxReplicas * gpusPerReplica} GPUs; the GPU pool holds ${maxNodes * perNode} at its max size (gpuPool.maxSize ${maxNodes} x gpusPerNode ${perNode})`);
+    }
+    const accessMode = model.storage?.accessMode;
+    if (isCount(maxReplicas) && maxReplicas > 1 && accessMode !== undefined && accessMode !== "ReadWriteMany") {
+        problem(["storage", "accessMode"], accessMode, `must be ReadWriteMany on aws when maxReplicas > 1: replicas on different nodes share one copy of the weights (EFS)`);
     }
 }
 

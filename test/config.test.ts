@@ -55,7 +55,7 @@ describe("config", () => {
         });
 
         it("lets a stack change modelDefaults for all its models", async () => {
-            const config = await load({ modelDefaults: { gpusPerReplica: 0 }, models: [model(), model({ name: "other" })] });
+            const config = await load({ modelDefaults: { gpusPerReplica: 0, engine: "ollama" }, models: [model(), model({ name: "other" })] });
             assert.deepStrictEqual(config.models.map((m) => m.gpusPerReplica), [0, 0]);
         });
 

@@ -1,0 +1,125 @@
+import type { ObservabilityConfig } from "../../config";
+import { GPU_RESOURCE } from "../model-server/deployment";
+import {
+    GRAFANA_ADMIN_KEYS, GRAFANA_ADMIN_SECRET, GRAFANA_DASHBOARD_LABEL, GRAFANA_DATASOURCE_LABEL, GRAFANA_SERVICE, RELEASES,
+} from "./names";
+
+/**
+ * kube-prometheus-stack, pinned: prometheus-community/helm-charts charts/kube-prometheus-stack/Chart.yaml
+ * version 88.5.3 (appVersion v0.93.1, the Prometheus operator; dependencies grafana 12.11.1 from
+ * grafana-community, kube-state-metrics 8.4.0, prometheus-node-exporter 4.56.1), read at commit
+ * cf408a2 of 2026-08-22. Every key below is a key of that version's values.yaml.
+ */
+export const PROMETHEUS_STACK_CHART = {
+    chart: "kube-prometheus-stack",
+    version: "88.5.3",
+    repo: "https://prometheus-community.github.io/helm-charts",
+} as const;
+
+/** cpu/memory requests and limits. */
+export function resources(cpu: string, memory: string, cpuLimit: string, memoryLimit: string) {
+    return { requests: { cpu, memory }, limits: { cpu: cpuLimit, memory: memoryLimit } };
+}
+
+/** The GPU taint, tolerated only by node agents (see names.ts GPU_TOLERATING_NODE_AGENTS). */
+export const GPU_TOLERATION = { key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" } as const;
+
+function claimTemplate(size: string, storageClass: string) {
+    return {
+        volumeClaimTemplate: {
+            spec: {
+                accessModes: ["ReadWriteOnce"],
+                resources: { requests: { storage: size } },
+                ...(storageClass ? { storageClassName: storageClass } : {}),
+            },
+        },
+    };
+}
+
+/**
+ * Values for kube-prometheus-stack: the operator, one Prometheus that selects every
+ * ServiceMonitor, PodMonitor, Probe, ScrapeConfig and PrometheusRule in every namespace (the
+ * *NilUsesHelmValues: false switches; otherwise it selects only objects labelled with its release),
+ * kube-state-metrics, node exporter, Alertmanager and Grafana. Grafana reads its admin credentials
+ * from the GRAFANA_ADMIN_SECRET Secret and its data sources and dashboards from labelled
+ * ConfigMaps (sidecars); the chart's own Prometheus data source is off, ours names both Prometheus
+ * and Loki (dashboards.ts). No Pulumi secret goes in here: it would make all the values secret.
+ */
+export function prometheusStackValues(config: ObservabilityConfig) {
+    const { prometheus, scrapeInterval } = config;
+    return {
+        fullnameOverride: RELEASES.prometheusStack,
+        crds: { enabled: true },
+        prometheusOperator: {
+            resources: resources("100m", "128Mi", "500m", "512Mi"),
+            prometheusConfigReloader: { resources: resources("10m", "32Mi", "100m", "64Mi") },
+            // The certgen Jobs that patch the operator's admission webhooks.
+            admissionWebhooks: { patch: { resources: resources("10m", "32Mi", "100m", "64Mi") } },
+        },
+        prometheus: {
+            prometheusSpec: {
+                scrapeInterval,
+                evaluationInterval: scrapeInterval,
+                retention: prometheus.retention,
+                ...(prometheus.retentionSize ? { retentionSize: prometheus.retentionSize } : {}),
+                storageSpec: claimTemplate(prometheus.storageSize, prometheus.storageClass),
+                // Select everything, everywhere: model servers, DCGM exporter and KEDA monitors carry no release label.
+                serviceMonitorSelectorNilUsesHelmValues: false,
+                serviceMonitorSelector: {},
+                serviceMonitorNamespaceSelector: {},
+                podMonitorSelectorNilUsesHelmValues: false,
+                podMonitorSelector: {},
+                podMonitorNamespaceSelector: {},
+                probeSelectorNilUsesHelmValues: false,
+                probeSelector: {},
+                probeNamespaceSelector: {},
+                scrapeConfigSelectorNilUsesHelmValues: false,
+                scrapeConfigSelector: {},
+                scrapeConfigNamespaceSelector: {},
+                ruleSelectorNilUsesHelmValues: false,
+                ruleSelector: {},
+                ruleNamespaceSelector: {},
+                resources: resources("500m", "2Gi", "2", "4Gi"),
+            },
+        },
+        alertmanager: {
+            alertmanagerSpec: {
+                storage: claimTemplate("2Gi", prometheus.storageClass),
+                resources: resources("20m", "64Mi", "200m", "256Mi"),
+            },
+        },
+        "kube-state-metrics": {
+            resources: resources("50m", "128Mi", "500m", "512Mi"),
+        },
+        "prometheus-node-exporter": {
+            resources: resources("20m", "32Mi", "200m", "128Mi"),
+            // A node agent: node metrics from GPU nodes too. Only the GPU taint, by key.
+            tolerations: [GPU_TOLERATION],
+        },
+        grafana: {
+            enabled: true,
+            fullnameOverride: GRAFANA_SERVICE,
+            admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: GRAFANA_ADMIN_KEYS.user, passwordKey: GRAFANA_ADMIN_KEYS.password },
+            // Dashboards and data sources are provisioned from ConfigMaps; nothing else is worth a volume.
+            persistence: { enabled: false },
+            testFramework: { enabled: false },
+            resources: resources("100m", "256Mi", "500m", "512Mi"),
+            sidecar: {
+                resources: resources("10m", "64Mi", "100m", "128Mi"),
+                dashboards: {
+                    enabled: true,
+                    label: Object.keys(GRAFANA_DASHBOARD_LABEL)[0],
+                    labelValue: Object.values(GRAFANA_DASHBOARD_LABEL)[0],
+                    searchNamespace: "ALL",
+                },
+                datasources: {
+                    enabled: true,
+                    label: Object.keys(GRAFANA_DATASOURCE_LABEL)[0],
+                    labelValue: Object.values(GRAFANA_DATASOURCE_LABEL)[0],
+                    defaultDatasourceEnabled: false,
+                    alertmanager: { enabled: false },
+                },
+            },
+        },
+    };
+}
