@@ -2,7 +2,6 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { EksCluster, SYSTEM_POOL_LABEL } from "./components/eks-cluster";
 import { GpuNodePool } from "./components/gpu-node-pool";
-import { GpuRuntime } from "./components/gpu-runtime";
 import { LocalCluster, LocalClusterArgs } from "./components/local-cluster";
 import type { PlatformConfig } from "./config";
 
@@ -17,7 +16,7 @@ export interface PlatformCluster {
     readonly sharedStorageClass?: pulumi.Output<string>;
 }
 
-/** `aws`: EKS cluster -> GPU node pool (with its autoscaler) -> GPU runtime. */
+/** `aws`: EKS cluster -> GPU node pool (with its autoscaler). The GPU runtime comes after observability (index.ts). */
 export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws"]>): PlatformCluster {
     const eks = new EksCluster("llm", cluster);
     const pool = new GpuNodePool("gpu", {
@@ -30,7 +29,6 @@ export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws
         autoscalerNodeSelector: SYSTEM_POOL_LABEL,
         nodeDependsOn: eks.nodePrerequisites,
     });
-    new GpuRuntime("gpu-runtime", { provider: eks.provider });
     return {
         provider: eks.provider,
         clusterName: eks.clusterName,

@@ -1,4 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
+import { GpuRuntime } from "./components/gpu-runtime";
 import { Keda } from "./components/keda";
 import { ModelServer } from "./components/model-server";
 import { Observability } from "./components/observability";
@@ -28,6 +29,11 @@ const observability = new Observability("observability", {
     modelNamespace: config.namespace,
     grafanaAdminPassword: config.grafanaAdminPassword,
 }, { provider });
+
+// GPU nodes exist on aws only; the DCGM exporter's ServiceMonitor needs the operator's CRDs.
+if (config.aws) {
+    new GpuRuntime("gpu-runtime", { provider, dependsOn: [observability] });
+}
 
 const keda = new Keda("keda", {}, { provider });
 

@@ -11,6 +11,8 @@ export interface GpuRuntimeArgs {
      * CRDs, so the observability layer must be deployed first (pass it in `dependsOn`).
      */
     readonly serviceMonitor?: boolean;
+    /** What the DCGM exporter (its ServiceMonitor) waits for: the observability layer. Defaults to none. */
+    readonly dependsOn?: pulumi.Resource[];
     /** Labels the Prometheus instance selects ServiceMonitors by. Defaults to none. */
     readonly serviceMonitorLabels?: Readonly<Record<string, string>>;
 }
@@ -67,7 +69,9 @@ export function dcgmExporterValues(serviceMonitor: boolean, serviceMonitorLabels
         nodeSelector: gpuNodeSelector(),
         tolerations: gpuTolerations(),
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
-        serviceMonitor: { enabled: serviceMonitor, interval: "15s", additionalLabels: { ...serviceMonitorLabels } },
+        // honorLabels keeps the exporter's own pod/namespace/container labels (the GPU's user),
+        // instead of renaming them exported_* under the exporter pod's: chart 4.8.2 values.yaml.
+        serviceMonitor: { enabled: serviceMonitor, interval: "15s", honorLabels: true, additionalLabels: { ...serviceMonitorLabels } },
     };
 }
 
@@ -112,7 +116,7 @@ export class GpuRuntime extends pulumi.ComponentResource {
             repositoryOpts: { repo: DCGM_EXPORTER_CHART.repo },
             namespace,
             values: dcgmExporterValues(args.serviceMonitor ?? true, args.serviceMonitorLabels),
-        }, { parent: this, provider });
+        }, { parent: this, provider, dependsOn: args.dependsOn });
 
         this.registerOutputs({ namespace: this.namespace, devicePlugin: this.devicePlugin, dcgmExporter: this.dcgmExporter });
     }

@@ -8,7 +8,7 @@ import { modelServerNames } from "./model-server/names";
 import {
     disruptionBudget, serverIngress, serverService, serviceMonitor, serviceUrl, tokenSecretMetadata, weightsClaim,
 } from "./model-server/resources";
-import { DEFAULT_PROMETHEUS_ADDRESS, scaledObject } from "./model-server/scaled-object";
+import { scaledObject } from "./model-server/scaled-object";
 
 export interface ModelServerArgs {
     /** The model to serve, validated, with every default applied (config.models[i]). */
@@ -17,7 +17,7 @@ export interface ModelServerArgs {
     readonly namespace: string;
     /** Hugging Face token (secret) for gated or private repos. Defaults to none: public repos only. */
     readonly hfToken?: pulumi.Input<string>;
-    /** Prometheus the ScaledObject queries. Defaults to kube-prometheus-stack's `http://prometheus-operated.monitoring.svc:9090`. */
+    /** Prometheus the ScaledObject queries. Defaults to the observability layer's (PROMETHEUS_URL). */
     readonly prometheusAddress?: string;
     /** Labels for the ServiceMonitor, to match Prometheus's serviceMonitorSelector. Defaults to none. */
     readonly serviceMonitorLabels?: Record<string, string>;
@@ -107,7 +107,7 @@ export class ModelServer extends pulumi.ComponentResource {
         this.scaledObject = new k8s.apiextensions.CustomResource(`${name}-scaler`, {
             apiVersion: "keda.sh/v1alpha1",
             kind: "ScaledObject",
-            ...scaledObject(model, { names, profile, prometheusAddress: args.prometheusAddress ?? DEFAULT_PROMETHEUS_ADDRESS }),
+            ...scaledObject(model, { names, profile, prometheusAddress: args.prometheusAddress }),
         }, { ...base, dependsOn: [...base.dependsOn, ...(args.autoscalerDependsOn ?? []), this.deployment] });
 
         this.url = pulumi.output(serviceUrl(names));

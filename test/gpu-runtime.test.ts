@@ -49,6 +49,18 @@ describe("GPU runtime (GpuRuntime)", () => {
         assert.strictEqual(chart.values.image.tag, "4.5.3-4.8.2-distroless");
     });
 
+    it("keeps the GPU's pod and namespace labels, so per-pod GPU panels have data", () => {
+        const chart = inputs(resource(dev, "kubernetes:helm.sh/v4:Chart", "gpu-runtime-dcgm-exporter"));
+        assert.strictEqual(chart.values.serviceMonitor.honorLabels, true);
+    });
+
+    it("installs the exporter only after the observability layer, whose CRD its ServiceMonitor is", () => {
+        const exporter = resource(dev, "kubernetes:helm.sh/v4:Chart", "gpu-runtime-dcgm-exporter");
+        const operatorChart = dev.resources.find((r) => r.type === "kubernetes:helm.sh/v4:Chart" && r.inputs.chart === "kube-prometheus-stack");
+        assert.ok(operatorChart, "the observability layer installs kube-prometheus-stack");
+        assert.ok(exporter.dependencies.includes(operatorChart.urn), exporter.dependencies.join("\n"));
+    });
+
     it("declares its namespace with an explicit name", () => {
         assert.strictEqual(object(dev, "Namespace", "nvidia-system").metadata.name, "nvidia-system");
     });

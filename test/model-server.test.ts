@@ -8,7 +8,7 @@ import { KubernetesObject } from "../tools/offline/manifests";
 import { ProgramRun, SECRET } from "../tools/offline/run";
 import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
 import { validateObjects } from "../tools/offline/schemas";
-import { PROJECT_DIR, STACKS, objects, resourcesOfType, runStack, runStackFile } from "./mocks";
+import { PROJECT_DIR, STACKS, objects, resource, resourcesOfType, runStack, runStackFile } from "./mocks";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = Record<string, any>;
@@ -201,6 +201,16 @@ describe("model server under mocks", () => {
                 assert.deepStrictEqual(await validateObjects(objects(run)), []);
             });
 
+            it("rolls the server out only after the download Job, and the scaler after KEDA and the server", () => {
+                const job = resource(run, "kubernetes:batch/v1:Job", "qwen-download");
+                const server = resource(run, "kubernetes:apps/v1:Deployment", "qwen-server");
+                const scaler = resource(run, "kubernetes:keda.sh/v1alpha1:ScaledObject", "qwen-scaler");
+                const kedaChart = run.resources.find((r) => r.type === "kubernetes:helm.sh/v4:Chart" && r.inputs.chart === "keda");
+                assert.ok(server.dependencies.includes(job.urn), "the Deployment waits for the Job");
+                assert.ok(kedaChart && scaler.dependencies.includes(kedaChart.urn), "the ScaledObject waits for KEDA's CRDs");
+                assert.ok(scaler.dependencies.includes(server.urn), "the ScaledObject waits for its target");
+            });
+
             it("never writes the token in clear anywhere", () => {
                 assert.ok(!JSON.stringify(run.resources).includes("hf_not_a_real_token"));
             });
@@ -246,8 +256,8 @@ describe("model server under mocks", () => {
 
     it("installs KEDA from its pinned chart with its metrics server, off the GPU nodes", async () => {
         const run = await runStack({ target: "local" });
-        const [chart] = resourcesOfType(run, "kubernetes:helm.sh/v4:Chart");
-        assert.strictEqual(chart.inputs.chart, "keda");
+        const chart = resourcesOfType(run, "kubernetes:helm.sh/v4:Chart").find((candidate) => candidate.inputs.chart === "keda");
+        assert.ok(chart, "the KEDA chart is declared");
         assert.strictEqual(chart.inputs.version, KEDA_CHART.version);
         assert.deepStrictEqual(chart.inputs.repositoryOpts, { repo: "https://kedacore.github.io/charts" });
         assert.strictEqual(chart.inputs.namespace, "keda");

@@ -1,6 +1,7 @@
 import type { ModelConfig } from "../../config";
 import { parseQuantity } from "../../lib/quantity";
 import type { EngineProfile } from "../engines";
+import { PROMETHEUS_URL } from "../observability/names";
 import type { ModelServerNames } from "./names";
 
 /**
@@ -16,7 +17,7 @@ import type { ModelServerNames } from "./names";
  */
 
 /** kube-prometheus-stack's Prometheus, through the operator's governing Service. */
-export const DEFAULT_PROMETHEUS_ADDRESS = "http://prometheus-operated.monitoring.svc:9090";
+
 
 /** Consecutive failed metric reads before the fallback replica count applies. */
 export const FALLBACK_FAILURE_THRESHOLD = 3;
@@ -76,12 +77,12 @@ function round(value: number): number {
 export interface ScaledObjectOptions {
     readonly names: ModelServerNames;
     readonly profile: EngineProfile;
-    /** Prometheus the scaler queries. Defaults to DEFAULT_PROMETHEUS_ADDRESS. */
+    /** Prometheus the scaler queries. Defaults to the observability layer's (PROMETHEUS_URL). */
     readonly prometheusAddress?: string;
 }
 
 /** The ScaledObject's object body. */
-export function scaledObject(model: ModelConfig, { names, profile, prometheusAddress = DEFAULT_PROMETHEUS_ADDRESS }: ScaledObjectOptions) {
+export function scaledObject(model: ModelConfig, { names, profile, prometheusAddress = PROMETHEUS_URL }: ScaledObjectOptions) {
     const scaling = model.autoscaling;
     return {
         metadata: { name: names.server, namespace: names.namespace },

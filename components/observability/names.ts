@@ -8,8 +8,7 @@ export const MONITORING_NAMESPACE = "monitoring";
 /**
  * Prometheus, through the governing Service the Prometheus operator creates for every
  * Prometheus (`prometheus-operated`, port 9090 named web). KEDA's Prometheus triggers and
- * Grafana's data source both use it. Equal to the model server's DEFAULT_PROMETHEUS_ADDRESS
- * (components/model-server/scaled-object.ts); index.ts passes this one explicitly.
+ * Grafana's data source both use it; it is the model server's default.
  */
 export const PROMETHEUS_URL = `http://prometheus-operated.${MONITORING_NAMESPACE}.svc:9090`;
 

@@ -12,6 +12,8 @@ export interface RegisterResourceRequest {
     /** `<provider urn>::<provider id>`, or empty for the default provider. */
     getProvider(): string;
     getObject(): unknown;
+    /** URNs of the resources it depends on (explicit dependsOn, expanded, and its inputs'). */
+    getDependenciesList(): string[];
 }
 
 export interface MockMonitor {

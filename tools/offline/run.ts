@@ -15,6 +15,8 @@ export interface RecordedResource {
     readonly custom: boolean;
     /** The URN of the provider it was registered with; undefined for the default provider. */
     readonly providerUrn?: string;
+    /** URNs of the resources it waits for. */
+    readonly dependencies: readonly string[];
     readonly inputs: Record<string, unknown>;
 }
 
@@ -97,6 +99,7 @@ function recordRegistrations(): RecordedResource[] {
             urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
             parentUrn: request.getParent() || undefined,
             custom: request.getCustom(),
+            dependencies: request.getDependenciesList(),
             providerUrn: request.getProvider() ? request.getProvider().split("::").slice(0, -1).join("::") : undefined,
             inputs: redactSecrets(rpc.deserializeProperties(request.getObject())) as Record<string, unknown>,
         });
