@@ -16,9 +16,6 @@ import type { ModelServerNames } from "./names";
  * still empty (an error) when replicas exist but their metric is missing.
  */
 
-/** kube-prometheus-stack's Prometheus, through the operator's governing Service. */
-
-
 /** Consecutive failed metric reads before the fallback replica count applies. */
 export const FALLBACK_FAILURE_THRESHOLD = 3;
 
