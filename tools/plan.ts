@@ -85,8 +85,11 @@ export interface PlanOverrides {
     readonly program?: string;
 }
 
+/** The program beside tools/: index.ts from source, bin/index.js when compiled. */
+const PROGRAM = path.join(__dirname, "..", "index");
+
 /** Runs the program and the pack for one stack; throws ConfigError or InputError on bad input. */
-export async function plan(stack: string, configFile: string, { policies = packArgs.policies, program }: PlanOverrides = {}): Promise<Plan> {
+export async function plan(stack: string, configFile: string, { policies = packArgs.policies, program = PROGRAM }: PlanOverrides = {}): Promise<Plan> {
     const stackConfig = readStackFile(configFile);
     const packConfig = readPackConfig(packConfigPath(stack), policies);
     const run = await runProgram({ stack, ...stackConfig, program });

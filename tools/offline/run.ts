@@ -38,7 +38,8 @@ export interface RunOptions {
     readonly program?: string;
 }
 
-const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+/** index.ts beside tools/, when this file runs from source. The compiled plan passes its own. */
+const SOURCE_PROGRAM = path.resolve(__dirname, "..", "..", "index");
 
 export class OfflineMocks implements pulumi.runtime.Mocks {
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
@@ -64,8 +65,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
 }
 
 /** Loads (and so runs) a fresh copy of the program; returns its exports. */
-export function loadProgram(program = path.join(PROJECT_ROOT, "index")): Record<string, unknown> {
-    forgetProjectModules();
+export function loadProgram(program = SOURCE_PROGRAM): Record<string, unknown> {
+    forgetProjectModules(path.dirname(require.resolve(program)));
     delete require.cache[require.resolve(program)];
     return require(program) as Record<string, unknown>;
 }
@@ -137,10 +138,10 @@ function redactSecrets(value: unknown): unknown {
 }
 
 /** The program's own modules (not its dependencies, tools or tests) are loaded anew for each run. */
-function forgetProjectModules(): void {
-    const kept = ["node_modules", "tools", "test"].map((dir) => path.join(PROJECT_ROOT, dir) + path.sep);
+function forgetProjectModules(root: string): void {
+    const kept = ["node_modules", "tools", "test"].map((dir) => path.join(root, dir) + path.sep);
     for (const file of Object.keys(require.cache)) {
-        if (file.startsWith(PROJECT_ROOT) && !kept.some((dir) => file.startsWith(dir))) {
+        if (file.startsWith(root + path.sep) && !kept.some((dir) => file.startsWith(dir))) {
             delete require.cache[file];
         }
     }
