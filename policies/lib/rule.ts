@@ -76,15 +76,17 @@ export function typedRule<C extends RuleConfig>(
     });
 }
 
+function policyMetadata(metadata: RuleMetadata) {
+    const { name, description, enforcementLevel } = metadata;
+    return { name, description, enforcementLevel, configSchema: configSchema(metadata.properties) };
+}
+
 function resourceRule<C extends RuleConfig>(
     metadata: RuleMetadata,
     validate: (args: ResourceValidationArgs, config: C, reportViolation: ReportViolation) => void,
 ): ResourceValidationPolicy {
     return {
-        name: metadata.name,
-        description: metadata.description,
-        enforcementLevel: metadata.enforcementLevel,
-        configSchema: configSchema(metadata.properties),
+        ...policyMetadata(metadata),
         validateResource: (args, reportViolation) => {
             const config = args.getConfig<C>();
             if (!isExempt(config, args.props, args.name)) {
@@ -103,10 +105,7 @@ export function stackRule<C extends RuleConfig>(
     check: (resources: readonly PolicyResource[], config: C, reportViolation: ReportViolation) => void,
 ): StackValidationPolicy {
     return {
-        name: metadata.name,
-        description: metadata.description,
-        enforcementLevel: metadata.enforcementLevel,
-        configSchema: configSchema(metadata.properties),
+        ...policyMetadata(metadata),
         validateStack: (args, reportViolation) => {
             const config = args.getConfig<C>();
             check(args.resources.filter((resource) => !isExempt(config, resource.props, resource.name)), config, reportViolation);
