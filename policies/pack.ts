@@ -3,6 +3,9 @@ import { gpuPlacementRules } from "./rules/pods-gpu";
 import { modelServerRules } from "./rules/pods-model-server";
 import { resourceRules } from "./rules/pods-resources";
 import { securityRules } from "./rules/pods-security";
+import { awsRules } from "./rules/aws";
+import { autoscalingRules } from "./rules/autoscaling";
+import { helmRules } from "./rules/helm";
 
 /**
  * The llm-platform pack. `index.ts` hands these args to the CrossGuard PolicyPack; the
@@ -17,6 +20,9 @@ export const packArgs: PolicyPackArgs = {
         ...gpuPlacementRules,
         ...modelServerRules,
         ...securityRules,
+        ...awsRules,
+        ...autoscalingRules,
+        ...helmRules,
     ],
     // Each rule names its own level; this only covers a rule that forgets to.
     enforcementLevel: "mandatory",

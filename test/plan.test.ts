@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { EXIT, exitStatus, plan } from "../tools/plan";
+import { EXIT, exitStatus, packConfigPath, plan } from "../tools/plan";
 import { PROJECT_DIR } from "./mocks";
 
 /** The compiled plan, as `npm run plan` runs it (built once, in the first `before`). */
@@ -159,7 +159,7 @@ describe("npm run plan", function () {
         });
 
         it("is 1 when a mandatory policy is violated, naming the rule and the resource", async () => {
-            const result = await plan("local", path.join(PROJECT_DIR, "Pulumi.local.yaml"), { policies: [forbidNamespaces("mandatory")] });
+            const result = await plan("exit-status", path.join(PROJECT_DIR, "Pulumi.local.yaml"), { policies: [forbidNamespaces("mandatory")] });
             assert.strictEqual(exitStatus(result.report), EXIT.mandatoryViolation);
             assert.ok(result.report.violations.length > 0);
             assert.deepStrictEqual(new Set(result.report.violations.map((v) => `${v.policy} ${v.enforcementLevel} ${v.resourceType}`)),
@@ -167,7 +167,7 @@ describe("npm run plan", function () {
         });
 
         it("is 0 when only advisory policies are violated", async () => {
-            const result = await plan("local", path.join(PROJECT_DIR, "Pulumi.local.yaml"), { policies: [forbidNamespaces("advisory")] });
+            const result = await plan("exit-status", path.join(PROJECT_DIR, "Pulumi.local.yaml"), { policies: [forbidNamespaces("advisory")] });
             assert.ok(result.report.violations.length > 0);
             assert.strictEqual(exitStatus(result.report), EXIT.ok);
         });
@@ -195,5 +195,32 @@ describe("the policy pack on deliberately broken stacks", function () {
         assert.match(result.stdout, /\[mandatory\] eks-endpoint-restricted: aws:eks\/cluster:Cluster /);
         const report = readJson<{ violations: { policy: string }[] }>(path.join(result.outDir, "policy-report.json"));
         assert.deepStrictEqual([...new Set(report.violations.map((v) => v.policy))], ["eks-endpoint-restricted"]);
+    });
+});
+
+describe("per-stack policy pack config", function () {
+    this.timeout(120_000);
+
+    it("exempts by name what a laptop cluster needs, each with its reason", async () => {
+        const config = JSON.parse(fs.readFileSync(packConfigPath("local"), "utf8")) as Record<string, { exemptions?: { name: string; reason: string }[] }>;
+        const exemptions = Object.values(config).flatMap((rule) => rule.exemptions ?? []);
+        assert.ok(exemptions.length > 0 && exemptions.every((exemption) => exemption.name && exemption.reason.length > 20));
+        const withExemptions = await plan("local", path.join(PROJECT_DIR, "Pulumi.local.yaml"));
+        assert.deepStrictEqual(withExemptions.report.violations, []);
+        const without = await plan("local-without-exemptions", path.join(PROJECT_DIR, "Pulumi.local.yaml"));
+        assert.deepStrictEqual([...new Set(without.report.violations.map((v) => v.policy))].sort(), Object.keys(config).sort());
+    });
+
+    it("rejects a pack config that names an unknown rule, with exit 2", () => {
+        const file = packConfigPath("bad-pack-config");
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, JSON.stringify({ "image-pined": "mandatory" }));
+        try {
+            const result = runPlan(["--stack", "bad-pack-config", "--config", path.join(PROJECT_DIR, "Pulumi.local.yaml")]);
+            assert.strictEqual(result.status, EXIT.invalidInput, result.stdout + result.stderr);
+            assert.match(result.stderr.trim(), /^error: .*bad-pack-config.json: image-pined: no such rule in the pack$/);
+        } finally {
+            fs.rmSync(file);
+        }
     });
 });

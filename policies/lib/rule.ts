@@ -97,8 +97,9 @@ function resourceRule<C extends RuleConfig>(
 }
 
 /**
- * A rule over the whole stack. `check` sees every resource that is not exempt, and
- * reports with the URN of the resource each violation is about.
+ * A rule over the whole stack. `check` sees every resource (an exempt one still counts as
+ * the target or the budget of another) and reports with the URN of the resource each
+ * violation is about; violations about exempt resources are dropped.
  */
 export function stackRule<C extends RuleConfig>(
     metadata: RuleMetadata,
@@ -108,7 +109,12 @@ export function stackRule<C extends RuleConfig>(
         ...policyMetadata(metadata),
         validateStack: (args, reportViolation) => {
             const config = args.getConfig<C>();
-            check(args.resources.filter((resource) => !isExempt(config, resource.props, resource.name)), config, reportViolation);
+            const exempt = new Set(args.resources.filter((resource) => isExempt(config, resource.props, resource.name)).map((resource) => resource.urn));
+            check(args.resources, config, (message, urn) => {
+                if (urn === undefined || !exempt.has(urn)) {
+                    reportViolation(message, urn);
+                }
+            });
         },
     };
 }

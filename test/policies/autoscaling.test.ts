@@ -1,0 +1,164 @@
+import * as assert from "assert";
+import { autoscalerTarget, gpuCapacityFit, kedaFallback } from "../../policies/rules/autoscaling";
+import { cpuService, mainContainer, modelServer } from "./fixtures";
+import { k8s, messagesBothWays, mutated, violations } from "./harness";
+import { SECRET, byKind, gpuNodeGroup, hpa, scaledObject, stackCases } from "./scaling-fixtures";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- fixtures are mutated freely
+
+const trigger = (o: Obj) => byKind(o, "ScaledObject").spec.triggers[0];
+
+describe("keda-fallback", () => {
+    stackCases(kedaFallback, () => [scaledObject()], [
+        ["a ScaledObject without fallback", (o) => { delete byKind(o, "ScaledObject").spec.fallback; },
+            [/^ScaledObject qwen: spec.fallback is unset; add \{ failureThreshold: 3, replicas: 1 \}/]],
+        ["a ScaledObject without spec", (o) => { delete byKind(o, "ScaledObject").spec; }, [/spec.fallback is unset/]],
+        ["a fallback without replicas", (o) => { delete byKind(o, "ScaledObject").spec.fallback.replicas; }, [/spec.fallback.replicas is unset; set at least 1/]],
+        ["a fallback whose replicas are unknown (undefined)", (o) => { byKind(o, "ScaledObject").spec.fallback.replicas = undefined; }, [/spec.fallback.replicas is unset/]],
+        ["a fallback to 0 replicas", (o) => { byKind(o, "ScaledObject").spec.fallback.replicas = 0; }, [/spec.fallback.replicas is 0; set at least 1 so that the model keeps serving/]],
+        ["a failureThreshold of 0", (o) => { byKind(o, "ScaledObject").spec.fallback.failureThreshold = 0; }, [/spec.fallback.failureThreshold is 0; set the number of failed reads/]],
+        ["a failureThreshold written as a string", (o) => { byKind(o, "ScaledObject").spec.fallback.failureThreshold = "3"; }, [/failureThreshold is not a whole number/]],
+        ["ignoreNullValues as the boolean false", (o) => { trigger(o).metadata.ignoreNullValues = false; },
+            [/^ScaledObject qwen: trigger "queue" metadata.ignoreNullValues is the boolean false \(trigger metadata values are strings: quote it, "false"\); set it to "false"/]],
+        ["ignoreNullValues missing (KEDA defaults it to \"true\")", (o) => { delete trigger(o).metadata.ignoreNullValues; },
+            [/trigger "queue" metadata.ignoreNullValues is unset, and KEDA defaults it to "true"; set it to "false" so that an empty Prometheus result is an error that triggers the fallback/]],
+        ["ignoreNullValues \"true\"", (o) => { trigger(o).metadata.ignoreNullValues = "true"; }, [/metadata.ignoreNullValues is "true";/]],
+        ["a secret-looking ignoreNullValues, which is not echoed", (o) => { trigger(o).metadata.ignoreNullValues = SECRET; }, [/metadata.ignoreNullValues is not the string "false"/]],
+        ["a trigger without metadata and name, named by index", (o) => {
+            byKind(o, "ScaledObject").spec.triggers.push({ type: "prometheus" });
+        }, [/triggers\[1\] metadata.ignoreNullValues is unset/]],
+        ["no fallback and a bad second trigger: both reported", (o) => {
+            delete byKind(o, "ScaledObject").spec.fallback;
+            byKind(o, "ScaledObject").spec.triggers.push({ ...trigger(o), name: "running", metadata: { ...trigger(o).metadata, ignoreNullValues: false } });
+        }, [/spec.fallback is unset/, /trigger "running" metadata.ignoreNullValues is the boolean false/]],
+    ], [
+        ["a non-Prometheus trigger without ignoreNullValues", (o) => { byKind(o, "ScaledObject").spec.triggers.push({ type: "cron", metadata: { timezone: "UTC", start: "0 8 * * *", end: "0 18 * * *", desiredReplicas: "2" } }); }],
+        ["triggers that are not a list", (o) => { byKind(o, "ScaledObject").spec.triggers = "prometheus"; }],
+    ]);
+
+    it("takes the least fallback replicas from config", async () => {
+        const toZero = mutated(scaledObject(), (o) => { o.spec.fallback.replicas = 0; });
+        assert.deepStrictEqual(await messagesBothWays(kedaFallback, [toZero], { minFallbackReplicas: 0 }), []);
+        const toOne = scaledObject();
+        assert.match((await messagesBothWays(kedaFallback, [toOne], { minFallbackReplicas: 2 }))[0], /spec.fallback.replicas is 1; set at least 2/);
+    });
+
+    it("skips a ScaledObject exempted by name, and ignores other kinds", async () => {
+        const bare = mutated(scaledObject(), (o) => { delete o.spec.fallback; });
+        assert.deepStrictEqual(await messagesBothWays(kedaFallback, [bare], { exemptions: [{ name: "qwen", namespace: "llm", reason: "load test" }] }), []);
+        assert.strictEqual((await messagesBothWays(kedaFallback, [bare], { exemptions: [{ name: "qwen", namespace: "other", reason: "another namespace" }] })).length, 1);
+        assert.deepStrictEqual(await messagesBothWays(kedaFallback, [modelServer()]), []);
+    });
+});
+
+describe("autoscaler-target", () => {
+    stackCases(autoscalerTarget, () => [modelServer(), scaledObject()], [
+        ["a ScaledObject whose workload is not in the stack", (o) => { o.list = [byKind(o, "ScaledObject")]; },
+            [/^ScaledObject qwen: spec.scaleTargetRef names Deployment qwen, which is not in namespace llm of this stack; point it at an existing workload/]],
+        ["a ScaledObject whose workload is in another namespace", (o) => { byKind(o, "Deployment").metadata.namespace = "serving"; },
+            [/which is not in namespace llm of this stack \(it is in namespace serving; an autoscaler only scales its own namespace\)/]],
+        ["a ScaledObject targeting a StatefulSet that is a Deployment", (o) => { byKind(o, "ScaledObject").spec.scaleTargetRef.kind = "StatefulSet"; }, [/names StatefulSet qwen, which is not in namespace llm/]],
+        ["a ScaledObject without scaleTargetRef.name", (o) => { delete byKind(o, "ScaledObject").spec.scaleTargetRef.name; }, [/^ScaledObject qwen: spec.scaleTargetRef.name is unset/]],
+        ["a ScaledObject without spec", (o) => { delete byKind(o, "ScaledObject").spec; }, [/spec.scaleTargetRef.name is unset/]],
+        ["an HPA without scaleTargetRef.kind (no default, unlike KEDA)", (o) => { o.list.push(mutated(hpa({ kind: "Deployment", name: "web" }, "apps"), (h) => { delete h.spec.scaleTargetRef.kind; }), cpuService()); },
+            [/^HorizontalPodAutoscaler web-hpa: spec.scaleTargetRef.kind is unset/]],
+        ["an HPA next to the ScaledObject on the same Deployment", (o) => { o.list.push(hpa({ kind: "Deployment", name: "qwen" })); },
+            [/^HorizontalPodAutoscaler qwen-hpa: Deployment qwen is already scaled by ScaledObject qwen; keep one autoscaler per workload/]],
+        ["a scaled Deployment that sets spec.replicas", (o) => { byKind(o, "Deployment").spec.replicas = 2; },
+            [/^Deployment qwen: spec.replicas is set \(2\) while ScaledObject qwen scales it; every deploy would reset the replica count/]],
+        ["a scaled Deployment whose spec.replicas is a string", (o) => { byKind(o, "Deployment").spec.replicas = SECRET; }, [/^Deployment qwen: spec.replicas is set while ScaledObject qwen scales it/]],
+    ], [
+        ["an HPA on a StatefulSet of its namespace", (o) => {
+            const web = mutated(cpuService(), (w) => { w.kind = "StatefulSet"; });
+            o.list.push(web, hpa({ kind: "StatefulSet", name: "web" }, "apps"));
+        }],
+        ["a Deployment without autoscaler that sets spec.replicas", (o) => { o.list.push(mutated(cpuService(), (w) => { w.spec.replicas = 3; })); }],
+        ["a Deployment with spec.replicas unknown (undefined)", (o) => { byKind(o, "Deployment").spec.replicas = undefined; }],
+    ]);
+
+    it("skips an autoscaler exempted by name", async () => {
+        const dangling = hpa({ kind: "Deployment", name: "gone" }, "apps", "legacy");
+        assert.strictEqual((await messagesBothWays(autoscalerTarget, [dangling])).length, 1);
+        assert.deepStrictEqual(await messagesBothWays(autoscalerTarget, [dangling], { exemptions: [{ name: "legacy", reason: "target deployed by another stack" }] }), []);
+    });
+
+    it("reports on the resource each violation is about", async () => {
+        const found = await violations(autoscalerTarget, [modelServer(), mutated(scaledObject(), (o) => { o.spec.scaleTargetRef.name = "gone"; })].map(k8s));
+        assert.deepStrictEqual(found.map((v) => [v.resourceType, v.resourceName, v.enforcementLevel]), [["kubernetes:keda.sh/v1alpha1:ScaledObject", "qwen", "mandatory"]]);
+    });
+});
+
+describe("gpu-capacity-fit", () => {
+    const NODE_GROUP = "aws:eks/nodeGroup:NodeGroup";
+    const stack = (objects: Obj[], groups: Obj[] = [gpuNodeGroup()]) =>
+        [...objects.map(k8s), ...groups.map((props, index) => ({ type: NODE_GROUP, name: `gpu-${index}`, props }))];
+    const messages = async (objects: Obj[], groups?: Obj[], settings?: Record<string, unknown> | string) =>
+        (await violations(gpuCapacityFit, stack(objects, groups), settings)).map((v) => v.message);
+    const maxReplicas = (count: number | undefined) => mutated(scaledObject(), (o) => { o.spec.maxReplicaCount = count; });
+
+    it("passes when max replicas x GPUs fit the pool at max size (3 x 1 <= 3 x 1)", async () => {
+        assert.deepStrictEqual(await messages([modelServer(), scaledObject()]), []);
+    });
+
+    it("fails 4 replicas x 1 GPU on a pool of 3 single-GPU nodes, as an advisory", async () => {
+        const found = await violations(gpuCapacityFit, stack([modelServer(), maxReplicas(4)]));
+        assert.strictEqual(found.length, 1);
+        assert.match(found[0].message, /^ScaledObject qwen: spec.maxReplicaCount 4 x 1 GPUs per replica of Deployment qwen = 4 GPUs, but the GPU node groups hold 3 at max size \(gpu-0: 3 x 1\); lower maxReplicaCount to 3 or raise scalingConfig.maxSize/);
+        assert.deepStrictEqual([found[0].enforcementLevel, found[0].resourceName], ["advisory", "qwen"]);
+    });
+
+    it("fails KEDA's default maxReplicaCount (100) when it is left unset or unknown", async () => {
+        assert.match((await messages([modelServer(), maxReplicas(undefined)]))[0], /spec.maxReplicaCount 100 \(KEDA's default\) x 1 GPUs/);
+    });
+
+    it("counts every GPU of a multi-GPU replica", async () => {
+        const twoGpus = mutated(modelServer(), (o) => { mainContainer(o).resources.limits["nvidia.com/gpu"] = "2"; mainContainer(o).resources.requests["nvidia.com/gpu"] = "2"; });
+        assert.match((await messages([twoGpus, scaledObject()]))[0], /3 x 2 GPUs per replica of Deployment qwen = 6 GPUs, but the GPU node groups hold 3/);
+        const bigNodes = mutated(gpuNodeGroup(), (o) => { o.instanceTypes = ["g5.12xlarge"]; o.scalingConfig.maxSize = 2; });
+        assert.deepStrictEqual(await messages([twoGpus, scaledObject()], [bigNodes]), []);
+    });
+
+    it("sums the GPU node groups and ignores CPU ones", async () => {
+        const small = mutated(gpuNodeGroup(), (o) => { o.scalingConfig.maxSize = 2; });
+        const cpu = { clusterName: "main", amiType: "AL2023_x86_64_STANDARD", instanceTypes: ["m6i.large"], scalingConfig: { minSize: 2, maxSize: 10 } };
+        assert.strictEqual((await messages([modelServer(), scaledObject()], [small, cpu])).length, 1);
+        assert.deepStrictEqual(await messages([modelServer(), scaledObject()], [small, cpu, mutated(small, (o) => { o.scalingConfig.maxSize = 1; })]), []);
+    });
+
+    it("fails a GPU workload when the stack has only CPU node groups", async () => {
+        const cpu = { clusterName: "main", amiType: "AL2023_x86_64_STANDARD", instanceTypes: ["m6i.large"], scalingConfig: { minSize: 2, maxSize: 10 } };
+        assert.match((await messages([modelServer(), scaledObject()], [cpu]))[0], /= 3 GPUs, but the stack has no GPU node group; lower maxReplicaCount to 0/);
+    });
+
+    it("is not applicable without node groups (local stacks, npm run check)", async () => {
+        assert.deepStrictEqual(await messages([modelServer(), maxReplicas(50)], []), []);
+        assert.deepStrictEqual(await messagesBothWays(gpuCapacityFit, [modelServer(), maxReplicas(50)]), []);
+    });
+
+    it("ignores CPU workloads and autoscalers whose target is missing", async () => {
+        const cpuScaler = mutated(scaledObject(), (o) => { o.metadata.namespace = "apps"; o.spec.scaleTargetRef.name = "web"; o.spec.maxReplicaCount = 50; });
+        assert.deepStrictEqual(await messages([cpuService(), cpuScaler, maxReplicas(50)]), []);
+    });
+
+    it("reports a GPU pool whose GPUs per node are unknown, and takes them from config or a tag", async () => {
+        const odd = mutated(gpuNodeGroup(), (o) => { o.instanceTypes = ["g7.mega"]; });
+        assert.match((await messages([modelServer(), scaledObject()], [odd]))[0], /^GPU node group gpu-0: its GPUs per node are unknown \(instanceTypes not in gpusPerInstanceType/);
+        assert.deepStrictEqual(await messages([modelServer(), scaledObject()], [odd], { gpusPerInstanceType: { "g7.mega": 1 } }), []);
+        const tagged = mutated(odd, (o) => { o.tags = { "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu": "1" }; });
+        assert.deepStrictEqual(await messages([modelServer(), scaledObject()], [tagged]), []);
+        const unknownSize = mutated(gpuNodeGroup(), (o) => { o.scalingConfig = undefined; });
+        assert.match((await messages([modelServer(), scaledObject()], [unknownSize]))[0], /scalingConfig.maxSize is not a whole number/);
+    });
+
+    it("is mandatory when the config says so, and skips an exempted autoscaler", async () => {
+        const [found] = await violations(gpuCapacityFit, stack([modelServer(), maxReplicas(4)]), { enforcementLevel: "mandatory" });
+        assert.strictEqual(found.enforcementLevel, "mandatory");
+        assert.deepStrictEqual(await messages([mutated(modelServer(), (o) => { o.metadata.name = "qwen-deploy"; }),
+            mutated(maxReplicas(4), (o) => { o.spec.scaleTargetRef.name = "qwen-deploy"; })], undefined, { exemptions: [{ name: "qwen", reason: "burst test" }] }), []);
+    });
+
+    it("also checks an HPA's maxReplicas", async () => {
+        const scaler = hpa({ kind: "Deployment", name: "qwen" });
+        assert.match((await messages([modelServer(), scaler]))[0], /^HorizontalPodAutoscaler qwen-hpa: spec.maxReplicas 4 x 1 GPUs .* lower maxReplicas to 3/);
+    });
+});
