@@ -60,3 +60,11 @@ function filesUnder(dir: string): string[] {
     return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
         entry.isDirectory() ? filesUnder(path.join(dir, entry.name)) : entry.name.endsWith(".ts") ? [path.join(dir, entry.name)] : []);
 }
+
+describe("the README", () => {
+    it("documents every rule of the pack", () => {
+        const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
+        const missing = packArgs.policies.map((policy) => policy.name).filter((name) => !readme.includes(`| \`${name}\` |`));
+        assert.deepStrictEqual(missing, []);
+    });
+});
