@@ -103,6 +103,9 @@ export class GpuRuntime extends pulumi.ComponentResource {
         const namespace = this.namespace.metadata.name;
 
         this.devicePlugin = new k8s.helm.v4.Chart(`${name}-device-plugin`, {
+            // The release name is the chart's name, so the DaemonSet is `nvidia-device-plugin`
+            // (the chart's fullname helper), which the policy pack's node-agent allowlist names.
+            name: DEVICE_PLUGIN_CHART.chart,
             chart: DEVICE_PLUGIN_CHART.chart,
             version: DEVICE_PLUGIN_CHART.version,
             repositoryOpts: { repo: DEVICE_PLUGIN_CHART.repo },
@@ -111,6 +114,7 @@ export class GpuRuntime extends pulumi.ComponentResource {
         }, { parent: this, provider });
 
         this.dcgmExporter = new k8s.helm.v4.Chart(`${name}-dcgm-exporter`, {
+            name: DCGM_EXPORTER_CHART.chart,
             chart: DCGM_EXPORTER_CHART.chart,
             version: DCGM_EXPORTER_CHART.version,
             repositoryOpts: { repo: DCGM_EXPORTER_CHART.repo },

@@ -2,6 +2,7 @@ import * as assert from "assert";
 import * as k8s from "@pulumi/kubernetes";
 import { GpuRuntime, devicePluginValues } from "../components/gpu-runtime";
 import { GPU_NODE_LABELS, GPU_TAINT } from "../components/gpu-node-pool";
+import { DEFAULT_NODE_AGENTS, matchesName } from "../policies/rules/pods-gpu";
 import { ProgramRun, RecordedResource } from "../tools/offline/run";
 import { object, resource, runComponent, runStackFile } from "./mocks";
 
@@ -61,8 +62,15 @@ describe("GPU runtime (GpuRuntime)", () => {
         assert.ok(exporter.dependencies.includes(operatorChart.urn), exporter.dependencies.join("\n"));
     });
 
-    it("declares its namespace with an explicit name", () => {
-        assert.strictEqual(object(dev, "Namespace", "nvidia-system").metadata.name, "nvidia-system");
+    it("installs both charts into its own namespace, as releases the policy pack knows as node agents", () => {
+        assert.ok(object(dev, "Namespace", "nvidia-system"));
+        for (const name of ["gpu-runtime-device-plugin", "gpu-runtime-dcgm-exporter"]) {
+            const chart = inputs(resource(dev, "kubernetes:helm.sh/v4:Chart", name));
+            assert.strictEqual(chart.namespace, "nvidia-system", name);
+            // Both charts name their DaemonSet after the release when the release contains the chart's name.
+            assert.strictEqual(chart.name, chart.chart, name);
+            assert.ok(matchesName(chart.name, DEFAULT_NODE_AGENTS), `${chart.name} is an allowlisted node agent`);
+        }
     });
 
     it("can leave the ServiceMonitor out", async () => {

@@ -1,5 +1,6 @@
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
 import { requestsGpus, selectsGpuNodes, toleratesGpuTaint } from "../lib/gpu";
+import type { Workload } from "../lib/pods";
 import { RuleConfig, podRule } from "../lib/rule";
 
 interface PlacementConfig extends RuleConfig {
@@ -19,6 +20,11 @@ const GPU_NODE_LABELS_SCHEMA: PolicyConfigJSONSchema = {
 
 /** Node agents that must run on GPU nodes too: the GPU runtime and the log shipper. */
 export const DEFAULT_NODE_AGENTS = ["nvidia-device-plugin*", "*dcgm-exporter*", "alloy*", "*node-exporter*"];
+
+/** A DaemonSet whose name is on the allowlist: only node agents run on every node. */
+export function isNodeAgent(workload: Workload, patterns: readonly string[]): boolean {
+    return workload.kind === "DaemonSet" && matchesName(workload.name, patterns);
+}
 
 export function matchesName(name: string, patterns: readonly string[]): boolean {
     return patterns.some((pattern) => {
@@ -53,11 +59,11 @@ export const nonGpuOffGpuNodes = podRule<OffGpuConfig>({
     properties: {
         nodeAgents: {
             type: "array", items: { type: "string" }, default: DEFAULT_NODE_AGENTS,
-            description: "Names of node agents (DaemonSets) allowed on GPU nodes; a trailing or leading * matches any text.",
+            description: "Names of node-agent DaemonSets allowed on GPU nodes; * matches any text. Other kinds never are.",
         },
     },
 }, (workload, config, reportViolation) => {
-    if (requestsGpus(workload) || matchesName(workload.name, config.nodeAgents)) {
+    if (requestsGpus(workload) || isNodeAgent(workload, config.nodeAgents)) {
         return;
     }
     if (toleratesGpuTaint(workload.spec)) {

@@ -4,7 +4,7 @@ import { isEngineImage, modelServerImagesSchema } from "../lib/model-servers";
 import { ContainerRef, Workload, describeContainer } from "../lib/pods";
 import { RuleConfig, podRule, show } from "../lib/rule";
 import { Props, asArray, asRecord, asString, at } from "../lib/values";
-import { DEFAULT_NODE_AGENTS, matchesName } from "./pods-gpu";
+import { DEFAULT_NODE_AGENTS, isNodeAgent } from "./pods-gpu";
 
 const nodeAgentsSchema = (description: string): PolicyConfigJSONSchema => ({
     type: "array", items: { type: "string" }, default: DEFAULT_NODE_AGENTS, description,
@@ -57,9 +57,9 @@ export const podSecurityRestricted = podRule<RestrictedConfig>({
     name: "pod-security-restricted",
     description: "Containers run as non-root, without privilege escalation, dropping ALL capabilities, with the RuntimeDefault seccomp profile, never privileged.",
     enforcementLevel: "mandatory",
-    properties: { nodeAgents: nodeAgentsSchema("Node agents (by name; * matches any text) that need host privileges and are exempt.") },
+    properties: { nodeAgents: nodeAgentsSchema("Node-agent DaemonSets (by name; * matches any text) that need host privileges and are exempt.") },
 }, (workload, config, reportViolation) => {
-    if (matchesName(workload.name, config.nodeAgents)) {
+    if (isNodeAgent(workload, config.nodeAgents)) {
         return;
     }
     for (const ref of workload.containers) {
@@ -115,10 +115,10 @@ export const hostIsolation = podRule<HostConfig>({
             type: "array", items: { type: "string" }, default: [],
             description: "Host path prefixes any pod may mount, matched by whole path segment.",
         },
-        nodeAgents: nodeAgentsSchema("Node agents (by name; * matches any text) that need host namespaces or paths and are exempt."),
+        nodeAgents: nodeAgentsSchema("Node-agent DaemonSets (by name; * matches any text) that need host namespaces or paths and are exempt."),
     },
 }, (workload, config, reportViolation) => {
-    if (matchesName(workload.name, config.nodeAgents)) {
+    if (isNodeAgent(workload, config.nodeAgents)) {
         return;
     }
     for (const field of ["hostNetwork", "hostPID", "hostIPC"]) {

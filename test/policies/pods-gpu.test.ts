@@ -46,6 +46,7 @@ describe("non-gpu-off-gpu-nodes", () => {
     cases(nonGpuOffGpuNodes, cpuService, [
         ["a CPU pod tolerating the GPU taint", (o) => { podSpec(o).tolerations = [GPU_TOLERATION]; }, [/Deployment web uses no GPU but tolerates the nvidia.com\/gpu taint/]],
         ["a CPU pod with a keyless Exists toleration", (o) => { podSpec(o).tolerations = [{ operator: "Exists" }]; }, [/uses no GPU but tolerates/]],
+        ["a Deployment named like a node agent (only DaemonSets are)", (o) => { o.metadata.name = "alloy-gateway"; podSpec(o).tolerations = [GPU_TOLERATION]; }, [/Deployment alloy-gateway uses no GPU but tolerates/]],
     ], [
         ["a toleration for another taint", (o) => { podSpec(o).tolerations = [{ key: "dedicated", operator: "Equal", value: "infra", effect: "NoSchedule" }]; }],
         ["a GPU pod tolerating the taint", (o) => { o.spec.template.spec = modelServer().spec.template.spec; }],

@@ -37,9 +37,10 @@ describe("pod-security-restricted", () => {
         ["an init container with no security context", (o) => { podSpec(o).initContainers = [{ name: "init", image: "busybox:1.36" }]; },
             [/initContainer "init" is not restricted: allowPrivilegeEscalation is not false; capabilities.drop does not include "ALL"\./]],
         ["resources: {} and no containers at all", (o) => { podSpec(o).containers = undefined; }, []],
+        ["a Deployment named like a node agent (only DaemonSets are)", (o) => { o.metadata.name = "alloy-exporter"; mainContainer(o).securityContext.privileged = true; }, [/container "web" is not restricted: privileged is true\./]],
     ], [
         ["seccomp and runAsNonRoot set once, at pod level", (o) => { delete mainContainer(o).securityContext.seccompProfile; }],
-        ["a node agent on the allowlist", (o) => { o.metadata.name = "nvidia-dcgm-exporter"; mainContainer(o).securityContext = { privileged: true }; }],
+        ["a node-agent DaemonSet on the allowlist", (o) => { o.kind = "DaemonSet"; o.metadata.name = "nvidia-dcgm-exporter"; mainContainer(o).securityContext = { privileged: true }; }],
     ]);
 });
 
