@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { GPUS_PER_INSTANCE_TYPE } from "../lib/gpu-instances";
 import { count } from "./fields";
 import type { CrossFieldProblem } from "./models";
 
-/** EC2 instance families with NVIDIA GPUs that the EKS NVIDIA AMI supports. */
-const GPU_INSTANCE = /^(g4dn|g5|g5g|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en|p6-b200)\.[0-9a-z]+$/;
+/** x86_64 NVIDIA families: the pool runs the AL2023_x86_64_NVIDIA AMI (no Graviton g5g). */
+const GPU_INSTANCE = /^(g4dn|g5|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en|p6-b200)\.[0-9a-z]+$/;
 
 /** Any EC2 instance type, for the system pool (`m6i.large`, `c7g.xlarge`, ...). */
 const INSTANCE = /^[a-z][a-z0-9-]*\.[0-9a-z]+$/;
@@ -70,6 +71,7 @@ export function awsProblems(cluster: unknown, gpuPool: unknown): CrossFieldProbl
     const pool = (isObject(gpuPool) ? gpuPool : {}) as Partial<GpuPoolConfig>;
 
     checkSizes(["gpuPool"], pool, problem);
+    checkGpusPerNode(pool, problem);
     checkSizes(["cluster", "systemPool"], (isObject(c.systemPool) ? c.systemPool : {}) as Partial<ClusterConfig["systemPool"]>, problem);
     checkEndpoint(c, problem);
     checkNetwork(c, problem);
@@ -79,6 +81,17 @@ export function awsProblems(cluster: unknown, gpuPool: unknown): CrossFieldProbl
             `has no pinned Cluster Autoscaler release (supported: ${AUTOSCALER_MINORS.join(", ")})`);
     }
     return problems;
+}
+
+/** The pool's GPUs per node size the autoscaler's node template and the capacity checks: they must be true. */
+function checkGpusPerNode(pool: Partial<GpuPoolConfig>, problem: Problem): void {
+    const types = Array.isArray(pool.instanceTypes) ? pool.instanceTypes : [];
+    const wrong = types.filter((type) => typeof type === "string" && GPUS_PER_INSTANCE_TYPE[type] !== undefined
+        && GPUS_PER_INSTANCE_TYPE[type] !== pool.gpusPerNode);
+    if (isCount(pool.gpusPerNode) && wrong.length > 0) {
+        problem(["gpuPool", "gpusPerNode"], pool.gpusPerNode,
+            `does not match gpuPool.instanceTypes: ${wrong.map((type) => `${type} has ${GPUS_PER_INSTANCE_TYPE[type]}`).join(", ")}`);
+    }
 }
 
 function checkSizes(path: string[], sizes: { minSize?: unknown; maxSize?: unknown }, problem: Problem): void {

@@ -20,6 +20,10 @@ describe("aws config: mistakes of the cluster and GPU pool layers", () => {
     const cases: [string, Record<string, unknown>, string][] = [
         ["no GPU instance type", { gpuPool: { instanceTypes: ["m6i.large"] } },
             'llm-platform:gpuPool.instanceTypes[0] = "m6i.large": is not a GPU instance type (g4dn, g5, g6, g6e, p4d, p5 ...)'],
+        ["an Arm GPU instance, which the x86_64 NVIDIA AMI cannot boot", { gpuPool: { instanceTypes: ["g5g.xlarge"] } },
+            'llm-platform:gpuPool.instanceTypes[0] = "g5g.xlarge": is not a GPU instance type (g4dn, g5, g6, g6e, p4d, p5 ...)'],
+        ["GPUs per node that the instance types do not have", { gpuPool: { instanceTypes: ["g5.12xlarge", "g6.xlarge"], gpusPerNode: 4 } },
+            "llm-platform:gpuPool.gpusPerNode = 4: does not match gpuPool.instanceTypes: g6.xlarge has 1"],
         ["an empty list of GPU instance types", { gpuPool: { instanceTypes: [] } },
             "llm-platform:gpuPool.instanceTypes = a list of 0: must be at least 1"],
         ["a pool whose max is below its min", { gpuPool: { minSize: 3, maxSize: 2 } },

@@ -1,4 +1,5 @@
 import type { PolicyConfigSchema } from "@pulumi/policy";
+import { GPUS_PER_INSTANCE_TYPE } from "../../lib/gpu-instances";
 import { GPU_TAINT_KEY } from "../lib/gpu";
 import { RuleConfig, typedRule } from "../lib/rule";
 import { Props, asArray, asRecord, asString, asStringMap } from "../lib/values";
@@ -150,17 +151,8 @@ export const nodeImdsv2 = typedRule<ImdsConfig>({
 });
 
 /** NVIDIA GPUs per EC2 instance type (AWS "Accelerated computing" instance specifications). */
-export const DEFAULT_GPUS_PER_INSTANCE_TYPE: Readonly<Record<string, number>> = {
-    ...sizes("g4dn", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, metal: 8 }),
-    ...sizes("g5", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 }),
-    ...sizes("g6", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 }),
-    ...sizes("g6e", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 }),
-    "p4d.24xlarge": 8, "p4de.24xlarge": 8, "p5.4xlarge": 1, "p5.48xlarge": 8, "p5e.48xlarge": 8, "p5en.48xlarge": 8,
-};
-
-function sizes(family: string, counts: Record<string, number>): Record<string, number> {
-    return Object.fromEntries(Object.entries(counts).map(([size, count]) => [`${family}.${size}`, count]));
-}
+/** GPUs per instance type for sizing GPU pools; `gpusPerInstanceType` in config adds to it. */
+export const DEFAULT_GPUS_PER_INSTANCE_TYPE = GPUS_PER_INSTANCE_TYPE;
 
 /** Where a node group may state its GPUs per node: the Cluster Autoscaler's node-template key, as a tag or label. */
 export const DEFAULT_GPUS_PER_NODE_KEY = "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu";

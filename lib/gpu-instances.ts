@@ -1,0 +1,16 @@
+/**
+ * NVIDIA GPUs per EC2 instance type, from the AWS accelerated-computing instance pages.
+ * The config checks `gpuPool.gpusPerNode` against it and the policy pack sizes GPU pools
+ * with it; a type missing here is accepted by the config and unknown to the policy.
+ */
+export const GPUS_PER_INSTANCE_TYPE: Readonly<Record<string, number>> = {
+    ...sizes("g4dn", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, metal: 8 }),
+    ...sizes("g5", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 }),
+    ...sizes("g6", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 }),
+    ...sizes("g6e", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 }),
+    "p4d.24xlarge": 8, "p4de.24xlarge": 8, "p5.4xlarge": 1, "p5.48xlarge": 8, "p5e.48xlarge": 8, "p5en.48xlarge": 8,
+};
+
+function sizes(family: string, counts: Record<string, number>): Record<string, number> {
+    return Object.fromEntries(Object.entries(counts).map(([size, count]) => [`${family}.${size}`, count]));
+}
