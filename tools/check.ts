@@ -3,7 +3,7 @@
  *
  * Evaluates plain Kubernetes manifests with the llm-platform policy pack. All documents
  * of one call form one stack. Exit status: 0 no mandatory violation, 1 a mandatory
- * violation, 2 unreadable input or bad usage.
+ * violation, 2 unreadable input or bad usage, 3 a rule itself failed (a bug).
  */
 import type { PolicyPackConfig } from "@pulumi/policy";
 import * as fs from "fs";
@@ -87,7 +87,9 @@ async function main(argv: string[]): Promise<number> {
             console.error(`error: ${error.message}`);
             return 2;
         }
-        throw error;
+        // Not 1: a crashing rule must not pass for a policy violation.
+        console.error(`error: the policy evaluation failed: ${error instanceof Error ? error.stack : String(error)}`);
+        return 3;
     }
 }
 
