@@ -3,7 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { EksCluster, SYSTEM_POOL_LABEL } from "./components/eks-cluster";
 import { GpuNodePool } from "./components/gpu-node-pool";
 import { LocalCluster, LocalClusterArgs } from "./components/local-cluster";
-import type { PlatformConfig } from "./config";
+import { LokiObjectStore, lokiBucketPrefix } from "./components/loki-object-store";
+import type { LokiObjectStoreRef } from "./components/observability";
+import { LOKI_SERVICE_ACCOUNT, MONITORING_NAMESPACE } from "./components/observability/names";
+import type { ObservabilityConfig, PlatformConfig } from "./config";
 
 /** The cluster layers of one target: the provider every other layer deploys through, and the stack outputs. */
 export interface PlatformCluster {
@@ -14,10 +17,15 @@ export interface PlatformCluster {
     readonly gpuCapacityAtMax?: number;
     /** StorageClass for weights shared by replicas (ReadWriteMany). */
     readonly sharedStorageClass?: pulumi.Output<string>;
+    /** (aws, `observability.loki.storage` s3) Loki's S3 bucket and what Loki must wait for. */
+    readonly lokiObjectStore?: LokiObjectStoreRef;
 }
 
-/** `aws`: EKS cluster -> GPU node pool (with its autoscaler). The GPU runtime comes after observability (index.ts). */
-export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws"]>): PlatformCluster {
+/**
+ * `aws`: EKS cluster -> GPU node pool (with its autoscaler), and Loki's S3 bucket with its Pod
+ * Identity role when `loki.storage` is s3. The GPU runtime comes after observability (index.ts).
+ */
+export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws"]>, loki: ObservabilityConfig["loki"]): PlatformCluster {
     const eks = new EksCluster("llm", cluster);
     const pool = new GpuNodePool("gpu", {
         ...gpuPool,
@@ -29,6 +37,14 @@ export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws
         autoscalerNodeSelector: SYSTEM_POOL_LABEL,
         nodeDependsOn: eks.nodePrerequisites,
     });
+    const lokiStore = loki.storage === "s3" ? new LokiObjectStore("loki", {
+        clusterName: eks.clusterName,
+        region: eks.region,
+        namespace: MONITORING_NAMESPACE,
+        serviceAccount: LOKI_SERVICE_ACCOUNT,
+        retention: loki.retention,
+        bucketPrefix: lokiBucketPrefix(pulumi.getProject(), pulumi.getStack()),
+    }) : undefined;
     return {
         provider: eks.provider,
         clusterName: eks.clusterName,
@@ -36,6 +52,7 @@ export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws
         gpuPoolName: pool.poolName,
         gpuCapacityAtMax: pool.gpuCapacityAtMax,
         sharedStorageClass: eks.efsStorageClassName,
+        lokiObjectStore: lokiStore && { bucketName: lokiStore.bucketName, region: lokiStore.region, dependsOn: lokiStore.ready },
     };
 }
 

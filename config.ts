@@ -4,7 +4,7 @@ import { ConfigError, describeIssues, problemAt, unknownKey } from "./config/err
 import { ClusterConfig, GpuPoolConfig, awsProblems, clusterSchema, gpuPoolSchema } from "./config/aws";
 import { dnsLabel } from "./config/fields";
 import { ModelConfig, modelDefaultsSchema, modelListProblems, modelSchema } from "./config/models";
-import { ObservabilityConfig, observabilitySchema } from "./config/observability";
+import { ObservabilityConfig, observabilityProblems, observabilitySchema } from "./config/observability";
 import { ConfigDeclaration, PROJECT, configDeclarations, isRecord } from "./config/project";
 
 export { ConfigError } from "./config/errors";
@@ -53,9 +53,6 @@ export function loadConfig(): PlatformConfig {
 
     const values: Record<string, unknown> = {};
     for (const [key, declaration] of declarations) {
-        if (declaration.kind === "typed" && declaration.secret) {
-            continue;
-        }
         const read = readKey(key, config.get(key), declaration);
         if ("problem" in read) {
             // Validate the rest against the default, so that this key is reported once.
@@ -75,6 +72,7 @@ export function loadConfig(): PlatformConfig {
         problems.push(...modelListProblems(models, { target: values.target, gpuPool: values.gpuPool }).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
     }
     problems.push(...awsProblems(values.cluster, values.gpuPool).map(({ path, input, message }) => problemAt(path, input, message)));
+    problems.push(...observabilityProblems(values.observability, values.target).map(({ path, input, message }) => problemAt(path, input, message)));
     if (problems.length > 0 || !parsed.success) {
         throw new ConfigError(problems);
     }
@@ -91,12 +89,19 @@ export function loadConfig(): PlatformConfig {
     };
 }
 
+/**
+ * Optional secrets, read with getSecret. Pulumi.yaml cannot declare them: a typed key
+ * without a default is required there, and a secret cannot have a plain default.
+ */
+export const SECRET_KEYS = ["hfToken", "grafanaAdminPassword"] as const;
+
 function unknownStackKeys(declarations: ReadonlyMap<string, ConfigDeclaration>): string[] {
     const prefix = `${PROJECT}:`;
+    const known = [...declarations.keys(), ...SECRET_KEYS];
     return Object.keys(pulumi.runtime.allConfig())
-        .filter((key) => key.startsWith(prefix) && !declarations.has(key.slice(prefix.length)))
+        .filter((key) => key.startsWith(prefix) && !known.includes(key.slice(prefix.length)))
         .sort()
-        .map((key) => unknownKey([key.slice(prefix.length)], [...declarations.keys()]));
+        .map((key) => unknownKey([key.slice(prefix.length)], known));
 }
 
 type Read = { value: unknown } | { problem: string };

@@ -8,7 +8,7 @@ import { loadConfig } from "./config";
 
 const config = loadConfig();
 
-const cluster = config.aws ? awsCluster(config.aws) : localCluster(config.kubernetes);
+const cluster = config.aws ? awsCluster(config.aws, config.observability.loki) : localCluster(config.kubernetes);
 const provider = cluster.provider;
 
 const modelNamespace = new k8s.core.v1.Namespace("models", {
@@ -28,6 +28,7 @@ const observability = new Observability("observability", {
     config: config.observability,
     modelNamespace: config.namespace,
     grafanaAdminPassword: config.grafanaAdminPassword,
+    lokiObjectStore: cluster.lokiObjectStore,
 }, { provider });
 
 // GPU nodes exist on aws only; the DCGM exporter's ServiceMonitor needs the operator's CRDs.
@@ -55,3 +56,5 @@ export const models = Object.fromEntries(modelServers.map((server, i) => [config
 /** Grafana inside the cluster (kubectl -n monitoring port-forward svc/grafana 3000:80), and the Secret with its admin login. */
 export const grafanaUrl = observability.grafanaUrl;
 export const grafanaAdminSecret = { namespace: observability.namespace.metadata.name, name: observability.adminSecret.metadata.name };
+/** (aws, observability.loki.storage s3) The S3 bucket holding Loki's chunks and index. */
+export const lokiBucket = cluster.lokiObjectStore?.bucketName;

@@ -4,11 +4,17 @@ import * as random from "@pulumi/random";
 import type { ObservabilityConfig } from "../config";
 import { prometheusRule } from "./observability/alert-rules";
 import { dashboardConfigMaps, datasourceConfigMap, readDashboards } from "./observability/dashboards";
-import { ALLOY_CHART, LOKI_CHART, alloyValues, lokiValues } from "./observability/logging-values";
+import { ALLOY_CHART, LOKI_CHART, LokiBucket, alloyValues, lokiValues } from "./observability/logging-values";
 import {
     GRAFANA_ADMIN_KEYS, GRAFANA_ADMIN_SECRET, GRAFANA_URL, LOKI_URL, MONITORING_NAMESPACE, PROMETHEUS_URL, RELEASES,
 } from "./observability/names";
 import { PROMETHEUS_STACK_CHART, prometheusStackValues } from "./observability/prometheus-values";
+
+/** (aws, `loki.storage` s3) Loki's bucket (components/loki-object-store.ts), as the observability layer needs it. */
+export interface LokiObjectStoreRef extends LokiBucket {
+    /** What Loki's pod must wait for: its Pod Identity association and the bucket's settings. Defaults to none. */
+    readonly dependsOn?: readonly pulumi.Resource[];
+}
 
 export interface ObservabilityArgs {
     /** Retention, storage, scrape interval and alert thresholds (config.observability). */
@@ -17,12 +23,15 @@ export interface ObservabilityArgs {
     readonly modelNamespace: string;
     /** Grafana's admin password (a secret). Defaults to a generated 32-character password (@pulumi/random). */
     readonly grafanaAdminPassword?: pulumi.Input<string>;
+    /** Loki's S3 bucket; required when `config.loki.storage` is s3, refused otherwise. Defaults to none (filesystem). */
+    readonly lokiObjectStore?: LokiObjectStoreRef;
 }
 
 /**
  * The observability layer, in the `monitoring` namespace: kube-prometheus-stack (Prometheus
  * operator, a Prometheus that scrapes every ServiceMonitor of the cluster onto a PVC,
- * kube-state-metrics, node exporter, Alertmanager, Grafana), Loki (single binary on a PVC),
+ * kube-state-metrics, node exporter, Alertmanager, Grafana), Loki (single binary, its chunks and
+ * index on a PVC or, on AWS, in the S3 bucket given as `lokiObjectStore`),
  * Grafana Alloy (a DaemonSet shipping every pod's logs to Loki), Grafana's data sources and
  * dashboards as labelled ConfigMaps, the admin credentials as a Secret, and the alert rules.
  */
@@ -94,8 +103,8 @@ export class Observability extends pulumi.ComponentResource {
             repositoryOpts: { repo: LOKI_CHART.repo },
             name: RELEASES.loki,
             namespace,
-            values: lokiValues(config),
-        }, inNamespace);
+            values: lokiValues(config, args.lokiObjectStore),
+        }, { ...inNamespace, dependsOn: [this.namespace, ...(args.lokiObjectStore?.dependsOn ?? [])] });
 
         this.alloy = new k8s.helm.v4.Chart(`${name}-alloy`, {
             chart: ALLOY_CHART.chart,

@@ -10,8 +10,8 @@ export interface PodIdentityRoleArgs {
     readonly serviceAccount: string;
     /** AWS managed policies to attach, by name (`service-role/AmazonEBSCSIDriverPolicy`). Defaults to none. */
     readonly managedPolicies?: readonly string[];
-    /** An inline policy, built from the cluster name. Defaults to none. */
-    readonly inlinePolicy?: (clusterName: string) => PolicyDocument;
+    /** An inline policy, built from the cluster name (it may wait on other outputs, like a bucket's ARN). Defaults to none. */
+    readonly inlinePolicy?: (clusterName: string) => pulumi.Input<PolicyDocument>;
     /**
      * Create the PodIdentityAssociation too. Defaults to false: EKS add-ons create their own
      * association from the add-on's `podIdentityAssociations`.
@@ -52,7 +52,7 @@ export class PodIdentityRole extends pulumi.ComponentResource {
         if (inlinePolicy) {
             new aws.iam.RolePolicy(`${name}-inline`, {
                 role: this.role.id,
-                policy: pulumi.output(args.clusterName).apply((clusterName) => JSON.stringify(inlinePolicy(clusterName))),
+                policy: pulumi.output(args.clusterName).apply(inlinePolicy).apply((document) => JSON.stringify(document)),
             }, { parent: this });
         }
         if (args.associate) {

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { count, quantity } from "./fields";
+import type { CrossFieldProblem } from "./models";
+import { isRecord } from "./project";
 
 /**
  * A Prometheus duration (prometheus/common model.ParseDuration): units y, w, d, h, m, s, ms,
@@ -33,8 +35,10 @@ export const observabilitySchema = z.strictObject({
         ...storage,
     }),
     loki: z.strictObject({
-        // Object storage (S3 with IAM scoped to Loki's service account) is not implemented yet.
-        storage: z.enum(["filesystem"]),
+        // filesystem: chunks and index on the PVC; s3 (target aws): in an S3 bucket the stack
+        // creates, reached through EKS Pod Identity (components/loki-object-store.ts). The PVC
+        // (storageSize, storageClass) stays in both: it holds Loki's WAL and index cache.
+        storage: z.enum(["filesystem", "s3"]),
         retention: duration,
         ...storage,
     }),
@@ -49,3 +53,19 @@ export const observabilitySchema = z.strictObject({
 });
 
 export type ObservabilityConfig = z.output<typeof observabilitySchema>;
+
+/**
+ * Checks of `observability` against the rest of the stack, on the raw (merged) values.
+ * Paths start at the top-level key.
+ */
+export function observabilityProblems(observability: unknown, target: unknown): CrossFieldProblem[] {
+    const loki = isRecord(observability) && isRecord(observability.loki) ? observability.loki : {};
+    if (loki.storage === "s3" && target !== "aws") {
+        return [{
+            path: ["observability", "loki", "storage"],
+            input: loki.storage,
+            message: `needs target aws (an S3 bucket and a Pod Identity role); use filesystem on target ${String(target)}`,
+        }];
+    }
+    return [];
+}

@@ -23,7 +23,7 @@ function findProjectDir(start: string): string {
 
 /** One entry of the `config:` block of Pulumi.yaml. */
 export type ConfigDeclaration =
-    | { readonly kind: "typed"; readonly type: "string" | "integer" | "boolean" | "array"; readonly default?: unknown; readonly secret: boolean }
+    | { readonly kind: "typed"; readonly type: "string" | "integer" | "boolean" | "array"; readonly default?: unknown }
     | { readonly kind: "value"; readonly value: unknown };
 
 let cached: ReadonlyMap<string, ConfigDeclaration> | undefined;
@@ -49,7 +49,7 @@ function toDeclaration(key: string, entry: unknown): ConfigDeclaration {
         if (type !== "string" && type !== "integer" && type !== "boolean" && type !== "array") {
             throw new Error(`${PROJECT_FILE}: config.${key}.type must be string, integer, boolean or array`);
         }
-        return { kind: "typed", type, default: entry.default, secret: entry.secret === true };
+        return { kind: "typed", type, default: entry.default };
     }
     if (isRecord(entry) && "value" in entry) {
         return { kind: "value", value: entry.value };

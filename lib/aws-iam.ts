@@ -6,7 +6,8 @@
 export interface PolicyStatement {
     readonly Sid?: string;
     readonly Effect: "Allow" | "Deny";
-    readonly Principal?: { readonly Service: string };
+    /** A service (trust policies) or, in a bucket policy's Deny, everyone ("*"). */
+    readonly Principal?: { readonly Service: string } | "*";
     readonly Action: readonly string[];
     readonly Resource?: string | readonly string[];
     readonly Condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
@@ -99,6 +100,42 @@ export function clusterAutoscalerPolicy(clusterName: string): PolicyDocument {
                 Condition: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned" } },
             },
         ],
+    };
+}
+
+/**
+ * What Loki needs on its bucket, and nothing else: list the bucket, and read, write and
+ * delete its objects (chunks, TSDB index, compactor deletes and retention). Loki's S3
+ * client (pkg/storage/chunk/client/aws/s3_storage_client.go, Loki v3.7.6) calls
+ * ListObjectsV2, GetObject, HeadObject (allowed by s3:GetObject), PutObject and
+ * DeleteObject. The bucket is encrypted with SSE-S3, so no KMS permission is needed.
+ */
+export function lokiBucketPolicy(bucketArn: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ListLokiBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: bucketArn },
+            { Sid: "ReadWriteLokiObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: `${bucketArn}/*` },
+        ],
+    };
+}
+
+/**
+ * A bucket policy that refuses every request not made over TLS (AWS Security Hub S3.5,
+ * "S3 general purpose buckets should require requests to use SSL"): a Deny for everyone,
+ * on the bucket and its objects, when `aws:SecureTransport` is false.
+ */
+export function tlsOnlyBucketPolicy(bucketArn: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [{
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: ["s3:*"],
+            Resource: [bucketArn, `${bucketArn}/*`],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+        }],
     };
 }
 

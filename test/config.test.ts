@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, PlatformConfig } from "../config";
+import { ConfigError, PlatformConfig, SECRET_KEYS } from "../config";
 import { configDeclarations } from "../config/project";
 import { loadProgram, runUnderMocks } from "../tools/offline/run";
 import { engineConfig, loadConfigWith } from "./mocks";
@@ -128,5 +128,21 @@ describe("config", () => {
             assert.ok(thrown instanceof Error && thrown.name === "ConfigError", "the program throws the ConfigError");
             assert.deepStrictEqual(run.resources, []);
         });
+    });
+});
+
+describe("Pulumi.yaml", () => {
+    it("gives every typed key a default: Pulumi refuses a stack that sets no value for one without", () => {
+        const required = [...configDeclarations()].filter(([, declaration]) => declaration.kind === "typed" && declaration.default === undefined);
+        assert.deepStrictEqual(required.map(([key]) => key), []);
+    });
+
+    it("keeps the optional secrets out of the schema, and the loader still knows them", async () => {
+        for (const key of SECRET_KEYS) {
+            assert.ok(!configDeclarations().has(key), key);
+        }
+        const config = await loadConfigWith({ target: "local", grafanaAdminPassword: "not-a-real-password" }, ["grafanaAdminPassword"]);
+        assert.ok(!(config instanceof Error), String(config));
+        assert.strictEqual(await pulumi.isSecret(config.grafanaAdminPassword!), true);
     });
 });

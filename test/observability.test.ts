@@ -54,7 +54,7 @@ describe("observability", () => {
             ["a scrape interval too long for autoscaling", { scrapeInterval: "2m" }, 'llm-platform:observability.scrapeInterval = "2m": must be between 1s and 30s: the autoscaler reads these series'],
             ["a retention that is not a duration", { prometheus: { retention: "15 days" } }, 'llm-platform:observability.prometheus.retention = "15 days": is not a Prometheus duration (like 15s, 5m, 15d)'],
             ["a storage size that is not a quantity", { prometheus: { storageSize: "50gb" } }, 'llm-platform:observability.prometheus.storageSize = "50gb": is not a Kubernetes quantity (like 500m, 4, 16Gi)'],
-            ["Loki on object storage (not implemented)", { loki: { storage: "s3" } }, 'llm-platform:observability.loki.storage = "s3": expected one of "filesystem"'],
+            ["Loki on S3 off AWS (the cases run on target local)", { loki: { storage: "s3" } }, 'llm-platform:observability.loki.storage = "s3": needs target aws (an S3 bucket and a Pod Identity role); use filesystem on target local'],
             ["a GPU memory ratio above 1", { alerts: { gpuMemoryFullRatio: 1.5 } }, "llm-platform:observability.alerts.gpuMemoryFullRatio = 1.5: must be at most 1"],
             ["a TTFT SLO of zero", { alerts: { ttftP95Seconds: 0 } }, "llm-platform:observability.alerts.ttftP95Seconds = 0: must be greater than 0"],
             ["an unknown key", { alerts: { queueBacklogMinute: 3 } }, "llm-platform:observability.alerts.queueBacklogMinute: unknown key (did you mean queueBacklogMinutes?)"],

@@ -1,5 +1,6 @@
+import type * as pulumi from "@pulumi/pulumi";
 import type { ObservabilityConfig } from "../../config";
-import { LOKI_PUSH_URL, LOKI_SERVICE, MODEL_POD_LABELS } from "./names";
+import { LOKI_PUSH_URL, LOKI_SERVICE, LOKI_SERVICE_ACCOUNT, MODEL_POD_LABELS } from "./names";
 import { GPU_TOLERATION, resources } from "./prometheus-values";
 
 /**
@@ -19,25 +20,63 @@ export const ALLOY_CHART = { chart: "alloy", version: "1.11.1", repo: "https://g
 /** The user the grafana/alloy image defines (Dockerfile ARG UID=473). */
 const ALLOY_USER = 473;
 
+/** (aws) The S3 bucket Loki keeps chunks and index in when `loki.storage` is s3 (components/loki-object-store.ts). */
+export interface LokiBucket {
+    readonly bucketName: pulumi.Input<string>;
+    readonly region: pulumi.Input<string>;
+}
+
 /**
- * Loki in monolithic (single-binary) mode, one replica, chunks and index on a PVC
- * (filesystem storage, TSDB schema v13), no gateway, caches, canary or test pods; single tenant
- * (auth_enabled false), logs deleted after `retention` by the compactor.
+ * Where the chunks and the TSDB index go. Keys of the pinned chart (values.yaml `loki.storage`,
+ * templates/_helpers.tpl `loki.commonStorageConfig` and `loki.lokiStorageConfig.s3`):
+ * - filesystem: `common.storage.filesystem`, on the single binary's PVC;
+ * - s3: `common.storage.s3` with `bucketnames` from `bucketNames.chunks` and `region` from
+ *   `s3.region`, and no keys: Loki's S3 client (aws-sdk-go-v2 `LoadDefaultConfig`) takes
+ *   credentials from the default chain, where EKS Pod Identity's container credentials
+ *   endpoint sits. The ruler keeps its (local, empty) rule store, as with filesystem, so
+ *   `bucketNames.ruler` is not needed and the bucket holds only data that expires with the
+ *   retention. The OSS chart reads no `bucketNames.admin` (an Enterprise Logs key).
  */
-export function lokiValues(config: ObservabilityConfig) {
+function lokiStorage(storage: ObservabilityConfig["loki"]["storage"], bucket: LokiBucket | undefined) {
+    if (storage === "filesystem") {
+        if (bucket) {
+            throw new Error("Loki stores on filesystem, yet an S3 bucket was given");
+        }
+        return { storage: { type: "filesystem" }, objectStore: "filesystem" } as const;
+    }
+    if (!bucket) {
+        throw new Error("Loki storage s3 needs its bucket (lokiObjectStore)");
+    }
+    return {
+        storage: { type: "s3", bucketNames: { chunks: bucket.bucketName }, s3: { region: bucket.region } },
+        objectStore: "s3",
+        rulerConfig: { storage: { type: "local", local: { directory: "/var/loki/rules" } } },
+    } as const;
+}
+
+/**
+ * Loki in monolithic (single-binary) mode, one replica, TSDB schema v13, chunks and index on
+ * the PVC (filesystem) or in S3 (s3, with the PVC for the WAL and index cache); no gateway,
+ * caches, canary or test pods; single tenant (auth_enabled false), logs deleted after
+ * `retention` by the compactor. Its ServiceAccount has a fixed name, which the S3 role trusts.
+ */
+export function lokiValues(config: ObservabilityConfig, bucket?: LokiBucket) {
     const { loki } = config;
+    const { storage, objectStore, ...ruler } = lokiStorage(loki.storage, bucket);
     return {
         fullnameOverride: LOKI_SERVICE,
         deploymentMode: "Monolithic",
+        serviceAccount: { create: true, name: LOKI_SERVICE_ACCOUNT },
         loki: {
             auth_enabled: false,
             commonConfig: { replication_factor: 1 },
-            storage: { type: loki.storage },
+            storage,
             schemaConfig: {
-                configs: [{ from: "2025-01-01", store: "tsdb", object_store: "filesystem", schema: "v13", index: { prefix: "index_", period: "24h" } }],
+                configs: [{ from: "2025-01-01", store: "tsdb", object_store: objectStore, schema: "v13", index: { prefix: "index_", period: "24h" } }],
             },
             limits_config: { retention_period: loki.retention },
-            compactor: { retention_enabled: true, delete_request_store: "filesystem" },
+            compactor: { retention_enabled: true, delete_request_store: objectStore },
+            ...ruler,
         },
         singleBinary: {
             replicas: 1,

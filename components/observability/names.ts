@@ -24,6 +24,12 @@ export const LOKI_SERVICE = "loki";
 export const LOKI_URL = `http://${LOKI_SERVICE}.${MONITORING_NAMESPACE}.svc:3100`;
 export const LOKI_PUSH_URL = `${LOKI_URL}/loki/api/v1/push`;
 
+/**
+ * Loki's ServiceAccount, fixed in its chart values (`serviceAccount.name`): with S3 storage the
+ * Pod Identity association and its role's trust policy name exactly this account.
+ */
+export const LOKI_SERVICE_ACCOUNT = "loki";
+
 /** Grafana data source uids: the dashboards refer to these. */
 export const DATASOURCE_UIDS = { prometheus: "prometheus", loki: "loki" } as const;
 

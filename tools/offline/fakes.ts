@@ -28,6 +28,12 @@ export const computedOutputs: Readonly<Record<string, (args: pulumi.runtime.Mock
         resources: [{ autoscalingGroups: [{ name: `eks-${physicalName(args, "nodeGroupName")}-asg` }], remoteAccessSecurityGroupId: "" }],
     }),
     "aws:efs/fileSystem:FileSystem": (args) => ({ arn: `arn:aws:elasticfilesystem:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:file-system/${args.name}-id` }),
+    // S3 completes a `bucketPrefix` with a 26-character unique suffix (time-based); offline it is zeros.
+    "aws:s3/bucket:Bucket": (args) => {
+        const prefix = args.inputs.bucketPrefix;
+        const bucket = typeof prefix === "string" && prefix !== "" && !args.inputs.bucket ? `${prefix}${"0".repeat(26)}` : physicalName(args, "bucket");
+        return { bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegion: OFFLINE_REGION };
+    },
     // A generated password; the provider marks `result` secret, and so does everything that uses it.
     "random:index/randomPassword:RandomPassword": (args) => ({ result: `offline-password-${args.name}` }),
 };
