@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { GPUS_PER_INSTANCE_TYPE } from "../lib/gpu-instances";
-import { count } from "./fields";
+import { count, isCount } from "./fields";
 import type { CrossFieldProblem } from "./models";
+import { isRecord } from "./project";
 
 /** x86_64 NVIDIA families: the pool runs the AL2023_x86_64_NVIDIA AMI (no Graviton g5g). */
 const GPU_INSTANCE = /^(g4dn|g5|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en|p6-b200)\.[0-9a-z]+$/;
@@ -67,12 +68,12 @@ type Problem = (path: (string | number)[], input: unknown, message: string) => v
 export function awsProblems(cluster: unknown, gpuPool: unknown): CrossFieldProblem[] {
     const problems: CrossFieldProblem[] = [];
     const problem: Problem = (path, input, message) => problems.push({ path, input, message });
-    const c = (isObject(cluster) ? cluster : {}) as Partial<ClusterConfig>;
-    const pool = (isObject(gpuPool) ? gpuPool : {}) as Partial<GpuPoolConfig>;
+    const c = (isRecord(cluster) ? cluster : {}) as Partial<ClusterConfig>;
+    const pool = (isRecord(gpuPool) ? gpuPool : {}) as Partial<GpuPoolConfig>;
 
     checkSizes(["gpuPool"], pool, problem);
     checkGpusPerNode(pool, problem);
-    checkSizes(["cluster", "systemPool"], (isObject(c.systemPool) ? c.systemPool : {}) as Partial<ClusterConfig["systemPool"]>, problem);
+    checkSizes(["cluster", "systemPool"], (isRecord(c.systemPool) ? c.systemPool : {}) as Partial<ClusterConfig["systemPool"]>, problem);
     checkEndpoint(c, problem);
     checkNetwork(c, problem);
     if (typeof c.kubernetesVersion === "string" && /^1\.\d{2}$/.test(c.kubernetesVersion)
@@ -131,12 +132,4 @@ function checkNetwork(cluster: Partial<ClusterConfig>, problem: Problem): void {
     if (vpcId === "" && Number.isInteger(prefix) && (prefix < 16 || prefix > 20)) {
         problem(["cluster", "vpcCidr"], cluster.vpcCidr, "must be a /16 to /20 block: the subnets are carved from it");
     }
-}
-
-function isCount(value: unknown): value is number {
-    return Number.isInteger(value);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -18,3 +18,8 @@ export const quantity = z
 export const count = (min: number) => z.int().min(min);
 
 export const seconds = z.int().min(0);
+
+/** For checks across fields, which run on raw values of any type. */
+export function isCount(value: unknown): value is number {
+    return Number.isInteger(value);
+}

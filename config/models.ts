@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseQuantity } from "../lib/quantity";
-import { count, dnsLabel, quantity, seconds } from "./fields";
+import { count, dnsLabel, isCount, quantity, seconds } from "./fields";
 import { isRecord } from "./project";
 
 /**
@@ -38,7 +38,8 @@ const autoscalingSchema = z.strictObject({
     cooldownPeriodSeconds: seconds,
     scaleUpStabilizationSeconds: seconds,
     scaleDownStabilizationSeconds: seconds,
-    fallbackReplicas: count(0),
+    // At least 1: the pack's keda-fallback rule refuses a fallback of no replicas.
+    fallbackReplicas: count(1),
     cpuUtilization: z.number().gt(0).max(1),
 });
 
@@ -63,7 +64,8 @@ const baseModelSchema = z.strictObject({
     storage: z.strictObject({
         size: quantity,
         storageClass: z.string(),
-        accessMode: z.enum(["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany"]),
+        // Not ReadOnlyMany: the download Job writes the weights into the claim.
+        accessMode: z.enum(["ReadWriteOnce", "ReadWriteMany"]),
     }),
     startupBudgetSeconds: count(1),
     drainSeconds: seconds,
@@ -86,10 +88,6 @@ export interface CrossFieldProblem {
     readonly message: string;
 }
 
-/**
- * Checks across the fields of the models. They run on the raw values, even where a field
- * failed its own check, so that every problem is reported at once.
- */
 /** What the model checks need to know about the rest of the stack (raw values: they may be invalid). */
 export interface ModelCheckContext {
     readonly target?: unknown;
@@ -97,6 +95,10 @@ export interface ModelCheckContext {
     readonly gpuPool?: unknown;
 }
 
+/**
+ * Checks across the fields of the models. They run on the raw values, even where a field
+ * failed its own check, so that every problem is reported at once.
+ */
 export function modelListProblems(models: readonly unknown[], context: ModelCheckContext = {}): CrossFieldProblem[] {
     const problems: CrossFieldProblem[] = [];
     const seen = new Set<unknown>();
@@ -168,10 +170,9 @@ function checkPlacement(model: Partial<ModelConfig>, context: ModelCheckContext,
     if (isCount(maxReplicas) && maxReplicas > 1 && accessMode !== undefined && accessMode !== "ReadWriteMany") {
         problem(["storage", "accessMode"], accessMode, `must be ReadWriteMany on aws when maxReplicas > 1: replicas on different nodes share one copy of the weights (EFS)`);
     }
-}
-
-function isCount(value: unknown): value is number {
-    return Number.isInteger(value);
+    if (accessMode === "ReadWriteMany" && model.storage?.storageClass === "") {
+        problem(["storage", "storageClass"], "", `must name a shared class (efs-models) for ReadWriteMany: the cluster's default class is EBS, which cannot share a volume`);
+    }
 }
 
 /** True when both parse as quantities and the first is larger (or equal, when asked). */
