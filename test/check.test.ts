@@ -73,7 +73,7 @@ describe("npm run check", function () {
     describe("exits 2 on unreadable input, with one line naming the file", () => {
         const cases: [string, () => string[], RegExp][] = [
             ["a missing file", () => ["/nonexistent/manifests.yaml"], /^error: \/nonexistent\/manifests.yaml: cannot read the file$/],
-            ["invalid YAML", () => [yamlFile("kind: [unclosed\n")], /^error: .*manifests.yaml: document 1: not valid YAML: /],
+            ["invalid YAML", () => [yamlFile("kind: [unclosed\n")], /^error: .*manifests.yaml: not valid YAML: /],
             ["a document that is no Kubernetes object", () => [yamlFile({ hello: "world" })], /^error: .*manifests.yaml: document 1: not a Kubernetes object \(apiVersion and kind are required\)$/],
             ["no file at all", () => [], /^error: usage: npm run check -- \[--format json\] <file.yaml>\.\.\.$/],
         ];

@@ -8,7 +8,7 @@
 import type { PolicyPackConfig } from "@pulumi/policy";
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { parseAllDocuments } from "yaml";
+import { loadAll } from "js-yaml";
 import { packArgs } from "../policies/pack";
 import { isRecord } from "../config/project";
 import { PolicyReport, PolicySubject, evaluatePolicies } from "./offline/policies";
@@ -23,18 +23,19 @@ export function typeToken(apiVersion: string, kind: string): string {
 
 /** The documents of a YAML text as policy subjects; throws InputError naming the file. */
 export function manifestSubjects(file: string, text: string): PolicySubject[] {
+    let documents: unknown[];
+    try {
+        documents = loadAll(text);
+    } catch (error) {
+        throw new InputError(`${file}: not valid YAML: ${(error as Error).message.split("\n")[0]}`);
+    }
     const subjects: PolicySubject[] = [];
-    parseAllDocuments(text).forEach((document, index) => {
-        const where = `${file}: document ${index + 1}`;
-        if (document.errors.length > 0) {
-            throw new InputError(`${where}: not valid YAML: ${document.errors[0].message.split("\n")[0]}`);
-        }
-        const object: unknown = document.toJS();
+    documents.forEach((object, index) => {
         if (object === null || object === undefined) {
             return;
         }
         if (!isRecord(object) || typeof object.apiVersion !== "string" || typeof object.kind !== "string") {
-            throw new InputError(`${where}: not a Kubernetes object (apiVersion and kind are required)`);
+            throw new InputError(`${file}: document ${index + 1}: not a Kubernetes object (apiVersion and kind are required)`);
         }
         const metadata = isRecord(object.metadata) ? object.metadata : {};
         const name = typeof metadata.name === "string" ? metadata.name : `${object.kind.toLowerCase()}-${index + 1}`;

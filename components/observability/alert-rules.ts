@@ -1,4 +1,4 @@
-import { stringify } from "yaml";
+import { dump } from "js-yaml";
 import type { ObservabilityConfig } from "../../config";
 import { MONITORING_NAMESPACE } from "./names";
 
@@ -148,5 +148,5 @@ export function prometheusRule(alerts: AlertThresholds, modelNamespace: string, 
 
 /** The groups as a Prometheus rules file (what the operator renders from the PrometheusRule). */
 export function rulesFile(groups: readonly RuleGroup[]): string {
-    return stringify({ groups }, { lineWidth: 0 });
+    return dump({ groups }, { lineWidth: -1, noRefs: true });
 }

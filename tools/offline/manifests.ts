@@ -1,4 +1,4 @@
-import { stringify } from "yaml";
+import { dump } from "js-yaml";
 import type { RecordedResource } from "./run";
 
 export interface KubernetesObject {
@@ -48,6 +48,6 @@ function kindRank(kind: string): number {
 /** One multi-document YAML file; each object with apiVersion, kind and metadata first. */
 export function toManifestYaml(objects: readonly KubernetesObject[]): string {
     return objects
-        .map(({ apiVersion, kind, metadata, ...rest }) => stringify({ apiVersion, kind, metadata, ...rest }, { lineWidth: 0 }))
+        .map(({ apiVersion, kind, metadata, ...rest }) => dump({ apiVersion, kind, metadata, ...rest }, { lineWidth: -1, noRefs: true }))
         .join("---\n");
 }

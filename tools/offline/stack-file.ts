@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { parse } from "yaml";
+import { load } from "js-yaml";
 import { isRecord } from "../../config/project";
 
 /** Stands in for a `secure:` value, which only the Pulumi CLI can decrypt. Kept secret. */
@@ -33,7 +33,7 @@ export function readStackFile(file: string): StackConfig {
     }
     let document: unknown;
     try {
-        document = parse(text);
+        document = load(text);
     } catch (error) {
         throw new InputError(`${file}: not valid YAML: ${firstLine(error)}`);
     }
