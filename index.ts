@@ -36,7 +36,8 @@ if (config.aws) {
     new GpuRuntime("gpu-runtime", { provider, dependsOn: [observability] });
 }
 
-const keda = new Keda("keda", {}, { provider });
+// The HTTP add-on only where a model scales to zero: its interceptor holds the requests that wake it.
+const keda = new Keda("keda", { httpAddOn: config.models.some((model) => model.minReplicas === 0) }, { provider });
 
 const modelServers = config.models.map((model) => new ModelServer(model.name, {
     model,
@@ -45,13 +46,17 @@ const modelServers = config.models.map((model) => new ModelServer(model.name, {
     dependsOn: [modelNamespace, observability],
     prometheusAddress: observability.prometheusUrl,
     autoscalerDependsOn: [keda],
+    httpAddOn: keda.httpAddOnEndpoints,
 }, { provider }));
 
 export const target = config.target;
 /** (aws) The EKS cluster, its kubeconfig (secret: it names the endpoint), the GPU pool and the GPUs it holds at max size. */
 export const { clusterName, kubeconfig, gpuPoolName, gpuCapacityAtMax } = cluster;
 export const namespace = modelNamespace.metadata.name;
-/** Per model: the in-cluster base URL of its OpenAI-compatible API and the model name clients send. */
+/**
+ * Per model: the in-cluster base URL of its OpenAI-compatible API and the model name clients send.
+ * A model that scales to zero is called through the KEDA HTTP add-on (`http://<model>-proxy.<namespace>.svc.cluster.local:8080/v1`).
+ */
 export const models = Object.fromEntries(modelServers.map((server, i) => [config.models[i].name, { url: server.url, servedModelName: server.servedModelName }]));
 /** Grafana inside the cluster (kubectl -n monitoring port-forward svc/grafana 3000:80), and the Secret with its admin login. */
 export const grafanaUrl = observability.grafanaUrl;

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { HttpAddOnEndpoints, KedaHttpAddOn, httpAddOnEndpoints } from "./keda-http-add-on";
 
 /** KEDA's chart, pinned: kedacore/charts tag v2.20.2 (keda/Chart.yaml version and appVersion 2.20.2, July 2026). */
 export const KEDA_CHART = { chart: "keda", version: "2.20.2", repo: "https://kedacore.github.io/charts" } as const;
@@ -7,6 +8,11 @@ export const KEDA_CHART = { chart: "keda", version: "2.20.2", repo: "https://ked
 export interface KedaArgs {
     /** Namespace KEDA runs in. Defaults to "keda". */
     readonly namespace?: string;
+    /**
+     * Also install the KEDA HTTP add-on, whose interceptor wakes models scaled to zero
+     * (components/keda-http-add-on.ts). Defaults to false.
+     */
+    readonly httpAddOn?: boolean;
 }
 
 const requests = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string) => ({
@@ -34,10 +40,14 @@ export function kedaChartValues() {
     };
 }
 
-/** KEDA (operator, metrics API server, admission webhooks) from its pinned Helm chart. */
+/** KEDA (operator, metrics API server, admission webhooks) from its pinned Helm chart, and optionally its HTTP add-on. */
 export class Keda extends pulumi.ComponentResource {
     public readonly namespace: k8s.core.v1.Namespace;
     public readonly chart: k8s.helm.v4.Chart;
+    /** The HTTP add-on, when asked for. */
+    public readonly httpAddOn?: KedaHttpAddOn;
+    /** Where model servers reach the HTTP add-on (its proxy and external scaler), when installed. */
+    public readonly httpAddOnEndpoints?: HttpAddOnEndpoints;
 
     constructor(name: string, args: KedaArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("llm-platform:autoscaling:Keda", name, {}, opts);
@@ -55,6 +65,12 @@ export class Keda extends pulumi.ComponentResource {
             values: kedaChartValues(),
         }, { parent: this });
 
-        this.registerOutputs({ namespace: this.namespace, chart: this.chart });
+        if (args.httpAddOn) {
+            // After KEDA: the add-on's chart renders a ScaledObject for its interceptors.
+            this.httpAddOn = new KedaHttpAddOn(`${name}-http`, { namespace: this.namespace.metadata.name, dependsOn: [this.chart] }, { parent: this });
+            this.httpAddOnEndpoints = httpAddOnEndpoints(namespace);
+        }
+
+        this.registerOutputs({ namespace: this.namespace, chart: this.chart, httpAddOn: this.httpAddOn });
     }
 }

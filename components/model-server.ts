@@ -2,12 +2,14 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelConfig } from "../config";
 import { engineProfile } from "./engines";
+import type { HttpAddOnEndpoints } from "./keda-http-add-on";
 import { serverDeployment } from "./model-server/deployment";
 import { downloadJob } from "./model-server/download-job";
 import { modelServerNames } from "./model-server/names";
 import {
     disruptionBudget, serverIngress, serverService, serviceMonitor, serviceUrl, tokenSecretMetadata, weightsClaim,
 } from "./model-server/resources";
+import { interceptorRoute, proxyService, proxyUrl, scalesFromZero } from "./model-server/request-routing";
 import { scaledObject } from "./model-server/scaled-object";
 
 export interface ModelServerArgs {
@@ -23,14 +25,22 @@ export interface ModelServerArgs {
     readonly serviceMonitorLabels?: Record<string, string>;
     /** Resources every object waits for (the namespace). Defaults to none. */
     readonly dependsOn?: pulumi.Resource[];
-    /** What the ScaledObject waits for: KEDA and its CRDs. Defaults to none. */
+    /** What the ScaledObject (and InterceptorRoute) wait for: KEDA, its HTTP add-on and their CRDs. Defaults to none. */
     readonly autoscalerDependsOn?: pulumi.Resource[];
+    /**
+     * The KEDA HTTP add-on (Keda's `httpAddOnEndpoints`), required when the model scales to zero
+     * (minReplicas 0): its interceptor holds the requests that wake the model. Defaults to none.
+     */
+    readonly httpAddOn?: HttpAddOnEndpoints;
 }
 
 /**
  * One served model: weights claim, the Job that fills it with the pinned revision, the
  * serving Deployment (which waits for that Job), Service, ServiceMonitor, PodDisruptionBudget,
- * optional Ingress and the KEDA ScaledObject that owns the replica count.
+ * optional Ingress and the KEDA ScaledObject that owns the replica count. A model that scales to
+ * zero is called through the KEDA HTTP add-on's interceptor, which wakes it
+ * (model-server/request-routing.ts): an InterceptorRoute, a `<model>-proxy` Service and an
+ * `external-push` trigger in the same ScaledObject.
  */
 export class ModelServer extends pulumi.ComponentResource {
     public readonly claim: k8s.core.v1.PersistentVolumeClaim;
@@ -42,7 +52,11 @@ export class ModelServer extends pulumi.ComponentResource {
     public readonly disruptionBudget?: k8s.policy.v1.PodDisruptionBudget;
     public readonly ingress?: k8s.networking.v1.Ingress;
     public readonly scaledObject: k8s.apiextensions.CustomResource;
-    /** In-cluster base URL of the OpenAI-compatible API. */
+    /** (scale to zero) Routes the model's proxy host names to its Service through the interceptor. */
+    public readonly interceptorRoute?: k8s.apiextensions.CustomResource;
+    /** (scale to zero) The ExternalName Service clients call, an alias of the interceptor's proxy. */
+    public readonly proxyService?: k8s.core.v1.Service;
+    /** In-cluster base URL of the OpenAI-compatible API (through the interceptor when the model scales to zero). */
     public readonly url: pulumi.Output<string>;
     /** The model name clients send (`model` in OpenAI requests). */
     public readonly servedModelName: pulumi.Output<string>;
@@ -53,6 +67,10 @@ export class ModelServer extends pulumi.ComponentResource {
         const names = modelServerNames(model, args.namespace);
         const profile = engineProfile(model.engine, model.image);
         const base = { parent: this, dependsOn: args.dependsOn ?? [] };
+        const httpAddOn = scalesFromZero(model) ? args.httpAddOn : undefined;
+        if (scalesFromZero(model) && !httpAddOn) {
+            throw new Error(`model ${model.name}: minReplicas 0 needs the KEDA HTTP add-on (httpAddOn), or nothing would wake it`);
+        }
 
         this.claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-weights`, {
             ...weightsClaim(model, names),
@@ -99,24 +117,37 @@ export class ModelServer extends pulumi.ComponentResource {
             this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, budget, base);
         }
 
-        const ingress = serverIngress(model, names);
-        if (ingress) {
-            this.ingress = new k8s.networking.v1.Ingress(`${name}-ingress`, ingress, { ...base, dependsOn: [...base.dependsOn, this.service] });
+        const autoscalerDependsOn = [...base.dependsOn, ...(args.autoscalerDependsOn ?? [])];
+        if (httpAddOn) {
+            this.proxyService = new k8s.core.v1.Service(`${name}-proxy`, proxyService(model, names, httpAddOn), base);
+            this.interceptorRoute = new k8s.apiextensions.CustomResource(`${name}-route`, {
+                apiVersion: "http.keda.sh/v1beta1",
+                kind: "InterceptorRoute",
+                ...interceptorRoute(model, names),
+            }, { ...base, dependsOn: [...autoscalerDependsOn, this.service] });
         }
 
+        const ingress = serverIngress(model, names, this.proxyService ? { name: names.proxy, port: { name: "http" } } : undefined);
+        if (ingress) {
+            this.ingress = new k8s.networking.v1.Ingress(`${name}-ingress`, ingress, { ...base, dependsOn: [...base.dependsOn, this.proxyService ?? this.service] });
+        }
+
+        // After the InterceptorRoute: KEDA asks the add-on's scaler for the trigger's metric spec
+        // when it reconciles, and gets none while the route does not exist (add-on docs, step 2).
         this.scaledObject = new k8s.apiextensions.CustomResource(`${name}-scaler`, {
             apiVersion: "keda.sh/v1alpha1",
             kind: "ScaledObject",
-            ...scaledObject(model, { names, profile, prometheusAddress: args.prometheusAddress }),
-        }, { ...base, dependsOn: [...base.dependsOn, ...(args.autoscalerDependsOn ?? []), this.deployment] });
+            ...scaledObject(model, { names, profile, prometheusAddress: args.prometheusAddress, httpAddOn }),
+        }, { ...base, dependsOn: [...autoscalerDependsOn, this.deployment, ...(this.interceptorRoute ? [this.interceptorRoute] : [])] });
 
-        this.url = pulumi.output(serviceUrl(names));
+        this.url = pulumi.output(httpAddOn ? proxyUrl(names, httpAddOn) : serviceUrl(names));
         this.servedModelName = pulumi.output(model.servedModelName);
 
         this.registerOutputs({
             claim: this.claim, tokenSecret: this.tokenSecret, downloadJob: this.downloadJob, deployment: this.deployment,
             service: this.service, serviceMonitor: this.serviceMonitor, disruptionBudget: this.disruptionBudget,
-            ingress: this.ingress, scaledObject: this.scaledObject, url: this.url, servedModelName: this.servedModelName,
+            ingress: this.ingress, scaledObject: this.scaledObject, interceptorRoute: this.interceptorRoute, proxyService: this.proxyService,
+            url: this.url, servedModelName: this.servedModelName,
         });
     }
 }

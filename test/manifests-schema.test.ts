@@ -32,6 +32,27 @@ describe("manifests against the upstream schemas", () => {
             assert.match(problems[0]?.message ?? "", /threshold must be string/);
         });
 
+        it("checks InterceptorRoutes (no kubernetes-models package) against the transcription of their CRD schema", async () => {
+            const route = {
+                apiVersion: "http.keda.sh/v1beta1", kind: "InterceptorRoute", metadata: { name: "qwen", namespace: "llm" },
+                spec: { target: { service: "qwen", port: 80 }, rules: [{ hosts: ["qwen-proxy"] }], scalingMetric: { concurrency: { targetValue: 52 } } },
+            };
+            assert.deepStrictEqual(await validateObjects([route]), []);
+            const broken = {
+                ...route,
+                metadata: { name: "qwen" },
+                spec: { target: { service: "qwen", port: "80", portName: "http" }, rules: [{ host: "qwen-proxy" }], scalingMetric: { concurrency: { targetValue: 0 } } },
+            };
+            assert.deepStrictEqual((await validateObjects([broken])).map((p) => p.message), [
+                "/metadata must have required property 'namespace'",
+                "/spec/target must set exactly one of 'port' or 'portName'",
+                "/spec/target/port must be integer",
+                "/spec/rules/0 must NOT have additional property 'host'",
+                "/spec/scalingMetric/concurrency/targetValue must be >= 1",
+            ]);
+            assert.deepStrictEqual((await validateObjects([{ ...route, spec: undefined }])).map((p) => p.message), ["/ must have required property 'spec'"]);
+        });
+
         it("refuses a kind it has no schema for", async () => {
             const problems = await validateObjects([{ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } }]);
             assert.deepStrictEqual(problems, [{ object: "Widget w", message: "no schema for example.com/v1 Widget" }]);

@@ -131,8 +131,10 @@ describe("autoscaling queries against a real Prometheus", function () {
         model = loaded.models[0];
         const names = modelServerNames(model, "llm");
         const spec = scaledObject(model, { names, profile: engineProfile("vllm") }).spec;
-        queries = spec.triggers.map((trigger) => trigger.metadata.query);
-        thresholds = spec.triggers.map((trigger) => ({ threshold: Number(trigger.metadata.threshold), activationThreshold: Number(trigger.metadata.activationThreshold) }));
+        // The Prometheus triggers (without the HTTP add-on's external-push trigger, which wakes the model from zero).
+        const engineTriggers = spec.triggers.flatMap((trigger) => ("query" in trigger.metadata ? [trigger.metadata] : []));
+        queries = engineTriggers.map((metadata) => metadata.query);
+        thresholds = engineTriggers.map((metadata) => ({ threshold: Number(metadata.threshold), activationThreshold: Number(metadata.activationThreshold) }));
         assert.deepStrictEqual(loadTriggers(model, engineProfile("vllm"), names).map((t) => t.query), queries);
 
         fixtureServer = http.createServer(fixture);

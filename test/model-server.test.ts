@@ -2,6 +2,7 @@ import * as assert from "assert";
 import type { Engine } from "../config";
 import { ENGINE_IMAGES } from "../components/engines";
 import { KEDA_CHART, kedaChartValues } from "../components/keda";
+import { KEDA_HTTP_CHART, interceptorScaledObjectFallback, kedaHttpChartValues } from "../components/keda-http-add-on";
 import { startupBudget } from "../components/model-server/deployment";
 import { revisionHash } from "../components/model-server/names";
 import { KubernetesObject } from "../tools/offline/manifests";
@@ -9,6 +10,7 @@ import { ProgramRun, SECRET } from "../tools/offline/run";
 import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
 import { validateObjects } from "../tools/offline/schemas";
 import { PROJECT_DIR, STACKS, objects, resource, resourcesOfType, runStack, runStackFile } from "./mocks";
+import type { RecordedResource } from "../tools/offline/run";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = Record<string, any>;
@@ -158,8 +160,12 @@ function assertCompleteModelServer(run: ProgramRun, name: string, expect: { gpus
     assert.ok(scaler.spec.fallback.failureThreshold >= 1 && Number.isInteger(scaler.spec.fallback.replicas));
     assert.ok(scaler.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.stabilizationWindowSeconds >= 0);
     assert.ok(scaler.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds >= 0);
-    assert.ok(scaler.spec.triggers.length >= 1);
-    for (const trigger of scaler.spec.triggers) {
+    const engineTriggers = scaler.spec.triggers.filter((t: Json) => t.type === "prometheus");
+    assert.ok(engineTriggers.length >= 1);
+    // Besides the engine's metrics, only the HTTP add-on's trigger that wakes a model scaled to zero.
+    assert.deepStrictEqual(scaler.spec.triggers.filter((t: Json) => t.type !== "prometheus").map((t: Json) => t.type),
+        scaler.spec.minReplicaCount === 0 ? ["external-push"] : []);
+    for (const trigger of engineTriggers) {
         assert.strictEqual(trigger.type, "prometheus");
         assert.strictEqual(trigger.metadata.ignoreNullValues, "false");
         assert.match(trigger.metadata.query, /^sum\(/);
@@ -286,4 +292,145 @@ describe("model server under mocks", () => {
             assert.deepStrictEqual(await validateObjects(planned), []);
         });
     }
+});
+
+/** The autoscalers of the run that scale this Deployment: ScaledObjects, HPAs, and HTTPScaledObjects that create a ScaledObject. */
+function autoscalersOf(run: ProgramRun, deployment: Json): Json[] {
+    return (objects(run) as Json[]).filter((o) => o.metadata.namespace === deployment.metadata.namespace && (
+        (o.kind === "ScaledObject" && o.spec.scaleTargetRef.name === deployment.metadata.name)
+        || (o.kind === "HorizontalPodAutoscaler" && o.spec.scaleTargetRef.name === deployment.metadata.name)
+        || (o.kind === "HTTPScaledObject" && o.metadata.annotations?.["httpscaledobject.keda.sh/skip-scaledobject-creation"] !== "true")));
+}
+
+function httpAddOnChart(run: ProgramRun): RecordedResource | undefined {
+    return resourcesOfType(run, "kubernetes:helm.sh/v4:Chart").find((candidate) => candidate.inputs.chart === KEDA_HTTP_CHART.chart);
+}
+
+describe("scale from zero through the KEDA HTTP add-on", () => {
+    describe("the dev stack (minReplicas 0)", () => {
+        const name = "qwen-1-5b";
+        let run: ProgramRun;
+        before(async () => {
+            run = await runStackFile("dev");
+        });
+
+        it("scales the model to zero", () => {
+            assert.strictEqual(must(run, "ScaledObject", name).spec.minReplicaCount, 0);
+        });
+
+        it("routes the model's proxy host names to its Service and port with an InterceptorRoute", () => {
+            const route = must(run, "InterceptorRoute", name);
+            const service = must(run, "Service", name);
+            assert.strictEqual(route.apiVersion, "http.keda.sh/v1beta1");
+            assert.strictEqual(route.metadata.namespace, service.metadata.namespace);
+            assert.deepStrictEqual(route.spec.target, { service: service.metadata.name, port: service.spec.ports[0].port });
+            assert.deepStrictEqual(route.spec.rules, [{ hosts: [`${name}-proxy`, `${name}-proxy.llm`, `${name}-proxy.llm.svc`, `${name}-proxy.llm.svc.cluster.local`] }]);
+            // In-flight target = running + waiting targets of the stack (48 + 4): it never outbids the engine's triggers.
+            assert.deepStrictEqual(route.spec.scalingMetric, { concurrency: { targetValue: 52 } });
+            // Held for the startup budget (600 s) plus 20 minutes for a GPU node and the image.
+            assert.deepStrictEqual(route.spec.timeouts, { readiness: "1800s" });
+            assert.strictEqual(find(run, "HTTPScaledObject", name), undefined, "no HTTPScaledObject: InterceptorRoute creates no ScaledObject");
+        });
+
+        it("adds the add-on's external-push trigger, naming the InterceptorRoute, to the model's one ScaledObject", () => {
+            const scaler = must(run, "ScaledObject", name);
+            const push = scaler.spec.triggers.filter((t: Json) => t.type === "external-push");
+            assert.deepStrictEqual(push, [{
+                type: "external-push", name: "requests", metricType: "AverageValue",
+                metadata: { scalerAddress: "keda-add-ons-http-external-scaler.keda:9090", interceptorRoute: must(run, "InterceptorRoute", name).metadata.name },
+            }]);
+            // The engine's queue and running triggers still scale 1..N.
+            assert.deepStrictEqual(scaler.spec.triggers.filter((t: Json) => t.type === "prometheus").map((t: Json) => t.name), ["queue", "running"]);
+        });
+
+        it("keeps exactly one autoscaler per Deployment", () => {
+            for (const deployment of (objects(run) as Json[]).filter((o) => o.kind === "Deployment")) {
+                assert.deepStrictEqual(autoscalersOf(run, deployment).map((o) => `${o.kind}/${o.metadata.name}`), [`ScaledObject/${deployment.metadata.name}`]);
+            }
+        });
+
+        it("exports the URL of an ExternalName Service that leads to the interceptor, with a Host the route matches", () => {
+            const proxy = must(run, "Service", `${name}-proxy`);
+            assert.deepStrictEqual(proxy.spec, {
+                type: "ExternalName",
+                externalName: "keda-add-ons-http-interceptor-proxy.keda.svc.cluster.local",
+                ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+            });
+            const models = run.outputs.models as Json;
+            assert.deepStrictEqual(models[name], { url: `http://${name}-proxy.llm.svc.cluster.local:8080/v1`, servedModelName: "Qwen/Qwen2.5-1.5B-Instruct" });
+            const url = new URL(models[name].url);
+            assert.strictEqual(url.port, String(kedaHttpChartValues().interceptor.proxy.port), "the port the interceptor listens on");
+            assert.ok(must(run, "InterceptorRoute", name).spec.rules[0].hosts.includes(url.hostname), "the Host clients send is routed");
+        });
+
+        it("creates the InterceptorRoute after the add-on, and the ScaledObject after the InterceptorRoute", () => {
+            const route = resource(run, "kubernetes:http.keda.sh/v1beta1:InterceptorRoute", `${name}-route`);
+            const scaler = resource(run, "kubernetes:keda.sh/v1alpha1:ScaledObject", `${name}-scaler`);
+            assert.ok(route.dependencies.includes(httpAddOnChart(run)!.urn), "the route waits for the add-on's CRDs");
+            assert.ok(scaler.dependencies.includes(route.urn), "the ScaledObject waits for its InterceptorRoute");
+        });
+
+        it("installs the add-on from its pinned chart, after KEDA, in KEDA's namespace, off the GPU nodes, restricted", () => {
+            const chart = httpAddOnChart(run);
+            assert.ok(chart, "the add-on's chart is declared");
+            assert.strictEqual(chart.inputs.version, "0.15.0");
+            assert.deepStrictEqual(chart.inputs.repositoryOpts, { repo: "https://kedacore.github.io/charts" });
+            assert.strictEqual(chart.inputs.namespace, "keda");
+            assert.deepStrictEqual(chart.inputs.values, kedaHttpChartValues());
+            const kedaChart = resourcesOfType(run, "kubernetes:helm.sh/v4:Chart").find((candidate) => candidate.inputs.chart === "keda")!;
+            assert.ok(chart.dependencies.includes(kedaChart.urn), "after KEDA: the chart renders a ScaledObject");
+            const values = kedaHttpChartValues();
+            assert.strictEqual(values.crds.install, true);
+            for (const part of [values.operator, values.scaler, values.interceptor]) {
+                assert.deepStrictEqual(part.tolerations, []);
+                assert.ok(part.resources.requests.cpu && part.resources.requests.memory && part.resources.limits.cpu && part.resources.limits.memory);
+            }
+            assert.deepStrictEqual(values.podSecurityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+            assert.strictEqual(values.securityContext.allowPrivilegeEscalation, false);
+            assert.deepStrictEqual(values.securityContext.capabilities.drop, ["ALL"]);
+            assert.ok(values.interceptor.replicas.min >= 2, "every request of a scale-to-zero model passes an interceptor");
+        });
+
+        it("gives the chart's own interceptor ScaledObject a fallback (keda-fallback), and touches nothing else", () => {
+            const opts = {};
+            const scaledObjectArgs = { type: "kubernetes:keda.sh/v1alpha1:ScaledObject", name: "x", custom: true, props: { spec: { minReplicaCount: 2, triggers: [] } }, opts };
+            assert.deepStrictEqual(interceptorScaledObjectFallback(scaledObjectArgs), {
+                props: { spec: { minReplicaCount: 2, triggers: [], fallback: { failureThreshold: 3, replicas: 2 } } }, opts,
+            });
+            assert.strictEqual(interceptorScaledObjectFallback({ ...scaledObjectArgs, type: "kubernetes:apps/v1:Deployment" }), undefined);
+        });
+
+        it("validates against the schemas (the InterceptorRoute against its transcribed CRD schema)", async () => {
+            assert.deepStrictEqual(await validateObjects(objects(run)), []);
+        });
+    });
+
+    for (const stack of ["prod", "local"]) {
+        it(`leaves ${stack} (a warm minimum) calling its Service directly, without the add-on`, async () => {
+            const run = await runStackFile(stack);
+            assert.strictEqual(httpAddOnChart(run), undefined);
+            assert.ok(!objects(run).some((o) => o.kind === "InterceptorRoute" || o.kind === "HTTPScaledObject" || (o.metadata.name ?? "").endsWith("-proxy")));
+            for (const [model, exported] of Object.entries(run.outputs.models as Json)) {
+                assert.strictEqual(exported.url, `http://${model}.llm.svc.cluster.local/v1`);
+            }
+        });
+    }
+
+    it("sends a scale-to-zero model's Ingress through the proxy Service, and routes its host", async () => {
+        const run = await runStack({
+            target: "local",
+            models: [{
+                name: "qwen", repo: "Qwen/Qwen2.5-0.5B-Instruct", revision: REVISION, modelSize: "1Gi", storage: { size: "5Gi" },
+                engine: "ollama", gpusPerReplica: 0, minReplicas: 0, maxReplicas: 1, ingress: { host: "qwen.example.com", className: "nginx" },
+            }],
+        });
+        assert.ok(httpAddOnChart(run), "the add-on is installed where a model scales to zero");
+        const backend = must(run, "Ingress", "qwen").spec.rules[0].http.paths[0].backend.service;
+        assert.deepStrictEqual(backend, { name: "qwen-proxy", port: { name: "http" } });
+        assert.ok(must(run, "Service", "qwen-proxy").spec.ports.some((p: Json) => p.name === backend.port.name));
+        assert.ok(must(run, "InterceptorRoute", "qwen").spec.rules[0].hosts.includes("qwen.example.com"));
+        // CPU models too: the external-push trigger sits next to the CPU query.
+        assert.deepStrictEqual(must(run, "ScaledObject", "qwen").spec.triggers.map((t: Json) => t.type), ["prometheus", "external-push"]);
+        assert.deepStrictEqual(await validateObjects(objects(run)), []);
+    });
 });

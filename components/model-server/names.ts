@@ -3,12 +3,14 @@ import type { ModelConfig } from "../../config";
 
 /** Stable Kubernetes names and labels of one model's objects, all derived from the model's name. */
 export interface ModelServerNames {
-    /** Deployment, Service, ServiceMonitor, PodDisruptionBudget, Ingress and ScaledObject. */
+    /** Deployment, Service, ServiceMonitor, PodDisruptionBudget, Ingress, ScaledObject and InterceptorRoute. */
     readonly server: string;
     readonly claim: string;
     /** The download Job: a new revision (or repo) is a new Job. */
     readonly downloadJob: string;
     readonly tokenSecret: string;
+    /** (scale to zero) The ExternalName Service that leads to the KEDA HTTP add-on's interceptor. */
+    readonly proxy: string;
     readonly namespace: string;
 }
 
@@ -23,6 +25,7 @@ export function modelServerNames(model: Pick<ModelConfig, "name" | "repo" | "rev
         claim: `${model.name}-weights`,
         downloadJob: `${model.name}-download-${revisionHash(model)}`,
         tokenSecret: `${model.name}-hf-token`,
+        proxy: `${model.name}-proxy`,
         namespace,
     };
 }

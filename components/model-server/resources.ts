@@ -69,7 +69,12 @@ export function disruptionBudget(model: ModelConfig, names: ModelServerNames) {
     };
 }
 
-export function serverIngress(model: ModelConfig, names: ModelServerNames) {
+/**
+ * The Ingress, to the model's Service, or (scale to zero) to `backend`, the proxy Service that
+ * leads to the KEDA HTTP add-on's interceptor: the Ingress controller must then support
+ * ExternalName backends (ingress-nginx does).
+ */
+export function serverIngress(model: ModelConfig, names: ModelServerNames, backend = { name: names.server, port: { name: "http" } }) {
     const { host, className } = model.ingress;
     if (!host) {
         return undefined;
@@ -80,7 +85,7 @@ export function serverIngress(model: ModelConfig, names: ModelServerNames) {
             ...(className ? { ingressClassName: className } : {}),
             rules: [{
                 host,
-                http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: names.server, port: { name: "http" } } } }] },
+                http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: backend } }] },
             }],
         },
     };

@@ -1,8 +1,10 @@
 import type { ModelConfig } from "../../config";
 import { parseQuantity } from "../../lib/quantity";
 import type { EngineProfile } from "../engines";
+import type { HttpAddOnEndpoints } from "../keda-http-add-on";
 import { PROMETHEUS_URL } from "../observability/names";
 import type { ModelServerNames } from "./names";
+import { requestTrigger } from "./request-routing";
 
 /**
  * The KEDA ScaledObject of a model server, scaling on the engine's own load signal through
@@ -14,6 +16,10 @@ import type { ModelServerNames } from "./names";
  * query therefore ends with `or sum(kube_deployment_status_replicas{...} == 0)` (kube-state-
  * metrics, part of kube-prometheus-stack): exactly 0 when the Deployment has no replicas, and
  * still empty (an error) when replicas exist but their metric is missing.
+ *
+ * What wakes a model at zero is not these metrics (no pods, no requests to count) but, for
+ * models that scale to zero, an `external-push` trigger on the KEDA HTTP add-on's interceptor
+ * (./request-routing.ts), in this same ScaledObject: one autoscaler per Deployment.
  */
 
 /** Consecutive failed metric reads before the fallback replica count applies. */
@@ -76,10 +82,15 @@ export interface ScaledObjectOptions {
     readonly profile: EngineProfile;
     /** Prometheus the scaler queries. Defaults to the observability layer's (PROMETHEUS_URL). */
     readonly prometheusAddress?: string;
+    /**
+     * The KEDA HTTP add-on whose interceptor holds this model's requests (scale to zero): adds the
+     * `external-push` trigger that wakes it. Defaults to none: engine-metric triggers only.
+     */
+    readonly httpAddOn?: Pick<HttpAddOnEndpoints, "scalerAddress">;
 }
 
 /** The ScaledObject's object body. */
-export function scaledObject(model: ModelConfig, { names, profile, prometheusAddress = PROMETHEUS_URL }: ScaledObjectOptions) {
+export function scaledObject(model: ModelConfig, { names, profile, prometheusAddress = PROMETHEUS_URL, httpAddOn }: ScaledObjectOptions) {
     const scaling = model.autoscaling;
     return {
         metadata: { name: names.server, namespace: names.namespace },
@@ -108,18 +119,21 @@ export function scaledObject(model: ModelConfig, { names, profile, prometheusAdd
                     },
                 },
             },
-            triggers: loadTriggers(model, profile, names).map((trigger) => ({
-                type: "prometheus",
-                name: trigger.name,
-                metricType: "AverageValue",
-                metadata: {
-                    serverAddress: prometheusAddress,
-                    query: trigger.query,
-                    threshold: String(trigger.threshold),
-                    activationThreshold: String(trigger.activationThreshold),
-                    ignoreNullValues: "false",
-                },
-            })),
+            triggers: [
+                ...loadTriggers(model, profile, names).map((trigger) => ({
+                    type: "prometheus",
+                    name: trigger.name,
+                    metricType: "AverageValue",
+                    metadata: {
+                        serverAddress: prometheusAddress,
+                        query: trigger.query,
+                        threshold: String(trigger.threshold),
+                        activationThreshold: String(trigger.activationThreshold),
+                        ignoreNullValues: "false",
+                    },
+                })),
+                ...(httpAddOn ? [requestTrigger(names, httpAddOn)] : []),
+            ],
         },
     };
 }

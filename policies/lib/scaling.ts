@@ -7,6 +7,13 @@ import { Workload, workloadOf } from "./pods";
 import { asRecord, asString, asStringMap, at, objectName, objectNamespace } from "./values";
 
 export const SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject";
+/**
+ * The KEDA HTTP add-on's HTTPScaledObject: its operator creates a ScaledObject of the same name for
+ * its scaleTargetRef unless the annotation below is "true" (http-add-on v0.15.0,
+ * operator/controllers/http/app.go), so it counts as an autoscaler unless it carries it.
+ */
+export const HTTP_SCALED_OBJECT = "kubernetes:http.keda.sh/v1alpha1:HTTPScaledObject";
+export const SKIP_SCALED_OBJECT_ANNOTATION = "httpscaledobject.keda.sh/skip-scaledobject-creation";
 export const HPA_TYPES = [
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
     "kubernetes:autoscaling/v1:HorizontalPodAutoscaler",
@@ -27,21 +34,48 @@ export function kindOf(type: string): string {
     return type.slice(type.lastIndexOf(":") + 1);
 }
 
-/** A ScaledObject or HorizontalPodAutoscaler, with what it scales. */
+/** A ScaledObject, HorizontalPodAutoscaler or HTTPScaledObject (one that creates a ScaledObject), with what it scales. */
 export interface Autoscaler {
     readonly resource: PolicyResource;
-    readonly kind: "ScaledObject" | "HorizontalPodAutoscaler";
+    readonly kind: "ScaledObject" | "HorizontalPodAutoscaler" | "HTTPScaledObject";
     readonly name: string;
     readonly namespace: string;
     /** KEDA defaults it to Deployment; an HPA must name it. */
     readonly targetKind?: string;
     readonly targetName?: string;
-    /** KEDA defaults it to 100; undefined for an HPA without a whole number. */
+    /** KEDA (and the HTTP add-on) default it to 100; undefined for an HPA without a whole number. */
     readonly maxReplicas?: number;
     readonly maxIsDefault: boolean;
 }
 
+/** The field of an autoscaler that holds its max replicas. */
+export function maxReplicasField(kind: Autoscaler["kind"]): string {
+    return kind === "ScaledObject" ? "maxReplicaCount" : kind === "HTTPScaledObject" ? "replicas.max" : "maxReplicas";
+}
+
+function httpScaledObjectOf(resource: PolicyResource): Autoscaler | undefined {
+    if (at(resource.props, "metadata", "annotations", SKIP_SCALED_OBJECT_ANNOTATION) === "true") {
+        return undefined;
+    }
+    const spec = asRecord(resource.props.spec);
+    const ref = asRecord(spec.scaleTargetRef);
+    const declaredMax = wholeNumber(at(spec, "replicas", "max"));
+    return {
+        resource,
+        kind: "HTTPScaledObject",
+        name: objectName(resource.props, resource.name),
+        namespace: objectNamespace(resource.props),
+        targetKind: asString(ref.kind) ?? "Deployment",
+        targetName: asString(ref.name),
+        maxReplicas: declaredMax ?? KEDA_DEFAULT_MAX_REPLICAS,
+        maxIsDefault: declaredMax === undefined,
+    };
+}
+
 export function autoscalerOf(resource: PolicyResource): Autoscaler | undefined {
+    if (resource.type === HTTP_SCALED_OBJECT) {
+        return httpScaledObjectOf(resource);
+    }
     const scaledObject = resource.type === SCALED_OBJECT;
     if (!scaledObject && !HPA_TYPES.includes(resource.type)) {
         return undefined;

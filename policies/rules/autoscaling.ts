@@ -3,7 +3,7 @@ import { podGpuCount } from "../lib/gpu";
 import { workloadOf } from "../lib/pods";
 import { RuleConfig, stackRule, typedRule } from "../lib/rule";
 import { Props, asArray, asRecord, asString, at, objectName, objectNamespace } from "../lib/values";
-import { Autoscaler, SCALED_OBJECT, autoscalersIn, kindOf, label, targetsOf, wholeNumber } from "../lib/scaling";
+import { Autoscaler, SCALED_OBJECT, autoscalersIn, kindOf, label, maxReplicasField, targetsOf, wholeNumber } from "../lib/scaling";
 import {
     DEFAULT_GPUS_PER_INSTANCE_TYPE, DEFAULT_GPUS_PER_NODE_KEY, GPU_POOL_PROPERTIES, GpuPoolConfig, NODE_GROUP, gpusPerNode, isGpuNodeGroup,
 } from "./aws-nodes";
@@ -145,7 +145,7 @@ export const gpuCapacityFit = stackRule<CapacityConfig>({
         if (!workload || gpus <= 0 || autoscaler.maxReplicas === undefined || autoscaler.maxReplicas * gpus <= capacity) {
             continue;
         }
-        const field = autoscaler.kind === "ScaledObject" ? "maxReplicaCount" : "maxReplicas";
+        const field = maxReplicasField(autoscaler.kind);
         const held = pools.length > 0 ? `the GPU node groups hold ${capacity} at max size (${pools.join(", ")})` : "the stack has no GPU node group";
         reportViolation(`${label(autoscaler.kind, autoscaler.name)}: spec.${field} ${autoscaler.maxReplicas}${autoscaler.maxIsDefault ? " (KEDA's default)" : ""} x ${gpus} GPUs per replica of ${label(workload.kind, workload.name)} = ${autoscaler.maxReplicas * gpus} GPUs, but ${held}; lower ${field} to ${Math.floor(capacity / gpus)} or raise scalingConfig.maxSize.`, autoscaler.resource.urn);
     }

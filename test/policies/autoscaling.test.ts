@@ -8,6 +8,18 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 const trigger = (o: Obj) => byKind(o, "ScaledObject").spec.triggers[0];
 
+const SKIP = "httpscaledobject.keda.sh/skip-scaledobject-creation";
+
+/** A KEDA HTTP add-on HTTPScaledObject routing to Service qwen and scaling Deployment qwen. */
+function httpScaledObject(annotations?: Record<string, string>): Obj {
+    return {
+        apiVersion: "http.keda.sh/v1alpha1",
+        kind: "HTTPScaledObject",
+        metadata: { name: "qwen-http", namespace: "llm", ...(annotations ? { annotations } : {}) },
+        spec: { hosts: ["qwen-proxy"], scaleTargetRef: { name: "qwen", kind: "Deployment", apiVersion: "apps/v1", service: "qwen", port: 80 }, replicas: { min: 0, max: 3 } },
+    };
+}
+
 describe("keda-fallback", () => {
     stackCases(kedaFallback, () => [scaledObject()], [
         ["a ScaledObject without fallback", (o) => { delete byKind(o, "ScaledObject").spec.fallback; },
@@ -67,7 +79,12 @@ describe("autoscaler-target", () => {
         ["a scaled Deployment that sets spec.replicas", (o) => { byKind(o, "Deployment").spec.replicas = 2; },
             [/^Deployment qwen: spec.replicas is set \(2\) while ScaledObject qwen scales it; every deploy would reset the replica count/]],
         ["a scaled Deployment whose spec.replicas is a string", (o) => { byKind(o, "Deployment").spec.replicas = SECRET; }, [/^Deployment qwen: spec.replicas is set while ScaledObject qwen scales it/]],
+        ["an HTTPScaledObject on the same Deployment that creates its own ScaledObject (no skip annotation)", (o) => { o.list.push(httpScaledObject()); },
+            [/^HTTPScaledObject qwen-http: Deployment qwen is already scaled by ScaledObject qwen; keep one autoscaler per workload/]],
+        ["an HTTPScaledObject whose skip annotation is not the string \"true\"", (o) => { o.list.push(httpScaledObject({ [SKIP]: "yes" })); },
+            [/^HTTPScaledObject qwen-http: Deployment qwen is already scaled by ScaledObject qwen/]],
     ], [
+        ["an HTTPScaledObject that skips ScaledObject creation (routing only; the ScaledObject has its external-push trigger)", (o) => { o.list.push(httpScaledObject({ [SKIP]: "true" })); }],
         ["an HPA on a StatefulSet of its namespace", (o) => {
             const web = mutated(cpuService(), (w) => { w.kind = "StatefulSet"; });
             o.list.push(web, hpa({ kind: "StatefulSet", name: "web" }, "apps"));

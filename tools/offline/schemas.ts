@@ -1,3 +1,4 @@
+import { interceptorRouteProblems } from "./http-add-on-schema";
 import type { KubernetesObject } from "./manifests";
 
 /**
@@ -5,6 +6,14 @@ import type { KubernetesObject } from "./manifests";
  * and the CRD schemas of the operators the platform uses. A kind without a schema is a
  * problem too: every object the program declares must be checkable.
  */
+
+/**
+ * Kinds no kubernetes-models package covers, checked against a transcription of their CRD's
+ * schema instead (see each module for what it does and does not check).
+ */
+const TRANSCRIBED: Readonly<Record<string, (object: KubernetesObject) => string[]>> = {
+    "http.keda.sh/v1beta1 InterceptorRoute": interceptorRouteProblems,
+};
 
 /** Packages with the schemas of API groups that are not part of Kubernetes itself. */
 const CRD_PACKAGES: Readonly<Record<string, string>> = {
@@ -52,6 +61,11 @@ export async function validateObjects(objects: readonly KubernetesObject[]): Pro
     const problems: SchemaProblem[] = [];
     for (const object of objects) {
         const label = `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name ?? "(no name)"}`;
+        const transcribed = TRANSCRIBED[`${object.apiVersion} ${object.kind}`];
+        if (transcribed) {
+            problems.push(...transcribed(object).map((message) => ({ object: label, message })));
+            continue;
+        }
         const Model = await loadModel(object.apiVersion, object.kind);
         if (!Model) {
             problems.push({ object: label, message: `no schema for ${object.apiVersion} ${object.kind}` });
