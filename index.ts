@@ -33,7 +33,7 @@ const observability = new Observability("observability", {
 
 // GPU nodes exist on aws only; the DCGM exporter's ServiceMonitor needs the operator's CRDs.
 if (config.aws) {
-    new GpuRuntime("gpu-runtime", { provider, dependsOn: [observability] });
+    new GpuRuntime("gpu-runtime", { provider, scrapeInterval: config.observability.scrapeInterval, dependsOn: [observability] });
 }
 
 // The HTTP add-on only where a model scales to zero: its interceptor holds the requests that wake it.

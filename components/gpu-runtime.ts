@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { durationSeconds } from "../config/observability";
 import { GPU_NODE_LABELS, GPU_TAINT, kubernetesTaintEffect } from "./gpu-node-pool";
 
 export interface GpuRuntimeArgs {
@@ -11,6 +12,8 @@ export interface GpuRuntimeArgs {
      * CRDs, so the observability layer must be deployed first (pass it in `dependsOn`).
      */
     readonly serviceMonitor?: boolean;
+    /** How often Prometheus scrapes the exporter: the platform's scrape interval. Defaults to "15s". */
+    readonly scrapeInterval?: string;
     /** What the DCGM exporter (its ServiceMonitor) waits for: the observability layer. Defaults to none. */
     readonly dependsOn?: pulumi.Resource[];
     /** Labels the Prometheus instance selects ServiceMonitors by. Defaults to none. */
@@ -62,8 +65,12 @@ export function devicePluginValues() {
     };
 }
 
-/** dcgm-exporter values (keys from its values.yaml at 4.8.2). */
-export function dcgmExporterValues(serviceMonitor: boolean, serviceMonitorLabels: Readonly<Record<string, string>> = {}) {
+/**
+ * dcgm-exporter values (keys from its values.yaml at 4.8.2). The chart always renders an
+ * interval and a timeout (default 10s), so both follow the platform's scrape interval.
+ */
+export function dcgmExporterValues(serviceMonitor: boolean, serviceMonitorLabels: Readonly<Record<string, string>> = {}, scrapeInterval = "15s") {
+    const timeoutSeconds = Math.min(10, durationSeconds(scrapeInterval) ?? 10);
     return {
         image: { ...DCGM_EXPORTER_CHART.image },
         nodeSelector: gpuNodeSelector(),
@@ -71,7 +78,9 @@ export function dcgmExporterValues(serviceMonitor: boolean, serviceMonitorLabels
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
         // honorLabels keeps the exporter's own pod/namespace/container labels (the GPU's user),
         // instead of renaming them exported_* under the exporter pod's: chart 4.8.2 values.yaml.
-        serviceMonitor: { enabled: serviceMonitor, interval: "15s", honorLabels: true, additionalLabels: { ...serviceMonitorLabels } },
+        serviceMonitor: {
+            enabled: serviceMonitor, interval: scrapeInterval, scrapeTimeout: `${timeoutSeconds}s`, honorLabels: true, additionalLabels: { ...serviceMonitorLabels },
+        },
     };
 }
 
@@ -119,7 +128,7 @@ export class GpuRuntime extends pulumi.ComponentResource {
             version: DCGM_EXPORTER_CHART.version,
             repositoryOpts: { repo: DCGM_EXPORTER_CHART.repo },
             namespace,
-            values: dcgmExporterValues(args.serviceMonitor ?? true, args.serviceMonitorLabels),
+            values: dcgmExporterValues(args.serviceMonitor ?? true, args.serviceMonitorLabels, args.scrapeInterval),
         }, { parent: this, provider, dependsOn: args.dependsOn });
 
         this.registerOutputs({ namespace: this.namespace, devicePlugin: this.devicePlugin, dcgmExporter: this.dcgmExporter });

@@ -131,6 +131,8 @@ function assertCompleteModelServer(run: ProgramRun, name: string, expect: { gpus
         assert.deepStrictEqual(monitor.spec.namespaceSelector.matchNames, [namespace]);
         assert.ok(service.spec.ports.some((p: Json) => p.name === monitor.spec.endpoints[0].port));
         assert.strictEqual(monitor.spec.endpoints[0].path, "/metrics");
+        // Scraped at Prometheus's own interval, the platform's observability.scrapeInterval.
+        assert.strictEqual(monitor.spec.endpoints[0].interval, undefined);
     }
 
     // PodDisruptionBudget when there can be two replicas.

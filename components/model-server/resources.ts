@@ -53,7 +53,8 @@ export function serviceMonitor(model: ModelConfig, names: ModelServerNames, prof
         spec: {
             selector: { matchLabels: commonLabels(model) },
             namespaceSelector: { matchNames: [names.namespace] },
-            endpoints: [{ port: "http", path: profile.metricsPath, interval: "15s", scrapeTimeout: "10s" }],
+            // No interval of its own: Prometheus's scrapeInterval (observability config) applies.
+            endpoints: [{ port: "http", path: profile.metricsPath }],
         },
     };
 }
