@@ -4,7 +4,7 @@ import type { ModelConfig } from "../config";
 import { engineProfile } from "./engines";
 import type { HttpAddOnEndpoints } from "./keda-http-add-on";
 import { serverDeployment } from "./model-server/deployment";
-import { downloadJob } from "./model-server/download-job";
+import { DOWNLOAD_DEADLINE_SECONDS, downloadJob } from "./model-server/download-job";
 import { modelServerNames } from "./model-server/names";
 import {
     disruptionBudget, serverIngress, serverService, serviceMonitor, serviceUrl, tokenSecretMetadata, weightsClaim,
@@ -72,11 +72,7 @@ export class ModelServer extends pulumi.ComponentResource {
             throw new Error(`model ${model.name}: minReplicas 0 needs the KEDA HTTP add-on (httpAddOn), or nothing would wake it`);
         }
 
-        this.claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-weights`, {
-            ...weightsClaim(model, names),
-            // With WaitForFirstConsumer classes a claim binds only once the Job's pod exists.
-            metadata: { ...weightsClaim(model, names).metadata, annotations: { "pulumi.com/skipAwait": "true" } },
-        }, base);
+        this.claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-weights`, weightsClaim(model, names), base);
 
         if (args.hfToken !== undefined) {
             this.tokenSecret = new k8s.core.v1.Secret(`${name}-hf-token`, {
@@ -86,14 +82,14 @@ export class ModelServer extends pulumi.ComponentResource {
             }, base);
         }
 
+        const downloadTimeout = `${Math.ceil(DOWNLOAD_DEADLINE_SECONDS / 60) + 10}m`;
         // The provider waits for a Job to complete: the Deployment below depends on it, so it
         // is not created (or updated to a new revision) before the weights are verified.
         this.downloadJob = new k8s.batch.v1.Job(`${name}-download`, downloadJob(model, { names, withToken: this.tokenSecret !== undefined }), {
             ...base,
             dependsOn: [...base.dependsOn, this.claim, ...(this.tokenSecret ? [this.tokenSecret] : [])],
-            // A new revision is a new Job name: replace it rather than patching an immutable template.
-            deleteBeforeReplace: false,
-            customTimeouts: { create: "120m", update: "120m" },
+            // A new revision is a new Job name (and so a new Job). Pulumi waits as long as the Job may run.
+            customTimeouts: { create: downloadTimeout, update: downloadTimeout },
         });
 
         this.deployment = new k8s.apps.v1.Deployment(`${name}-server`, serverDeployment(model, { names, profile }), {

@@ -215,6 +215,8 @@ describe("model server under mocks", () => {
                 const scaler = resource(run, "kubernetes:keda.sh/v1alpha1:ScaledObject", "qwen-scaler");
                 const kedaChart = run.resources.find((r) => r.type === "kubernetes:helm.sh/v4:Chart" && r.inputs.chart === "keda");
                 assert.ok(server.dependencies.includes(job.urn), "the Deployment waits for the Job");
+                const deadline = (job.inputs.spec as { activeDeadlineSeconds: number }).activeDeadlineSeconds;
+                assert.ok(Number.parseInt(job.createTimeout ?? "0", 10) * 60 > deadline, `Pulumi waits (${job.createTimeout}) as long as the Job may run (${deadline}s)`);
                 assert.ok(kedaChart && scaler.dependencies.includes(kedaChart.urn), "the ScaledObject waits for KEDA's CRDs");
                 assert.ok(scaler.dependencies.includes(server.urn), "the ScaledObject waits for its target");
             });

@@ -15,6 +15,9 @@ export const HUGGINGFACE_HUB = "huggingface_hub==0.35.3";
 const USER = 1000;
 const MOUNT = "/models";
 
+/** Large weights take a while; a stuck download must still end (and `pulumi up` waits this long). */
+export const DOWNLOAD_DEADLINE_SECONDS = 4 * 3600;
+
 /** The Python program the Job runs: argv = repo, revision, directory. */
 export const DOWNLOAD_SCRIPT = String.raw`
 import hashlib, json, os, pathlib, sys
@@ -83,8 +86,7 @@ export function downloadJob(model: ModelConfig, { names, withToken }: DownloadJo
         metadata: { name: names.downloadJob, namespace: names.namespace, labels },
         spec: {
             backoffLimit: 4,
-            // Large weights take a while; a stuck download must still end.
-            activeDeadlineSeconds: 4 * 3600,
+            activeDeadlineSeconds: DOWNLOAD_DEADLINE_SECONDS,
             template: {
                 metadata: { labels },
                 spec: {

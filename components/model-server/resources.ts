@@ -10,7 +10,11 @@ export const SERVICE_PORT = 80;
 /** The weights claim. An empty storageClass leaves storageClassName unset: the cluster's default class. */
 export function weightsClaim(model: ModelConfig, names: ModelServerNames) {
     return {
-        metadata: { name: names.claim, namespace: names.namespace, labels: commonLabels(model) },
+        metadata: {
+            name: names.claim, namespace: names.namespace, labels: commonLabels(model),
+            // With WaitForFirstConsumer classes a claim binds only once the Job's pod exists.
+            annotations: { "pulumi.com/skipAwait": "true" },
+        },
         spec: {
             accessModes: [model.storage.accessMode],
             resources: { requests: { storage: model.storage.size } },

@@ -14,6 +14,7 @@ export interface RegisterResourceRequest {
     getObject(): unknown;
     /** URNs of the resources it depends on (explicit dependsOn, expanded, and its inputs'). */
     getDependenciesList(): string[];
+    getCustomtimeouts(): { getCreate(): string } | undefined;
 }
 
 export interface MockMonitor {

@@ -17,6 +17,8 @@ export interface RecordedResource {
     readonly providerUrn?: string;
     /** URNs of the resources it waits for. */
     readonly dependencies: readonly string[];
+    /** How long Pulumi waits for it to be created (customTimeouts.create), if set. */
+    readonly createTimeout?: string;
     readonly inputs: Record<string, unknown>;
 }
 
@@ -101,6 +103,7 @@ function recordRegistrations(): RecordedResource[] {
             parentUrn: request.getParent() || undefined,
             custom: request.getCustom(),
             dependencies: request.getDependenciesList(),
+            createTimeout: request.getCustomtimeouts()?.getCreate() || undefined,
             providerUrn: request.getProvider() ? request.getProvider().split("::").slice(0, -1).join("::") : undefined,
             inputs: redactSecrets(rpc.deserializeProperties(request.getObject())) as Record<string, unknown>,
         });
