@@ -14,7 +14,8 @@ import * as path from "path";
 import type { ModelConfig } from "../config";
 import { engineProfile } from "../components/engines";
 import { modelServerNames } from "../components/model-server/names";
-import { desiredReplicas, loadTriggers, scaledObject } from "../components/model-server/scaled-object";
+import { loadTriggers, scaledObject } from "../components/model-server/scaled-object";
+import { desiredReplicas } from "./hpa-formula";
 import { loadConfigWith } from "./mocks";
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
@@ -27,6 +28,9 @@ const state = {
     pods: { "qwen-7c9f8d-a1b2c": { waiting: 0, running: 0, finished: 0 }, "qwen-7c9f8d-d3e4f": { waiting: 0, running: 0, finished: 0 } } as Record<string, PodLoad>,
     podsUp: true,
     deploymentReplicas: 2,
+    /** Requests each pod completes per second, counted from `since`: the success counter grows with time. */
+    successPerSecond: {} as Record<string, number>,
+    since: Date.now(),
 };
 
 function vllmExposition(model: string, load: PodLoad): string {
@@ -55,7 +59,8 @@ function fixture(request: http.IncomingMessage, response: http.ServerResponse): 
         body = `# TYPE kube_deployment_status_replicas gauge\nkube_deployment_status_replicas{namespace="llm",deployment="qwen"} ${state.deploymentReplicas}\n`
             + `kube_deployment_status_replicas{namespace="llm",deployment="other"} 1\n`;
     } else if (state.podsUp && state.pods[pod]) {
-        body = vllmExposition(SERVED, state.pods[pod]);
+        const completed = Math.floor(((Date.now() - state.since) / 1000) * (state.successPerSecond[pod] ?? 0));
+        body = vllmExposition(SERVED, { ...state.pods[pod], finished: state.pods[pod].finished + completed });
     }
     response.writeHead(body === undefined ? 503 : 200, { "Content-Type": "text/plain; version=0.0.4" });
     response.end(body ?? "unavailable\n");
@@ -119,6 +124,9 @@ describe("autoscaling queries against a real Prometheus", function () {
     }
 
     before(async () => {
+        // The request-rate test reads a 1m rate: start the success counters now, so the window is full by then.
+        state.since = Date.now();
+        state.successPerSecond = { "qwen-7c9f8d-a1b2c": 3, "qwen-7c9f8d-d3e4f": 5 };
         assert.ok(fs.existsSync(PROMETHEUS), `the integration test needs the prometheus binary at ${PROMETHEUS} (apt-get install prometheus, or set PROMETHEUS_BIN)`);
         const loaded = await loadConfigWith({
             target: "local",
@@ -245,7 +253,12 @@ describe("autoscaling queries against a real Prometheus", function () {
         const rateModel: ModelConfig = { ...model, autoscaling: { ...model.autoscaling, signal: "requestRate" } };
         const [, rate] = loadTriggers(rateModel, engineProfile("vllm"), modelServerNames(rateModel, "llm"));
         assert.match(rate.query, /^sum\(rate\(vllm:request_success_total\{namespace="llm",model_name="Qwen\/Qwen2\.5-1\.5B-Instruct"\}\[1m\]\)\)/);
-        const value = await until("a request rate", async () => read(rate.query));
-        assert.ok(value >= 0, `rate ${value}`);
+        // The pods have completed 3 and 5 requests a second since the suite began (see before):
+        // once the 1m window is full of that, the query must read about 8 per second.
+        const value = await until("a request rate near 8/s", async () => {
+            const current = await read(rate.query);
+            return current !== undefined && Math.abs(current - 8) <= 1 ? current : undefined;
+        }, 90_000);
+        assert.ok(Math.abs(value - 8) <= 1, `rate ${value}`);
     });
 });

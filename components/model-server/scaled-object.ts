@@ -138,28 +138,3 @@ export function scaledObject(model: ModelConfig, { names, profile, prometheusAdd
     };
 }
 
-/**
- * The replica count the HPA asks for, as KEDA configures it: each trigger is an External
- * metric of type AverageValue, so desired = ceil(currentReplicas x (value / currentReplicas) /
- * threshold) = ceil(value / threshold); the largest over the triggers, bounded by min and max.
- * At zero replicas KEDA activates (to 1, then the HPA takes over) when a value exceeds its
- * activation threshold, and returns to zero when none does. A failed read (error or, with ignoreNullValues "false", an empty
- * result) yields the fallback count once failureThreshold reads in a row failed.
- */
-export function desiredReplicas(
-    values: readonly (number | undefined)[], triggers: readonly Pick<LoadTrigger, "threshold" | "activationThreshold">[],
-    bounds: { min: number; max: number; fallback: number },
-): number {
-    if (values.some((value) => value === undefined)) {
-        return bounds.fallback;
-    }
-    const present = values as number[];
-    const active = present.some((value, i) => value > triggers[i].activationThreshold);
-    if (bounds.min === 0 && !active) {
-        // Inactive: KEDA holds (or, after the cooldown, returns) the workload at zero.
-        return 0;
-    }
-    // Active, or a warm minimum: the HPA's range starts at 1 (KEDA owns 0 <-> 1).
-    const wanted = Math.max(0, ...present.map((value, i) => Math.ceil(value / triggers[i].threshold)));
-    return Math.min(bounds.max, Math.max(bounds.min, 1, wanted));
-}
