@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { GPU_NODE_LABEL, GPU_TAINT_KEY } from "../lib/gpu-scheduling";
 import { ClusterAutoscaler } from "./cluster-autoscaler";
 import { EksTaintEffect, ManagedNodeGroup, NodeTaint } from "./managed-node-group";
 
@@ -32,10 +33,10 @@ export interface GpuNodePoolArgs {
 export const GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA";
 
 /** What the device plugin (its chart's default affinity) and model servers select on. */
-export const GPU_NODE_LABELS = { "nvidia.com/gpu.present": "true", "llm-platform.io/pool": "gpu" } as const;
+export const GPU_NODE_LABELS = { [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value, "llm-platform.io/pool": "gpu" } as const;
 
 /** Only pods that tolerate it (GPU pods, GPU node agents) land on GPU nodes. */
-export const GPU_TAINT: NodeTaint = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" };
+export const GPU_TAINT: NodeTaint = { key: GPU_TAINT_KEY, value: "true", effect: "NO_SCHEDULE" };
 
 const KUBERNETES_EFFECT: Readonly<Record<EksTaintEffect, string>> = {
     NO_SCHEDULE: "NoSchedule", NO_EXECUTE: "NoExecute", PREFER_NO_SCHEDULE: "PreferNoSchedule",

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { durationSeconds } from "../config/observability";
-import { GPU_NODE_LABELS, GPU_TAINT, kubernetesTaintEffect } from "./gpu-node-pool";
+import { gpuNodeSelector, gpuToleration } from "../lib/gpu-scheduling";
 
 export interface GpuRuntimeArgs {
     readonly provider: k8s.Provider;
@@ -38,15 +38,6 @@ export const DCGM_EXPORTER_CHART = {
     image: { repository: "nvcr.io/nvidia/k8s/dcgm-exporter", tag: "4.5.3-4.8.2-distroless" },
 } as const;
 
-/** Tolerates exactly the GPU taint GpuNodePool sets (Kubernetes spelling of the effect). */
-export function gpuTolerations() {
-    return [{ key: GPU_TAINT.key, operator: "Exists", effect: kubernetesTaintEffect(GPU_TAINT.effect) }];
-}
-
-/** Runs only on GPU nodes. */
-export function gpuNodeSelector(): Record<string, string> {
-    return { "nvidia.com/gpu.present": GPU_NODE_LABELS["nvidia.com/gpu.present"] };
-}
 
 /**
  * nvidia-device-plugin values (keys from its values.yaml at 0.20.0). The chart's default
@@ -58,7 +49,7 @@ export function devicePluginValues() {
     return {
         image: { ...DEVICE_PLUGIN_CHART.image },
         nodeSelector: gpuNodeSelector(),
-        tolerations: gpuTolerations(),
+        tolerations: [gpuToleration()],
         resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
         gfd: { enabled: false },
         nfd: { enabled: false },
@@ -74,7 +65,7 @@ export function dcgmExporterValues(serviceMonitor: boolean, serviceMonitorLabels
     return {
         image: { ...DCGM_EXPORTER_CHART.image },
         nodeSelector: gpuNodeSelector(),
-        tolerations: gpuTolerations(),
+        tolerations: [gpuToleration()],
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
         // honorLabels keeps the exporter's own pod/namespace/container labels (the GPU's user),
         // instead of renaming them exported_* under the exporter pod's: chart 4.8.2 values.yaml.

@@ -1,11 +1,10 @@
 import type { ModelConfig } from "../../config";
+import { gpuNodeSelector, gpuToleration } from "../../lib/gpu-scheduling";
 import { parseQuantity } from "../../lib/quantity";
 import { EngineProfile, completeMarker, engineCommand } from "../engines";
 import { ModelServerNames, commonLabels, podLabels, restrictedContainerSecurity, restrictedPodSecurity, selectorLabels } from "./names";
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
-/** The label the NVIDIA GPU operator / device plugin setup puts on GPU nodes. */
-export const GPU_NODE_LABEL = "nvidia.com/gpu.present";
 const WEIGHTS_MOUNT = "/models";
 const CACHE_DIR = "/cache";
 
@@ -39,8 +38,8 @@ export function gpuPlacement(gpus: number) {
         return {};
     }
     return {
-        tolerations: [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }],
-        nodeSelector: { [GPU_NODE_LABEL]: "true" },
+        tolerations: [gpuToleration()],
+        nodeSelector: gpuNodeSelector(),
     };
 }
 

@@ -1,5 +1,5 @@
 import type { ObservabilityConfig } from "../../config";
-import { GPU_RESOURCE } from "../model-server/deployment";
+import { gpuToleration } from "../../lib/gpu-scheduling";
 import {
     GRAFANA_ADMIN_KEYS, GRAFANA_ADMIN_SECRET, GRAFANA_DASHBOARD_LABEL, GRAFANA_DATASOURCE_LABEL, GRAFANA_SERVICE, RELEASES,
 } from "./names";
@@ -22,7 +22,7 @@ export function resources(cpu: string, memory: string, cpuLimit: string, memoryL
 }
 
 /** The GPU taint, tolerated only by node agents (see names.ts GPU_TOLERATING_NODE_AGENTS). */
-export const GPU_TOLERATION = { key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" } as const;
+export const GPU_TOLERATION = gpuToleration();
 
 function claimTemplate(size: string, storageClass: string) {
     return {
