@@ -5,7 +5,8 @@ import * as os from "os";
 import * as path from "path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { EXIT, exitStatus, packConfigPath, plan } from "../tools/plan";
+import { EXIT, exitStatus, packConfigPath, plan, withStackTraceOnFailure } from "../tools/plan";
+import { InputError } from "../tools/offline/stack-file";
 import { PROJECT_DIR } from "./mocks";
 
 /** The compiled plan, as `npm run plan` runs it (built once, in the first `before`). */
@@ -222,5 +223,26 @@ describe("per-stack policy pack config", function () {
         } finally {
             fs.rmSync(file);
         }
+    });
+});
+
+describe("stack traces in the plan", () => {
+    it("runs once without them, and repeats a failed run with them to say where it failed", async () => {
+        const stacks: (string | undefined)[] = [];
+        const failure = await withStackTraceOnFailure(async () => {
+            const error = new Error("the program broke");
+            stacks.push(error.stack);
+            throw error;
+        }).catch((error: Error) => error);
+        assert.strictEqual(stacks.length, 2);
+        assert.doesNotMatch(stacks[0] ?? "", /\n\s+at /, "the first run records no frames");
+        assert.match(failure.stack ?? "", /\n\s+at /, "the reported error says where");
+    });
+
+    it("does not repeat a run that failed on bad input, nor one that succeeded", async () => {
+        let runs = 0;
+        await withStackTraceOnFailure(async () => { runs++; throw new InputError("bad"); }).catch(() => undefined);
+        assert.strictEqual(await withStackTraceOnFailure(async () => ++runs), 2);
+        assert.ok(Error.stackTraceLimit > 0, "the limit is restored");
     });
 });
