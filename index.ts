@@ -37,7 +37,7 @@ if (config.aws) {
 }
 
 // The HTTP add-on only where a model scales to zero: its interceptor holds the requests that wake it.
-const keda = new Keda("keda", { httpAddOn: config.models.some((model) => model.minReplicas === 0) }, { provider });
+const keda = new Keda("keda", { httpAddOn: config.models.some((model) => model.minReplicas === 0), dependsOn: [observability] }, { provider });
 
 const modelServers = config.models.map((model) => new ModelServer(model.name, {
     model,

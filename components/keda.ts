@@ -13,6 +13,8 @@ export interface KedaArgs {
      * (components/keda-http-add-on.ts). Defaults to false.
      */
     readonly httpAddOn?: boolean;
+    /** What the chart waits for: the observability layer, whose CRD its ServiceMonitor is. Defaults to none. */
+    readonly dependsOn?: pulumi.Resource[];
 }
 
 const requests = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string) => ({
@@ -24,12 +26,15 @@ const requests = (cpu: string, memory: string, cpuLimit: string, memoryLimit: st
  * Values for the chart (keys of kedacore/charts keda/values.yaml at v2.20.2): the operator,
  * its metrics API server (the External metrics the HPA reads) and the admission webhooks,
  * each with requests and limits; CRDs installed; no tolerations, so nothing lands on GPU nodes.
+ * The operator exports its scaler metrics (keda_scaler_*) with a ServiceMonitor, which the
+ * autoscaling dashboard and the KEDA alerts read.
  */
 export function kedaChartValues() {
     return {
         crds: { install: true },
         metricsServer: { enabled: true },
         webhooks: { enabled: true },
+        prometheus: { operator: { enabled: true, serviceMonitor: { enabled: true } } },
         resources: {
             operator: requests("100m", "128Mi", "1", "1000Mi"),
             metricServer: requests("100m", "128Mi", "1", "1000Mi"),
@@ -63,7 +68,7 @@ export class Keda extends pulumi.ComponentResource {
             repositoryOpts: { repo: KEDA_CHART.repo },
             namespace: this.namespace.metadata.name,
             values: kedaChartValues(),
-        }, { parent: this });
+        }, { parent: this, dependsOn: args.dependsOn });
 
         if (args.httpAddOn) {
             // After KEDA: the add-on's chart renders a ScaledObject for its interceptors.

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { load } from "js-yaml";
+import { CORE_SCHEMA, load } from "js-yaml";
 
 /** Pulumi's project config namespace: stack keys look like `llm-platform:models`. */
 export const PROJECT = "llm-platform";
@@ -35,7 +35,7 @@ export function configDeclarations(): ReadonlyMap<string, ConfigDeclaration> {
 }
 
 function parseDeclarations(text: string): ReadonlyMap<string, ConfigDeclaration> {
-    const project = load(text) as { config?: Record<string, unknown> };
+    const project = load(text, { schema: CORE_SCHEMA }) as { config?: Record<string, unknown> };
     const declarations = new Map<string, ConfigDeclaration>();
     for (const [key, entry] of Object.entries(project.config ?? {})) {
         declarations.set(key, toDeclaration(key, entry));

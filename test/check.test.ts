@@ -61,6 +61,12 @@ describe("npm run check", function () {
         assert.deepStrictEqual(violation && [violation.resourceName, violation.resourceType, violation.enforcementLevel], ["qwen", "kubernetes:apps/v1:Deployment", "mandatory"]);
     });
 
+    it("checks the items of a List, as kubectl prints them", () => {
+        const result = check(yamlFile({ apiVersion: "v1", kind: "List", items: [latest()] }));
+        assert.strictEqual(result.status, 1, result.stdout + result.stderr);
+        assert.match(result.stdout, /image-pinned: kubernetes:apps\/v1:Deployment qwen: /);
+    });
+
     it("treats every document of every file as one stack", async () => {
         const seen: string[] = [];
         await checkManifests([

@@ -279,6 +279,10 @@ describe("model server under mocks", () => {
             assert.ok(part.requests.cpu && part.requests.memory && part.limits.cpu && part.limits.memory);
         }
         must(run, "Namespace", "keda");
+        // Its scaler metrics reach Prometheus (the autoscaling dashboard, the KEDA alerts), once the operator's CRDs exist.
+        assert.deepStrictEqual(values.prometheus.operator, { enabled: true, serviceMonitor: { enabled: true } });
+        const operatorChart = run.resources.find((r) => r.type === "kubernetes:helm.sh/v4:Chart" && r.inputs.chart === "kube-prometheus-stack");
+        assert.ok(operatorChart && chart.dependencies.includes(operatorChart.urn), "KEDA waits for the Prometheus operator");
     });
 
     for (const stack of STACKS) {
@@ -332,7 +336,7 @@ describe("scale from zero through the KEDA HTTP add-on", () => {
             // In-flight target = running + waiting targets of the stack (48 + 4): it never outbids the engine's triggers.
             assert.deepStrictEqual(route.spec.scalingMetric, { concurrency: { targetValue: 52 } });
             // Held for the startup budget (600 s) plus 20 minutes for a GPU node and the image.
-            assert.deepStrictEqual(route.spec.timeouts, { readiness: "1800s" });
+            assert.deepStrictEqual(route.spec.timeouts, { readiness: "1800s", responseHeader: "0s" });
             assert.strictEqual(find(run, "HTTPScaledObject", name), undefined, "no HTTPScaledObject: InterceptorRoute creates no ScaledObject");
         });
 

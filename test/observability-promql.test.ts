@@ -174,11 +174,15 @@ describe("observability PromQL (promtool)", function () {
                 ],
             },
             {
-                name: "a scrape target down for 5 minutes",
+                name: "a ready server's scrape target down for 5 minutes; not a server still loading its weights",
                 interval: "1m",
                 input_series: [
                     { series: `up{namespace="${ns}", service="qwen", pod="qwen-1", job="qwen", instance="10.0.0.1:8000"}`, values: "0x10" },
+                    { series: `kube_pod_status_ready{namespace="${ns}", pod="qwen-1", condition="true"}`, values: "1x10" },
                     { series: `up{namespace="${ns}", service="qwen", pod="qwen-2", job="qwen", instance="10.0.0.2:8000"}`, values: "1x10" },
+                    { series: `kube_pod_status_ready{namespace="${ns}", pod="qwen-2", condition="true"}`, values: "1x10" },
+                    { series: `up{namespace="${ns}", service="qwen", pod="qwen-3", job="qwen", instance="10.0.0.3:8000"}`, values: "0x10" },
+                    { series: `kube_pod_status_ready{namespace="${ns}", pod="qwen-3", condition="true"}`, values: "0x10" },
                 ],
                 alert_rule_test: [
                     { eval_time: "3m", alertname: "LlmModelEndpointDown", exp_alerts: [] },
@@ -218,9 +222,12 @@ describe("observability PromQL (promtool)", function () {
                 ],
             },
             {
-                name: "a failed download Job (either signal); not another Job, not a running download",
+                name: "a failed download Job (either signal); not another Job, not a running download, not one that retried and succeeded",
                 interval: "1m",
                 input_series: [
+                    // A pod failed once (a Hub hiccup), the retry succeeded: kube-state-metrics keeps reason="" at 1.
+                    { series: `kube_job_status_failed{namespace="${ns}", job_name="gemma-download-13572468", reason=""}`, values: "0 1 1 1 1" },
+                    { series: `kube_job_status_succeeded{namespace="${ns}", job_name="gemma-download-13572468"}`, values: "0 0 1 1 1" },
                     { series: `kube_job_failed{namespace="${ns}", job_name="qwen-download-0123abcd", condition="true"}`, values: "0 0 1 1 1" },
                     { series: `kube_job_status_failed{namespace="${ns}", job_name="phi-download-89abcdef", reason="BackoffLimitExceeded"}`, values: "0 0 1 1 1" },
                     { series: `kube_job_failed{namespace="${ns}", job_name="other-job", condition="true"}`, values: "1x4" },
@@ -265,16 +272,20 @@ describe("observability PromQL (promtool)", function () {
             {
                 name: "KEDA's Prometheus scaler keeps getting empty results",
                 interval: "1m",
-                input_series: [{ series: "keda_prometheus_metrics_empty_error_total", values: "0+2x20" }],
+                input_series: [
+                    { series: `keda_scaler_empty_upstream_responses_total{namespace="keda", scaledResource="qwen", triggerName="queue", metricName="s0-prometheus", resourceType="scaledobject", ignoreNullValues="false"}`, values: "0+2x20" },
+                    // With ignoreNullValues "true" an empty result is read as zero on purpose: not this alert's business.
+                    { series: `keda_scaler_empty_upstream_responses_total{namespace="keda", scaledResource="other", triggerName="queue", metricName="s0-prometheus", resourceType="scaledobject", ignoreNullValues="true"}`, values: "0+2x20" },
+                ],
                 alert_rule_test: [
                     { eval_time: "3m", alertname: "KedaScalerMetricMissing", exp_alerts: [] },
-                    { eval_time: "12m", alertname: "KedaScalerMetricMissing", exp_alerts: [expected(rule("KedaScalerMetricMissing"), {})] },
+                    { eval_time: "12m", alertname: "KedaScalerMetricMissing", exp_alerts: [expected(rule("KedaScalerMetricMissing"), { scaledResource: "qwen", triggerName: "queue" })] },
                 ],
             },
             {
                 name: "KEDA's Prometheus scaler has no new empty results",
                 interval: "1m",
-                input_series: [{ series: "keda_prometheus_metrics_empty_error_total", values: "7x20" }],
+                input_series: [{ series: `keda_scaler_empty_upstream_responses_total{namespace="keda", scaledResource="qwen", triggerName="queue", metricName="s0-prometheus", resourceType="scaledobject", ignoreNullValues="false"}`, values: "7x20" }],
                 alert_rule_test: [{ eval_time: "12m", alertname: "KedaScalerMetricMissing", exp_alerts: [] }],
             },
         ];

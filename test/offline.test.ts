@@ -43,6 +43,11 @@ describe("offline runtime", () => {
             return file;
         }
 
+        it("reads YAML as the Pulumi CLI does: a date-like scalar stays a string", () => {
+            const { config } = readStackFile(stackFile("config:\n  llm-platform:models:\n    - name: a\n      revision: 2025-01-01\n"));
+            assert.strictEqual(config["llm-platform:models"], '[{"name":"a","revision":"2025-01-01"}]');
+        });
+
         it("passes strings as they are and structured values as JSON", () => {
             const { config } = readStackFile(stackFile("config:\n  llm-platform:target: local\n  llm-platform:models:\n    - name: a\n      maxReplicas: 2\n"));
             assert.deepStrictEqual(config, { "llm-platform:target": "local", "llm-platform:models": '[{"name":"a","maxReplicas":2}]' });
@@ -79,6 +84,16 @@ describe("offline runtime", () => {
             ];
             const report = await evaluatePolicies(policies, [namespace], { config: { a: "mandatory", b: { enforcementLevel: "disabled" } } });
             assert.deepStrictEqual(report.violations.map((v) => [v.policy, v.enforcementLevel]), [["a", "mandatory"]]);
+        });
+
+        it("lets `all` set every rule's level, and a rule's own level win over it, even beside its settings", async () => {
+            const policies: Policies = [
+                { name: "a", description: "d", enforcementLevel: "mandatory", validateResource: (_args, report) => report("a") },
+                { name: "b", description: "d", enforcementLevel: "mandatory", configSchema: { properties: { limit: { type: "number", default: 1 } } }, validateResource: (_args, report) => report("b") },
+                { name: "c", description: "d", enforcementLevel: "advisory", validateResource: (_args, report) => report("c") },
+            ];
+            const report = await evaluatePolicies(policies, [namespace], { config: { all: "advisory", b: { limit: 2 }, c: "mandatory" } });
+            assert.deepStrictEqual(report.violations.map((v) => [v.policy, v.enforcementLevel]), [["a", "advisory"], ["b", "advisory"], ["c", "mandatory"]]);
         });
 
         it("runs stack rules once over all resources, with parents linked, and attributes violations by URN", async () => {

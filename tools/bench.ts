@@ -88,7 +88,19 @@ function sdkFilesOfPlan(stack: string, outDir: string): string[] {
 function main(): void {
     const { values } = parseArgs({ options: { runs: { type: "string", default: "7" } } });
     const runs = Number(values.runs);
+    if (!Number.isInteger(runs) || runs < 1) {
+        console.error(`error: --runs must be a whole number of at least 1, got ${JSON.stringify(values.runs)}`);
+        process.exit(2);
+    }
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-"));
+    try {
+        report(runs, outDir);
+    } finally {
+        fs.rmSync(outDir, { recursive: true, force: true });
+    }
+}
+
+function report(runs: number, outDir: string): void {
     const planCase = (label: string, args: string[]): Case => ({ label, args: [PLAN, ...args, "--out", path.join(outDir, label)] });
 
     const sdks = pulumiSdks();
@@ -113,7 +125,6 @@ function main(): void {
     const perModel = (byLabel.get("plan 32 models")! - byLabel.get("plan 1 models")!) / (MODEL_COUNTS[2] - MODEL_COUNTS[0]);
     console.log(`prod plan / baseline: ${prod.toFixed(2)}x (target <= ${TARGETS.prodOverBaseline}x) ${prod <= TARGETS.prodOverBaseline ? "ok" : "MISSED"}`);
     console.log(`each extra model: ${perModel.toFixed(1)} ms (target < ${TARGETS.msPerExtraModel} ms) ${perModel < TARGETS.msPerExtraModel ? "ok" : "MISSED"}`);
-    fs.rmSync(outDir, { recursive: true, force: true });
 }
 
 main();

@@ -8,7 +8,7 @@
 import type { PolicyPackConfig } from "@pulumi/policy";
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { loadAll } from "js-yaml";
+import { CORE_SCHEMA, loadAll } from "js-yaml";
 import { packArgs } from "../policies/pack";
 import { isRecord } from "../config/project";
 import { PolicyReport, PolicySubject, evaluatePolicies } from "./offline/policies";
@@ -25,7 +25,7 @@ export function typeToken(apiVersion: string, kind: string): string {
 export function manifestSubjects(file: string, text: string): PolicySubject[] {
     let documents: unknown[];
     try {
-        documents = loadAll(text);
+        documents = loadAll(text, undefined, { schema: CORE_SCHEMA }).flatMap(listItems);
     } catch (error) {
         throw new InputError(`${file}: not valid YAML: ${(error as Error).message.split("\n")[0]}`);
     }
@@ -44,6 +44,12 @@ export function manifestSubjects(file: string, text: string): PolicySubject[] {
         subjects.push({ type, name, urn: `urn:pulumi:check::manifests::${type}::${namespace}/${name}#${file}:${index}`, props: object });
     });
     return subjects;
+}
+
+/** A `kind: List` (what `kubectl get -o yaml` prints) stands for its items. */
+function listItems(document: unknown): unknown[] {
+    return isRecord(document) && typeof document.kind === "string" && /List$/.test(document.kind) && Array.isArray(document.items)
+        ? document.items : [document];
 }
 
 export async function checkManifests(

@@ -75,7 +75,9 @@ export function interceptorRoute(model: ModelConfig, names: ModelServerNames) {
             target: { service: names.server, port: SERVICE_PORT },
             rules: [{ hosts }],
             scalingMetric: { concurrency: { targetValue: concurrencyTarget(model) } },
-            timeouts: { readiness: `${coldStartSeconds(model)}s` },
+            // responseHeader "0s" lifts the interceptor's 300s default (CRD v0.15.0): a non-streaming
+            // completion sends its headers only when the whole generation is done.
+            timeouts: { readiness: `${coldStartSeconds(model)}s`, responseHeader: "0s" },
         },
     };
 }

@@ -55,7 +55,8 @@ export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string)
                 },
                 {
                     alert: "LlmModelEndpointDown",
-                    expr: `up{${ns}} == 0`,
+                    // Only pods that are Ready: a server still loading its weights serves no /metrics yet.
+                    expr: `(up{${ns}} == 0) and on (namespace, pod) (kube_pod_status_ready{${ns}, condition="true"} == 1)`,
                     for: "5m",
                     labels: { severity: "warning" },
                     annotations: {
@@ -70,7 +71,7 @@ export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string)
                     labels: { severity: "warning" },
                     annotations: {
                         summary: "Requests queue up for {{ $labels.model_name }}",
-                        description: `More than ${alerts.queueBacklog} requests have been waiting for {{ $labels.model_name }} for ${alerts.queueBacklogMinutes} minutes: the autoscaler is at its maximum or cannot add replicas.`,
+                        description: `More than ${alerts.queueBacklog} requests in all have been waiting for {{ $labels.model_name }} for ${alerts.queueBacklogMinutes} minutes: users wait. Check whether the autoscaler is at maxReplicas or new replicas cannot start (GPU pool full, node scale-up, image pull).`,
                     },
                 },
                 {
@@ -85,7 +86,9 @@ export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string)
                 },
                 {
                     alert: "LlmModelDownloadFailed",
-                    expr: `(max by (namespace, job_name) (kube_job_failed{${ns}, condition="true", job_name=~${quote(DOWNLOAD_JOB)}}) > 0) or (max by (namespace, job_name) (kube_job_status_failed{${ns}, job_name=~${quote(DOWNLOAD_JOB)}}) > 0)`,
+                    // A Job that failed for good has the Failed condition; kube_job_status_failed counts failed
+                    // pods too, retries included (reason=""), so it counts only with the condition's reason.
+                    expr: `(max by (namespace, job_name) (kube_job_failed{${ns}, condition="true", job_name=~${quote(DOWNLOAD_JOB)}}) > 0) or (max by (namespace, job_name) (kube_job_status_failed{${ns}, reason!="", job_name=~${quote(DOWNLOAD_JOB)}}) > 0)`,
                     labels: { severity: "critical" },
                     annotations: {
                         summary: "Weights download {{ $labels.job_name }} failed",
@@ -124,12 +127,12 @@ export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string)
                 },
                 {
                     alert: "KedaScalerMetricMissing",
-                    // ignoreNullValues "false": an empty Prometheus result is an error, counted here.
-                    expr: "sum(increase(keda_prometheus_metrics_empty_error_total[5m])) > 0",
+                    // ignoreNullValues "false": an empty Prometheus result is an error, counted here (KEDA 2.20 prommetrics.go).
+                    expr: `sum by (scaledResource, triggerName) (increase(keda_scaler_empty_upstream_responses_total{ignoreNullValues="false"}[5m])) > 0`,
                     for: "5m",
                     labels: { severity: "warning" },
                     annotations: {
-                        summary: "A KEDA Prometheus trigger finds no series",
+                        summary: "KEDA trigger {{ $labels.triggerName }} of {{ $labels.scaledResource }} finds no series",
                         description: "KEDA's Prometheus scaler has been getting empty results for 5 minutes: a model's load metric is missing (its ServiceMonitor or the engine's /metrics).",
                     },
                 },

@@ -67,7 +67,8 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
             "keda_scaler_detail_errors_total",
             "keda_scaled_object_errors_total",
             "keda_scaled_object_paused",
-            "keda_prometheus_metrics_empty_error_total",
+            // Labels: namespace, scaledResource, triggerName, metricName, resourceType, ignoreNullValues.
+            "keda_scaler_empty_upstream_responses_total",
         ],
     },
     {
@@ -87,6 +88,7 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
             "kube_job_status_failed",
             "kube_job_failed",
             "kube_pod_container_status_restarts_total",
+            "kube_pod_status_ready",
         ],
     },
     {

@@ -151,10 +151,11 @@ async function whenApplicable(validate: () => Promise<void> | void): Promise<voi
     }
 }
 
+/** As the CLI resolves it: the rule's own configured level, then `all`, then the level the rule declares, then the pack's. */
 function enforcementLevel(name: string, declared: EnforcementLevel | undefined, options: EvaluationOptions): EnforcementLevel {
-    const configured = options.config?.[name] ?? options.config?.all;
-    const level = typeof configured === "string" ? configured : configured?.enforcementLevel;
-    return level ?? declared ?? options.packEnforcementLevel ?? "advisory";
+    const levelOf = (configured: unknown) => (typeof configured === "string" ? configured as EnforcementLevel
+        : (configured as { enforcementLevel?: EnforcementLevel } | undefined)?.enforcementLevel);
+    return levelOf(options.config?.[name]) ?? levelOf(options.config?.all) ?? declared ?? options.packEnforcementLevel ?? "advisory";
 }
 
 /** The policy's config: its schema's defaults, overridden by the pack config. */

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { load } from "js-yaml";
+import { CORE_SCHEMA, load } from "js-yaml";
 import { isRecord } from "../../config/project";
 
 /** Stands in for a `secure:` value, which only the Pulumi CLI can decrypt. Kept secret. */
@@ -33,7 +33,8 @@ export function readStackFile(file: string): StackConfig {
     }
     let document: unknown;
     try {
-        document = load(text);
+        // The core schema, as the Pulumi CLI reads YAML: `2025-01-01` stays a string, not a Date.
+        document = load(text, { schema: CORE_SCHEMA });
     } catch (error) {
         throw new InputError(`${file}: not valid YAML: ${firstLine(error)}`);
     }
