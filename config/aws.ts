@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { GPUS_PER_INSTANCE_TYPE } from "../lib/gpu-instances";
+import { GPUS_PER_INSTANCE_TYPE, NVIDIA_X86_FAMILIES } from "../lib/gpu-instances";
 import { count, isCount } from "./fields";
 import type { CrossFieldProblem } from "./models";
 import { isRecord } from "./project";
 
-/** x86_64 NVIDIA families: the pool runs the AL2023_x86_64_NVIDIA AMI (no Graviton g5g). */
-const GPU_INSTANCE = /^(g4dn|g5|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en|p6-b200)\.[0-9a-z]+$/;
+/** Instance types the GPU pool can run (lib/gpu-instances.ts): x86_64, whole NVIDIA GPUs. */
+const GPU_INSTANCE = new RegExp(`^(${NVIDIA_X86_FAMILIES.join("|")})\\.[0-9a-z]+$`);
 
 /** Any EC2 instance type, for the system pool (`m6i.large`, `c7g.xlarge`, ...). */
 const INSTANCE = /^[a-z][a-z0-9-]*\.[0-9a-z]+$/;

@@ -28,14 +28,3 @@ export function parseQuantity(quantity: string | number): number | undefined {
 export function isQuantity(quantity: string | number): boolean {
     return parseQuantity(quantity) !== undefined;
 }
-
-/** Bytes as the largest whole binary unit, for messages: 53687091200 -> "50Gi". */
-export function formatBytes(bytes: number): string {
-    for (const unit of ["Ei", "Pi", "Ti", "Gi", "Mi", "Ki"]) {
-        const size = MULTIPLIERS[unit];
-        if (bytes >= size && Number.isInteger(bytes / size)) {
-            return `${bytes / size}${unit}`;
-        }
-    }
-    return String(bytes);
-}

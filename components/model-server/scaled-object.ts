@@ -5,6 +5,7 @@ import type { HttpAddOnEndpoints } from "../keda-http-add-on";
 import { PROMETHEUS_URL } from "../observability/names";
 import type { ModelServerNames } from "./names";
 import { requestTrigger } from "./request-routing";
+import { promqlString } from "../../lib/promql";
 
 /**
  * The KEDA ScaledObject of a model server, scaling on the engine's own load signal through
@@ -35,13 +36,8 @@ export interface LoadTrigger {
     readonly activationThreshold: number;
 }
 
-/** A PromQL string literal. */
-function quote(value: string): string {
-    return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-}
-
 function selector(labels: Record<string, string>): string {
-    return `{${Object.entries(labels).map(([key, value]) => `${key}${key === "pod" ? "=~" : "="}${quote(value)}`).join(",")}}`;
+    return `{${Object.entries(labels).map(([key, value]) => `${key}${key === "pod" ? "=~" : "="}${promqlString(value)}`).join(",")}}`;
 }
 
 /** `or`-clause: 0 when the Deployment has no replicas, nothing otherwise. */

@@ -1,6 +1,7 @@
 import { dump } from "js-yaml";
 import type { ObservabilityConfig } from "../../config";
 import { MONITORING_NAMESPACE } from "./names";
+import { promqlString } from "../../lib/promql";
 
 /**
  * The platform's alert rules, as one PrometheusRule (monitoring.coreos.com/v1). The same groups
@@ -24,11 +25,6 @@ export interface RuleGroup {
     readonly rules: readonly AlertRule[];
 }
 
-/** A PromQL string literal. */
-function quote(value: string): string {
-    return JSON.stringify(value);
-}
-
 /** The model servers' Download Jobs: `<model>-download-<8 hex digits>` (components/model-server/names.ts). */
 const DOWNLOAD_JOB = ".+-download-[0-9a-f]{8}";
 
@@ -37,7 +33,7 @@ const DOWNLOAD_JOB = ".+-download-[0-9a-f]{8}";
  * server), their GPUs and their KEDA autoscalers.
  */
 export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string): RuleGroup[] {
-    const ns = `namespace=${quote(modelNamespace)}`;
+    const ns = `namespace=${promqlString(modelNamespace)}`;
     return [
         {
             name: "llm-platform.model-servers",
@@ -88,7 +84,7 @@ export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string)
                     alert: "LlmModelDownloadFailed",
                     // A Job that failed for good has the Failed condition; kube_job_status_failed counts failed
                     // pods too, retries included (reason=""), so it counts only with the condition's reason.
-                    expr: `(max by (namespace, job_name) (kube_job_failed{${ns}, condition="true", job_name=~${quote(DOWNLOAD_JOB)}}) > 0) or (max by (namespace, job_name) (kube_job_status_failed{${ns}, reason!="", job_name=~${quote(DOWNLOAD_JOB)}}) > 0)`,
+                    expr: `(max by (namespace, job_name) (kube_job_failed{${ns}, condition="true", job_name=~${promqlString(DOWNLOAD_JOB)}}) > 0) or (max by (namespace, job_name) (kube_job_status_failed{${ns}, reason!="", job_name=~${promqlString(DOWNLOAD_JOB)}}) > 0)`,
                     labels: { severity: "critical" },
                     annotations: {
                         summary: "Weights download {{ $labels.job_name }} failed",

@@ -1,8 +1,12 @@
+import { GPU_NODE_LABEL, GPU_TAINT_KEY } from "../../lib/gpu-scheduling";
 import { parseQuantity } from "../../lib/quantity";
 import type { Workload } from "./pods";
 import { Props, asArray, asRecord, asString, asStringMap, at } from "./values";
 
-export const GPU_TAINT_KEY = "nvidia.com/gpu";
+export { GPU_TAINT_KEY };
+
+/** GPU node labels as the rules' config writes them, `key=value` (or `key` alone for any value). */
+export const DEFAULT_GPU_NODE_LABELS: readonly string[] = [`${GPU_NODE_LABEL.key}=${GPU_NODE_LABEL.value}`];
 
 /** Extended resources that are GPUs: whole devices, MIG slices and time-shared devices. */
 export function isGpuResource(name: string): boolean {
@@ -52,16 +56,13 @@ export function toleratesGpuTaint(spec: Props): boolean {
     });
 }
 
-/** `{ "nvidia.com/gpu.present": "true" }` -> ["nvidia.com/gpu.present=true"]. */
-export type NodeLabel = string;
-
 /**
  * Whether the pod may only land on GPU nodes: its nodeSelector carries a GPU node label,
  * or every term of its required node affinity does (the terms are ORed).
  */
-export function selectsGpuNodes(spec: Props, gpuNodeLabels: readonly NodeLabel[]): boolean {
+export function selectsGpuNodes(spec: Props, gpuNodeLabels: readonly string[]): boolean {
     const selector = asStringMap(spec.nodeSelector);
-    if (gpuNodeLabels.some((label) => matchesLabel(selector, label))) {
+    if (gpuNodeLabels.some((label) => hasNodeLabel(selector, label))) {
         return true;
     }
     const terms = asArray(at(spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"));
@@ -78,7 +79,8 @@ export function selectsGpuNodes(spec: Props, gpuNodeLabels: readonly NodeLabel[]
     }));
 }
 
-function matchesLabel(selector: Record<string, string>, label: NodeLabel): boolean {
-    const [key, value] = label.split("=");
-    return value === undefined ? key in selector : selector[key] === value;
+/** Whether labels (a nodeSelector, a node group's labels) carry a `key=value` (or `key`) label. */
+export function hasNodeLabel(labels: Record<string, string>, label: string): boolean {
+    const [key, value] = label.split("=", 2);
+    return value === undefined ? key in labels : labels[key] === value;
 }

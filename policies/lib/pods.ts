@@ -12,8 +12,6 @@ const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
     "kubernetes:batch/v1:CronJob": ["spec", "jobTemplate", "spec", "template", "spec"],
 };
 
-export const POD_TYPES: readonly string[] = Object.keys(POD_SPEC_PATHS);
-
 export const CONTAINER_LISTS = ["initContainers", "containers", "ephemeralContainers"] as const;
 
 export interface ContainerRef {
@@ -34,10 +32,6 @@ export interface Workload {
     readonly spec: Props;
     /** Every container of the pod: init (native sidecars included), main and ephemeral. */
     readonly containers: readonly ContainerRef[];
-}
-
-export function isPodType(type: string): boolean {
-    return type in POD_SPEC_PATHS;
 }
 
 /** The workload view of a pod-bearing resource, or undefined for any other type. */

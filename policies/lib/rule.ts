@@ -121,7 +121,7 @@ export function stackRule<C extends RuleConfig>(
 
 /** A short, safe rendering of a value for a message: never more than a line, never a secret. */
 export function show(value: unknown): string {
-    const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+    const text = JSON.stringify(value) ?? String(value);
     return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

@@ -1,6 +1,6 @@
 import type { PolicyConfigSchema } from "@pulumi/policy";
-import { GPUS_PER_INSTANCE_TYPE } from "../../lib/gpu-instances";
-import { GPU_TAINT_KEY } from "../lib/gpu";
+import { GPUS_PER_INSTANCE_TYPE, NVIDIA_GPU_FAMILIES } from "../../lib/gpu-instances";
+import { DEFAULT_GPU_NODE_LABELS, GPU_TAINT_KEY, hasNodeLabel } from "../lib/gpu";
 import { RuleConfig, typedRule } from "../lib/rule";
 import { Props, asArray, asRecord, asString, asStringMap } from "../lib/values";
 
@@ -20,11 +20,8 @@ export interface GpuPoolConfig extends RuleConfig {
 
 /** Parts of EKS AMI types with the NVIDIA driver: AL2_x86_64_GPU, AL2023_x86_64_NVIDIA, BOTTLEROCKET_ARM_64_NVIDIA. */
 export const DEFAULT_GPU_AMI_TYPES = ["NVIDIA", "GPU"];
-export const DEFAULT_GPU_NODE_LABELS = ["nvidia.com/gpu.present=true"];
 /** EC2 families with NVIDIA GPUs (g4ad is AMD, so absent). */
-export const DEFAULT_GPU_INSTANCE_FAMILIES = [
-    "g4dn", "g5", "g5g", "g6", "g6e", "g6f", "gr6", "gr6f", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200",
-];
+export const DEFAULT_GPU_INSTANCE_FAMILIES = NVIDIA_GPU_FAMILIES;
 
 export const GPU_POOL_PROPERTIES: PolicyConfigSchema["properties"] = {
     gpuAmiTypes: {
@@ -48,11 +45,6 @@ export function instanceTypes(props: Props): string[] {
 /** `g5.12xlarge` -> `g5`. */
 export function instanceFamily(instanceType: string): string {
     return instanceType.split(".")[0].toLowerCase();
-}
-
-export function hasNodeLabel(labels: Record<string, string>, label: string): boolean {
-    const [key, value] = label.split("=", 2);
-    return value === undefined ? key in labels : labels[key] === value;
 }
 
 /** Whether a node group's nodes carry GPUs: by AMI type, node labels or instance family. */

@@ -1,5 +1,5 @@
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
-import { requestsGpus, selectsGpuNodes, toleratesGpuTaint } from "../lib/gpu";
+import { DEFAULT_GPU_NODE_LABELS, requestsGpus, selectsGpuNodes, toleratesGpuTaint } from "../lib/gpu";
 import type { Workload } from "../lib/pods";
 import { RuleConfig, podRule } from "../lib/rule";
 
@@ -14,7 +14,7 @@ interface OffGpuConfig extends RuleConfig {
 }
 
 const GPU_NODE_LABELS_SCHEMA: PolicyConfigJSONSchema = {
-    type: "array", items: { type: "string" }, default: ["nvidia.com/gpu.present=true"],
+    type: "array", items: { type: "string" }, default: [...DEFAULT_GPU_NODE_LABELS],
     description: "Node labels (key=value) that only GPU nodes carry; a GPU pod must select one.",
 };
 

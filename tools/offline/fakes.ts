@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { isRecord } from "../../config/project";
 
 /**
  * What the offline run answers for cloud state that only a real provider knows: the
@@ -20,7 +21,7 @@ export const computedOutputs: Readonly<Record<string, (args: pulumi.runtime.Mock
         endpoint: `https://${args.name}.offline.${OFFLINE_REGION}.eks.amazonaws.com`,
         certificateAuthority: { data: "b2ZmbGluZS1jYQ==" },
         identities: [{ oidcs: [{ issuer: `https://oidc.eks.${OFFLINE_REGION}.amazonaws.com/id/OFFLINE` }] }],
-        vpcConfig: { ...record(args.inputs.vpcConfig), clusterSecurityGroupId: `sg-${args.name}-cluster`, vpcId: `vpc-${args.name}` },
+        vpcConfig: { ...(isRecord(args.inputs.vpcConfig) ? args.inputs.vpcConfig : {}), clusterSecurityGroupId: `sg-${args.name}-cluster`, vpcId: `vpc-${args.name}` },
     }),
     "aws:eks/nodeGroup:NodeGroup": (args) => ({
         nodeGroupName: physicalName(args, "nodeGroupName"),
@@ -65,6 +66,3 @@ function physicalName(args: pulumi.runtime.MockResourceArgs, key = "name"): stri
     return typeof given === "string" && given !== "" ? given : `${args.name}-0000000`;
 }
 
-function record(value: unknown): Inputs {
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Inputs) : {};
-}
