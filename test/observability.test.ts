@@ -153,6 +153,26 @@ describe("observability", () => {
             assert.ok(alerts.filter((a) => /vllm:|kube_/.test(a.expr)).every((a) => a.expr.includes('namespace="llm"')));
         });
 
+        it("runs the Prometheus operator without the Secret that only a Helm hook creates (helm.v4.Chart runs no hooks)", () => {
+            const stack = chartValues(run, "observability-prometheus-stack");
+            const operator = stack.prometheusOperator;
+            // Each switch as the chart reads it, with its default from kube-prometheus-stack 88.5.3 values.yaml.
+            const on = (value: unknown, chartDefault: boolean) => (value === undefined ? chartDefault : value === true);
+            const webhooks = on(operator.admissionWebhooks?.enabled, true);
+            const certManager = on(operator.admissionWebhooks?.certManager?.enabled, false);
+            // templates/prometheus-operator/deployment.yaml: the `tls-secret` volume, `--web.enable-tls=true`, and the
+            // ServiceMonitor's scrape CA (servicemonitor.yaml), all from the Secret `<fullname>-admission`.
+            assert.strictEqual(on(operator.tls?.enabled, true), false, "prometheusOperator.tls.enabled: the operator would mount <fullname>-admission");
+            // admission-webhooks/deployment/deployment.yaml mounts the same Secret.
+            assert.strictEqual(on(operator.admissionWebhooks?.deployment?.enabled, false), false, "prometheusOperator.admissionWebhooks.deployment.enabled");
+            // The webhook configurations get their caBundle from the post-install hook job-patchWebhook.yaml, the Secret
+            // from the pre-install hook job-createSecret.yaml (both when patch.enabled, the default, without cert-manager).
+            assert.strictEqual(webhooks, false, "prometheusOperator.admissionWebhooks.enabled: webhooks without a CA, certgen Jobs as hooks");
+            assert.strictEqual(certManager, false, "no cert-manager is installed to issue <fullname>-admission");
+            // charts/crds/templates/upgrade/*.yaml are hooks too.
+            assert.strictEqual(on(stack.crds?.upgradeJob?.enabled, false), false, "crds.upgradeJob.enabled");
+        });
+
         it("exports the in-cluster Grafana URL and the admin Secret's name", () => {
             assert.strictEqual(run.outputs.grafanaUrl, `http://grafana.${MONITORING_NAMESPACE}.svc:80`);
             assert.deepStrictEqual(run.outputs.grafanaAdminSecret, { namespace: MONITORING_NAMESPACE, name: GRAFANA_ADMIN_SECRET });
@@ -179,7 +199,7 @@ describe("observability", () => {
             const alloy = alloyValues() as Values;
             const containers: [string, Values][] = [
                 ["operator", stack.prometheusOperator.resources], ["config reloader", stack.prometheusOperator.prometheusConfigReloader.resources],
-                ["webhook certgen", stack.prometheusOperator.admissionWebhooks.patch.resources], ["prometheus", stack.prometheus.prometheusSpec.resources],
+                ["prometheus", stack.prometheus.prometheusSpec.resources],
                 ["alertmanager", stack.alertmanager.alertmanagerSpec.resources], ["kube-state-metrics", stack["kube-state-metrics"].resources],
                 ["node exporter", stack["prometheus-node-exporter"].resources], ["grafana", stack.grafana.resources], ["grafana sidecars", stack.grafana.sidecar.resources],
                 ["loki", loki.singleBinary.resources], ["alloy", alloy.alloy.resources], ["alloy config reloader", alloy.configReloader.resources],

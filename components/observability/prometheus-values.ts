@@ -8,12 +8,54 @@ import {
  * kube-prometheus-stack, pinned: prometheus-community/helm-charts charts/kube-prometheus-stack/Chart.yaml
  * version 88.5.3 (appVersion v0.93.1, the Prometheus operator; dependencies grafana 12.11.1 from
  * grafana-community, kube-state-metrics 8.4.0, prometheus-node-exporter 4.56.1), read at commit
- * cf408a2 of 2026-08-22. Every key below is a key of that version's values.yaml.
+ * cf408a2 of 2026-08-22 (the chart as of ea930ba, which set 88.5.3). Every key below is a key of
+ * that version's values.yaml or its subchart's, except `grafana.fullnameOverride`, which the
+ * grafana chart reads (templates/_helpers.tpl `grafana.fullname`) without declaring it.
  */
 export const PROMETHEUS_STACK_CHART = {
     chart: "kube-prometheus-stack",
     version: "88.5.3",
     repo: "https://prometheus-community.github.io/helm-charts",
+} as const;
+
+/**
+ * The operator without its admission webhooks and without TLS, because both depend on a Secret
+ * that only a Helm hook creates, and `kubernetes.helm.v4.Chart` never runs hooks
+ * (pulumi-kubernetes provider/pkg/provider/helm/v4/chart.go: `cmd.DisableHooks = true`; hook
+ * objects are dropped, and `includeHooks` only adds them when the provider renders YAML to a
+ * directory: @pulumi/kubernetes 4.34.2 helm/v4/chart.d.ts).
+ *
+ * In the chart (templates/prometheus-operator/), the Secret `<fullname>-admission` is written by
+ * admission-webhooks/job-patch/job-createSecret.yaml, a `pre-install,pre-upgrade` hook Job
+ * (kube-webhook-certgen), and the webhook configurations get its CA from job-patchWebhook.yaml, a
+ * `post-install,post-upgrade` hook. Nothing else creates it unless cert-manager does
+ * (certmanager.yaml), and we install no cert-manager. With `tls.enabled` (the default) the operator
+ * Deployment mounts that Secret as its `tls-secret` volume (deployment.yaml): without the hook
+ * the pod stays in ContainerCreating, and every layer after observability waits on it. The
+ * operator's ServiceMonitor reads the same Secret for its scrape CA (servicemonitor.yaml).
+ *
+ * - `tls.enabled: false`: the operator listens on plain HTTP :8080 (`--web.enable-tls=false`), its
+ *   Service and ServiceMonitor use port `http`; no volume, no CA. That listener serves only
+ *   /metrics and /healthz inside the cluster once the webhooks are off.
+ * - `admissionWebhooks.enabled: false`: no Validating/MutatingWebhookConfiguration (they would
+ *   exist without a caBundle, their calls failing TLS and ignored), and no certgen Jobs or RBAC.
+ *   What we give up: PrometheusRules and AlertmanagerConfigs are no longer rejected at admission
+ *   when their PromQL is invalid, and rule annotations are not coerced to strings. The operator
+ *   still validates every PrometheusRule before it writes it into Prometheus's rule files, and
+ *   skips an invalid one with a Warning event (prometheus-operator pkg/operator/rules.go
+ *   `generateRulesConfiguration`, `ValidateRule`), so a bad rule cannot break Prometheus; ours are
+ *   parsed and unit-tested by promtool in test/observability-promql.test.ts, and their
+ *   annotations are strings by type (alert-rules.ts).
+ *
+ * Rejected: certificates from cert-manager (another controller and its CRDs, only for this);
+ * a Secret the program creates (needs a CA and a serving certificate: @pulumi/tls is not a
+ * dependency, Node cannot issue X.509, and the private key would sit in the Pulumi state).
+ * Both keys are keys of the pinned values.yaml (`prometheusOperator.tls.enabled`,
+ * `prometheusOperator.admissionWebhooks.enabled`).
+ */
+export const OPERATOR_WITHOUT_HOOKS = {
+    tls: { enabled: false },
+    admissionWebhooks: { enabled: false },
 } as const;
 
 /** cpu/memory requests and limits. */
@@ -51,10 +93,9 @@ export function prometheusStackValues(config: ObservabilityConfig) {
         fullnameOverride: RELEASES.prometheusStack,
         crds: { enabled: true },
         prometheusOperator: {
+            ...OPERATOR_WITHOUT_HOOKS,
             resources: resources("100m", "128Mi", "500m", "512Mi"),
             prometheusConfigReloader: { resources: resources("10m", "32Mi", "100m", "64Mi") },
-            // The certgen Jobs that patch the operator's admission webhooks.
-            admissionWebhooks: { patch: { resources: resources("10m", "32Mi", "100m", "64Mi") } },
         },
         prometheus: {
             prometheusSpec: {
