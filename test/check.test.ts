@@ -67,6 +67,39 @@ describe("npm run check", function () {
         assert.match(result.stdout, /image-pinned: kubernetes:apps\/v1:Deployment qwen: /);
     });
 
+    it("reads a key written twice as Kubernetes does, the last value winning, with a warning on stderr and the same exit status", () => {
+        // `kubernetes.io/os` twice in a nodeSelector, as KEDA's chart renders it when values repeat its own key.
+        const twice = (object: unknown) => stringify(object).replace(/^( *)kubernetes\.io\/os: linux\n/m, "$1kubernetes.io/os: windows\n$&");
+        const compliant = modelServer();
+        compliant.spec.template.spec.nodeSelector = { ...compliant.spec.template.spec.nodeSelector, "kubernetes.io/os": "linux" };
+        const file = yamlFile(twice(compliant));
+        const line = fs.readFileSync(file, "utf8").split("\n").findIndex((text) => text.includes("kubernetes.io/os: linux")) + 1;
+        const warning = `warning: ${file}:${line}: duplicate key "kubernetes.io/os" (the last value wins, as Kubernetes decodes it)`;
+
+        const ok = check("--format", "json", file);
+        assert.strictEqual(ok.status, 0, ok.stdout + ok.stderr);
+        assert.strictEqual(ok.stderr, `${warning}\n`);
+        assert.deepStrictEqual(Object.keys(JSON.parse(ok.stdout) as object), ["violations"]);
+
+        const broken = latest();
+        broken.spec.template.spec.nodeSelector = { ...broken.spec.template.spec.nodeSelector, "kubernetes.io/os": "linux" };
+        const failing = check(yamlFile(twice(broken)));
+        assert.strictEqual(failing.status, 1, failing.stdout + failing.stderr);
+        assert.match(failing.stderr, /^warning: .*manifests\.yaml:\d+: duplicate key "kubernetes\.io\/os" \(the last value wins, as Kubernetes decodes it\)\n$/);
+    });
+
+    it("hands the last value of a duplicated key to the rules", async () => {
+        const seen: unknown[] = [];
+        const text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  nodeSelector:\n    kubernetes.io/os: windows\n    kubernetes.io/os: linux\n";
+        const warnings: string[] = [];
+        await checkManifests([{ file: "p.yaml", text }], [{
+            name: "see", description: "d", enforcementLevel: "advisory",
+            validateStack: (args) => { seen.push(...args.resources.map((r) => (r.props.spec as { nodeSelector: unknown }).nodeSelector)); },
+        }], undefined, (warning) => warnings.push(warning));
+        assert.deepStrictEqual(seen, [{ "kubernetes.io/os": "linux" }]);
+        assert.deepStrictEqual(warnings, ['p.yaml:8: duplicate key "kubernetes.io/os" (the last value wins, as Kubernetes decodes it)']);
+    });
+
     it("treats every document of every file as one stack", async () => {
         const seen: string[] = [];
         await checkManifests([

@@ -12,6 +12,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { dump, load } from "js-yaml";
 import { PROJECT_DIR } from "../config/project";
+import { exitWhenFlushed } from "./offline/exit";
 
 const PLAN = path.join(__dirname, "plan.js");
 const STACKS = ["dev", "prod", "local"];
@@ -85,12 +86,24 @@ function sdkFilesOfPlan(stack: string, outDir: string): string[] {
     return JSON.parse(fs.readFileSync(list, "utf8")) as string[];
 }
 
-function main(): void {
-    const { values } = parseArgs({ options: { runs: { type: "string", default: "7" } } });
+/** The number of rounds `--runs` asks for; a one-line error otherwise. */
+function runsOf(argv: string[]): number | string {
+    let values;
+    try {
+        ({ values } = parseArgs({ args: argv, options: { runs: { type: "string", default: "7" } } }));
+    } catch (error) {
+        return `${(error as Error).message.split("\n")[0]}; usage: npm run bench [-- --runs <n>]`;
+    }
     const runs = Number(values.runs);
-    if (!Number.isInteger(runs) || runs < 1) {
-        console.error(`error: --runs must be a whole number of at least 1, got ${JSON.stringify(values.runs)}`);
-        process.exit(2);
+    return Number.isInteger(runs) && runs >= 1 ? runs : `--runs must be a whole number of at least 1, got ${JSON.stringify(values.runs)}`;
+}
+
+function main(): void {
+    const runs = runsOf(process.argv.slice(2));
+    if (typeof runs === "string") {
+        console.error(`error: ${runs}`);
+        exitWhenFlushed(2);
+        return;
     }
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-"));
     try {

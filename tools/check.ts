@@ -2,15 +2,18 @@
  * npm run check -- [--format json] <file.yaml>...
  *
  * Evaluates plain Kubernetes manifests with the llm-platform policy pack. All documents
- * of one call form one stack. Exit status: 0 no mandatory violation, 1 a mandatory
- * violation, 2 unreadable input or bad usage, 3 a rule itself failed (a bug).
+ * of one call form one stack. A mapping key written twice is read as Kubernetes reads it,
+ * the last value winning, with a warning on stderr naming the file and line. Exit status:
+ * 0 no mandatory violation, 1 a mandatory violation, 2 unreadable input or bad usage,
+ * 3 a rule itself failed (a bug).
  */
 import type { PolicyPackConfig } from "@pulumi/policy";
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { CORE_SCHEMA, loadAll } from "js-yaml";
 import { packArgs } from "../policies/pack";
 import { isRecord } from "../config/project";
+import { exitWhenFlushed } from "./offline/exit";
+import { parseManifestDocuments } from "./offline/manifest-documents";
 import { PolicyReport, PolicySubject, evaluatePolicies } from "./offline/policies";
 import { InputError } from "./offline/stack-file";
 
@@ -21,14 +24,12 @@ export function typeToken(apiVersion: string, kind: string): string {
     return `kubernetes:${apiVersion.includes("/") ? apiVersion : `core/${apiVersion}`}:${kind}`;
 }
 
-/** The documents of a YAML text as policy subjects; throws InputError naming the file. */
-export function manifestSubjects(file: string, text: string): PolicySubject[] {
-    let documents: unknown[];
-    try {
-        documents = loadAll(text, undefined, { schema: CORE_SCHEMA }).flatMap(listItems);
-    } catch (error) {
-        throw new InputError(`${file}: not valid YAML: ${(error as Error).message.split("\n")[0]}`);
-    }
+/**
+ * The documents of a YAML text as policy subjects, and the warnings of its parse (a key
+ * written twice); throws InputError naming the file.
+ */
+export function manifestSubjects(file: string, text: string): { subjects: PolicySubject[]; warnings: string[] } {
+    const { documents, warnings } = parseManifestDocuments(file, text);
     const subjects: PolicySubject[] = [];
     documents.forEach((object, index) => {
         if (object === null || object === undefined) {
@@ -43,19 +44,19 @@ export function manifestSubjects(file: string, text: string): PolicySubject[] {
         const type = typeToken(object.apiVersion, object.kind);
         subjects.push({ type, name, urn: `urn:pulumi:check::manifests::${type}::${namespace}/${name}#${file}:${index}`, props: object });
     });
-    return subjects;
+    return { subjects, warnings };
 }
 
-/** A `kind: List` (what `kubectl get -o yaml` prints) stands for its items. */
-function listItems(document: unknown): unknown[] {
-    return isRecord(document) && typeof document.kind === "string" && /List$/.test(document.kind) && Array.isArray(document.items)
-        ? document.items : [document];
-}
-
+/** Evaluates the pack on every document of `files` as one stack; `warn` hears each parse warning. */
 export async function checkManifests(
     files: readonly { file: string; text: string }[], policies = packArgs.policies, config?: PolicyPackConfig,
+    warn: (warning: string) => void = () => undefined,
 ): Promise<PolicyReport> {
-    const subjects = files.flatMap(({ file, text }) => manifestSubjects(file, text));
+    const subjects = files.flatMap(({ file, text }) => {
+        const parsed = manifestSubjects(file, text);
+        parsed.warnings.forEach(warn);
+        return parsed.subjects;
+    });
     return evaluatePolicies(policies, subjects, { stack: "manifests", packEnforcementLevel: packArgs.enforcementLevel, config });
 }
 
@@ -81,7 +82,8 @@ async function main(argv: string[]): Promise<number> {
         if (positionals.length === 0 || (values.format !== "text" && values.format !== "json")) {
             throw new InputError(USAGE);
         }
-        const report = await checkManifests(readInputs(positionals));
+        // Warnings on stderr: they change neither the report nor the exit status.
+        const report = await checkManifests(readInputs(positionals), undefined, undefined, (warning) => console.error(`warning: ${warning}`));
         if (values.format === "json") {
             console.log(JSON.stringify(report, null, 2));
         } else {
@@ -101,5 +103,5 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => process.exit(code));
+    main(process.argv.slice(2)).then(exitWhenFlushed);
 }

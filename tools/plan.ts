@@ -187,5 +187,6 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => process.exit(code));
+    // Not process.exit(): it would cut the output still waiting in a pipe (tools/offline/exit.ts).
+    main(process.argv.slice(2)).then(async (code) => (await import("./offline/exit")).exitWhenFlushed(code));
 }
