@@ -33,6 +33,18 @@ export interface EksClusterArgs {
     readonly systemPool: { readonly instanceTypes: readonly string[]; readonly minSize: number; readonly maxSize: number; readonly diskSizeGiB: number };
 }
 
+/**
+ * Available Availability Zones only. Without the opt-in filter an account that opted into a
+ * Local Zone group gets those zones too, and first: the provider sorts by name, and
+ * `us-west-2-lax-1a` sorts before `us-west-2a` (@pulumi/aws getAvailabilityZones docs,
+ * "Only Availability Zones (no Local Zones)"; terraform-provider-aws
+ * internal/service/ec2/ec2_availability_zones_data_source.go sorts the names).
+ */
+export const REGULAR_ZONES: aws.GetAvailabilityZonesArgs = {
+    state: "available",
+    filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
+};
+
 /** Label on the system nodes; platform charts select it. */
 export const SYSTEM_POOL_LABEL = { "llm-platform.io/pool": "system" } as const;
 
@@ -143,7 +155,7 @@ export class EksCluster extends pulumi.ComponentResource {
         if (args.existingVpcId) {
             return { vpcId: pulumi.output(args.existingVpcId), privateSubnetIds: args.existingSubnetIds.map((id) => pulumi.output(id)) };
         }
-        const zones = aws.getAvailabilityZonesOutput({ state: "available" }, { parent: this }).names;
+        const zones = aws.getAvailabilityZonesOutput(REGULAR_ZONES, { parent: this }).names;
         return new ClusterNetwork(`${name}-net`, {
             vpcCidr: args.vpcCidr,
             availabilityZones: zones.apply((names) => names.slice(0, args.availabilityZones)),

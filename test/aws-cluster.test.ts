@@ -2,6 +2,7 @@ import * as assert from "assert";
 import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
 import { cidrSubnet, subnetLayout } from "../components/cluster-network";
 import { kubeconfig } from "../lib/eks";
+import { invokeResults } from "../tools/offline/fakes";
 import { ProgramRun, RecordedResource, SECRET, nameOfUrn } from "../tools/offline/run";
 import { object, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
 
@@ -15,6 +16,25 @@ const ARGS: EksClusterArgs = {
 };
 
 const inputs = (found: RecordedResource): Json => found.inputs as Json;
+
+type InvokeAnswer = (inputs: Json) => Json;
+
+/** The inputs of every call of one provider function while `build` runs under the offline mocks. */
+export async function invokesOf(token: string, build: () => void): Promise<Json[]> {
+    const answers = invokeResults as Record<string, InvokeAnswer>;
+    const answer = answers[token];
+    const seen: Json[] = [];
+    answers[token] = (args) => {
+        seen.push(args);
+        return answer(args);
+    };
+    try {
+        await runComponent(build);
+    } finally {
+        answers[token] = answer;
+    }
+    return seen;
+}
 
 /** The trust policy of the role a Pod Identity role component created. */
 function trustOf(run: ProgramRun, component: string): Json {
@@ -74,6 +94,16 @@ describe("aws cluster (EksCluster)", () => {
             assert.strictEqual(subnets.filter((s) => s.tags["kubernetes.io/role/elb"] === "1").length, 3);
             assert.strictEqual(resourcesOfType(custom, "aws:ec2/natGateway:NatGateway").length, 3, "perZone");
             assert.strictEqual(resourcesOfType(dev, "aws:ec2/natGateway:NatGateway").length, 1, "single by default");
+        });
+
+        it("spans regular Availability Zones only, never the Local Zones an account opted into (which sort first)", () => {
+            const zones = new Set(resourcesOfType(dev, "aws:ec2/subnet:Subnet").map((s) => inputs(s).availabilityZone));
+            assert.deepStrictEqual([...zones].sort(), ["us-west-2a", "us-west-2b"]);
+        });
+
+        it("asks for the zones that are available and need no opt-in", async () => {
+            const calls = await invokesOf("aws:index/getAvailabilityZones:getAvailabilityZones", () => new EksCluster("z", ARGS));
+            assert.deepStrictEqual(calls, [{ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }]);
         });
 
         it("carves non-overlapping subnets from the VPC block", () => {

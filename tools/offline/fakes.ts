@@ -49,12 +49,61 @@ export const invokeResults: Readonly<Record<string, (inputs: Inputs) => Inputs>>
         const region = typeof inputs.region === "string" ? inputs.region : OFFLINE_REGION;
         return { region, name: region, id: region, description: region, endpoint: `ec2.${region}.amazonaws.com` };
     },
-    "aws:index/getAvailabilityZones:getAvailabilityZones": (inputs) => {
-        const region = typeof inputs.region === "string" ? inputs.region : OFFLINE_REGION;
-        const names = ["a", "b", "c", "d", "e", "f"].map((zone) => `${region}${zone}`);
-        return { names, zoneIds: names.map((_, index) => `usw2-az${index + 1}`), groupNames: [region], id: region, region };
-    },
+    "aws:index/getAvailabilityZones:getAvailabilityZones": availabilityZones,
 };
+
+/** One zone of the offline region, as DescribeAvailabilityZones describes it. */
+interface Zone {
+    readonly name: string;
+    readonly zoneId: string;
+    readonly groupName: string;
+    readonly state: "available" | "impaired";
+    readonly optInStatus: "opt-in-not-required" | "opted-in";
+}
+
+/**
+ * The zones of an account that opted into a Local Zone group, as such accounts see them:
+ * DescribeAvailabilityZones returns the opted-in Local Zones with the Availability Zones, and
+ * the provider sorts all of them by name (terraform-provider-aws
+ * internal/service/ec2/ec2_availability_zones_data_source.go), so `us-west-2-lax-1a` comes
+ * before `us-west-2a`. Only the filters the program uses are modelled; any other input fails.
+ */
+function availabilityZones(inputs: Inputs): Inputs {
+    const { region = OFFLINE_REGION, state, filters = [], ...unknown } = inputs;
+    if (Object.keys(unknown).length > 0 || typeof region !== "string") {
+        throw new Error(`the offline run does not model getAvailabilityZones inputs ${JSON.stringify(Object.keys(unknown))}`);
+    }
+    const regular: Zone[] = ["a", "b", "c", "d", "e", "f"].map((letter, index) => ({
+        name: `${region}${letter}`, zoneId: `usw2-az${index + 1}`, groupName: region, state: "available", optInStatus: "opt-in-not-required",
+    }));
+    const local: Zone[] = ["a", "b"].map((letter, index) => ({
+        name: `${region}-lax-1${letter}`, zoneId: `usw2-lax1-az${index + 1}`, groupName: `${region}-lax-1`, state: "available", optInStatus: "opted-in",
+    }));
+    const zones = [...regular, ...local]
+        .filter((zone) => state === undefined || zone.state === state)
+        .filter((zone) => zoneFilters(filters).every(({ name, values }) => values.includes(zone[ZONE_FILTERS[name]])))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return {
+        names: zones.map((zone) => zone.name), zoneIds: zones.map((zone) => zone.zoneId),
+        groupNames: [...new Set(zones.map((zone) => zone.groupName))].sort(), id: region, region, state, filters,
+    };
+}
+
+/** DescribeAvailabilityZones filter names the offline run understands, and the field each reads. */
+const ZONE_FILTERS = { "opt-in-status": "optInStatus", "zone-name": "name", "group-name": "groupName" } as const;
+
+function zoneFilters(filters: unknown): { name: keyof typeof ZONE_FILTERS; values: string[] }[] {
+    if (!Array.isArray(filters)) {
+        throw new Error("getAvailabilityZones: filters is not a list");
+    }
+    return filters.map((filter: unknown) => {
+        const { name, values } = isRecord(filter) ? filter : {};
+        if (typeof name !== "string" || !(name in ZONE_FILTERS) || !Array.isArray(values)) {
+            throw new Error(`the offline run does not model the getAvailabilityZones filter ${JSON.stringify(filter)}`);
+        }
+        return { name: name as keyof typeof ZONE_FILTERS, values: values.map(String) };
+    });
+}
 
 /** The account and region the offline run pretends to be in. */
 export const OFFLINE_ACCOUNT = "123456789012";
