@@ -27,7 +27,10 @@ const requests = (cpu: string, memory: string, cpuLimit: string, memoryLimit: st
  * its metrics API server (the External metrics the HPA reads) and the admission webhooks,
  * each with requests and limits; CRDs installed; no tolerations, so nothing lands on GPU nodes.
  * The operator exports its scaler metrics (keda_scaler_*) with a ServiceMonitor, which the
- * autoscaling dashboard and the KEDA alerts read.
+ * autoscaling dashboard and the KEDA alerts read. Linux nodes only, without a nodeSelector
+ * here: the chart's three Deployments write `kubernetes.io/os: linux` themselves and append
+ * `<part>.nodeSelector | default .Values.nodeSelector` below it (keda/templates/manager,
+ * metrics-server and webhooks deployment.yaml), so repeating the key rendered it twice.
  */
 export function kedaChartValues() {
     return {
@@ -41,7 +44,6 @@ export function kedaChartValues() {
             webhooks: requests("50m", "64Mi", "500m", "256Mi"),
         },
         tolerations: [],
-        nodeSelector: { "kubernetes.io/os": "linux" },
     };
 }
 

@@ -275,6 +275,11 @@ describe("model server under mocks", () => {
         const values = chart.inputs.values as Json;
         assert.strictEqual(values.metricsServer.enabled, true);
         assert.deepStrictEqual(values.tolerations, []);
+        // Linux only, by the chart itself: its Deployments write `kubernetes.io/os: linux` and append
+        // these maps below it (kedacore/charts v2.20.2 keda/templates/*/deployment.yaml), so a repeat renders the key twice.
+        for (const selector of [values.nodeSelector, values.operator?.nodeSelector, values.metricsServer.nodeSelector, values.webhooks?.nodeSelector]) {
+            assert.ok(!(selector && "kubernetes.io/os" in selector), `the values repeat the chart's own nodeSelector key: ${JSON.stringify(selector)}`);
+        }
         for (const part of Object.values(values.resources) as Json[]) {
             assert.ok(part.requests.cpu && part.requests.memory && part.limits.cpu && part.limits.memory);
         }
