@@ -1,7 +1,9 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, PlatformConfig, SECRET_KEYS } from "../config";
-import { configDeclarations } from "../config/project";
+import { PROJECT_DIR, configDeclarations } from "../config/project";
 import { loadProgram, runUnderMocks } from "../tools/offline/run";
 import { engineConfig, loadConfigWith } from "./mocks";
 
@@ -144,5 +146,24 @@ describe("Pulumi.yaml", () => {
         const config = await loadConfigWith({ target: "local", grafanaAdminPassword: "not-a-real-password" }, ["grafanaAdminPassword"]);
         assert.ok(!(config instanceof Error), String(config));
         assert.strictEqual(await pulumi.isSecret(config.grafanaAdminPassword!), true);
+    });
+});
+
+describe("the Node that runs pulumi up", () => {
+    const manifest = (file: string) => JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, file), "utf8")) as { engines?: { node?: string }; devDependencies?: Record<string, string> };
+    const major = (range: string | undefined) => Number(/^>=\s*(\d+)/.exec(range ?? "")?.[1]);
+
+    it("asks for the Node major @pulumi/pulumi requires (>=22 since 3.249.0), in package.json's engines", () => {
+        const sdk = manifest("node_modules/@pulumi/pulumi/package.json").engines?.node;
+        assert.ok(major(sdk) >= 22, `@pulumi/pulumi asks for ${sdk}`);
+        assert.strictEqual(manifest("package.json").engines?.node, sdk);
+    });
+
+    it("names that major for version managers (.nvmrc, .node-version) and in the Node the tests install", () => {
+        const wanted = major(manifest("package.json").engines?.node);
+        for (const file of [".nvmrc", ".node-version"]) {
+            assert.strictEqual(fs.readFileSync(path.join(PROJECT_DIR, file), "utf8").trim(), String(wanted), file);
+        }
+        assert.strictEqual(Number(manifest("package.json").devDependencies?.node?.split(".")[0]), wanted, "devDependencies.node");
     });
 });
