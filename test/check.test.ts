@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { checkManifests, typeToken } from "../tools/check";
+import { checkManifests } from "../tools/check";
+import { typeToken } from "../tools/offline/manifests";
 import { modelServer } from "./policies/fixtures";
 import { PROJECT_DIR } from "./mocks";
 

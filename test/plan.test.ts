@@ -161,7 +161,7 @@ describe("npm run plan", function () {
 
         it("is 1 when a mandatory policy is violated, naming the rule and the resource", async () => {
             const result = await plan("exit-status", path.join(PROJECT_DIR, "Pulumi.local.yaml"), { policies: [forbidNamespaces("mandatory")] });
-            assert.strictEqual(exitStatus(result.report), EXIT.mandatoryViolation);
+            assert.strictEqual(exitStatus(result), EXIT.mandatoryViolation);
             assert.ok(result.report.violations.length > 0);
             assert.deepStrictEqual(new Set(result.report.violations.map((v) => `${v.policy} ${v.enforcementLevel} ${v.resourceType}`)),
                 new Set(["no-namespaces mandatory kubernetes:core/v1:Namespace"]));
@@ -170,7 +170,7 @@ describe("npm run plan", function () {
         it("is 0 when only advisory policies are violated", async () => {
             const result = await plan("exit-status", path.join(PROJECT_DIR, "Pulumi.local.yaml"), { policies: [forbidNamespaces("advisory")] });
             assert.ok(result.report.violations.length > 0);
-            assert.strictEqual(exitStatus(result.report), EXIT.ok);
+            assert.strictEqual(exitStatus(result), EXIT.ok);
         });
     });
 });
@@ -180,7 +180,7 @@ describe("the policy pack on deliberately broken stacks", function () {
 
     it("fails a broken program, naming each broken rule", async () => {
         const result = await plan("broken", path.join(PROJECT_DIR, "Pulumi.local.yaml"), { program: path.join(__dirname, "fixtures", "broken-program") });
-        assert.strictEqual(exitStatus(result.report), EXIT.mandatoryViolation);
+        assert.strictEqual(exitStatus(result), EXIT.mandatoryViolation);
         const broken = new Set(result.report.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => v.policy));
         for (const rule of ["resources-required", "model-weights-on-pvc", "gpu-pod-placement", "image-pinned", "eks-endpoint-restricted"]) {
             assert.ok(broken.has(rule), `${rule} is reported; got ${[...broken].join(", ")}`);

@@ -14,15 +14,11 @@ import { packArgs } from "../policies/pack";
 import { isRecord } from "../config/project";
 import { exitWhenFlushed } from "./offline/exit";
 import { parseManifestDocuments } from "./offline/manifest-documents";
+import { typeToken } from "./offline/manifests";
 import { PolicyReport, PolicySubject, evaluatePolicies } from "./offline/policies";
 import { InputError } from "./offline/stack-file";
 
 const USAGE = "usage: npm run check -- [--format json] <file.yaml>...";
-
-/** `apps/v1` + `Deployment` -> `kubernetes:apps/v1:Deployment`, as @pulumi/kubernetes names it. */
-export function typeToken(apiVersion: string, kind: string): string {
-    return `kubernetes:${apiVersion.includes("/") ? apiVersion : `core/${apiVersion}`}:${kind}`;
-}
 
 /**
  * The documents of a YAML text as policy subjects, and the warnings of its parse (a key

@@ -1,10 +1,11 @@
 /**
- * npm run plan -- --stack <name> [--out <dir>] [--config <file>]
+ * npm run plan -- --stack <name> [--out <dir>] [--config <file>] [--charts <dir>] [--pull-charts]
  *
- * Runs the program offline under Pulumi mocks with the stack's config, evaluates the
- * policy pack on what it built and writes resources.json, manifests.yaml and
- * policy-report.json. Exit status: 0 no mandatory violation, 1 a mandatory violation,
- * 2 invalid config or usage, 3 the program itself failed.
+ * Runs the program offline under Pulumi mocks with the stack's config, renders its Helm charts
+ * with a real helm when given their sources, evaluates the policy pack on what it built and
+ * rendered, and writes resources.json, manifests.yaml and policy-report.json. Exit status: 0 no
+ * mandatory violation, 1 a mandatory violation, a chart that fails to render or a values key a
+ * chart ignores, 2 invalid config or usage, 3 the program itself failed.
  */
 import type { Policies, PolicyPackConfig } from "@pulumi/policy";
 import * as fs from "fs";
@@ -12,13 +13,18 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { PROJECT_DIR } from "../config/project";
 import { PACK_NAME, packArgs } from "../policies/pack";
-import { KubernetesObject, kubernetesObjects, toManifestYaml } from "./offline/manifests";
+import { KubernetesObject, kubernetesObjects, sortObjects, toManifestYaml } from "./offline/manifests";
 import { packConfigProblems } from "./offline/pack-config";
 import { PolicyReport, evaluatePolicies } from "./offline/policies";
+import type { ChartRendering } from "./offline/render";
 import { ProgramRun, RecordedResource, nameOfUrn, runProgram } from "./offline/run";
+import {
+    ChartOptions, chartProblems, chartSummary, renderedManifests, renderedResources, renderedSubjects, stackCharts,
+} from "./offline/stack-charts";
+import { closeTransformClients } from "./offline/transforms";
 import { InputError, readStackFile, stackFilePath } from "./offline/stack-file";
 
-const USAGE = "usage: npm run plan -- --stack <name> [--out <dir>] [--config <file>]";
+const USAGE = "usage: npm run plan -- --stack <name> [--out <dir>] [--config <file>] [--charts <dir>] [--pull-charts]";
 
 export const EXIT = { ok: 0, mandatoryViolation: 1, invalidInput: 2, programFailed: 3 } as const;
 
@@ -26,10 +32,14 @@ interface PlanOptions {
     readonly stack: string;
     readonly outDir: string;
     readonly configFile: string;
+    readonly charts: ChartOptions;
 }
 
 export interface Plan {
     readonly run: ProgramRun;
+    /** Every chart of the program, rendered or with the reason it was not. */
+    readonly charts: readonly ChartRendering[];
+    /** The objects the program declares and those its charts render (no hooks). */
     readonly objects: KubernetesObject[];
     readonly report: PolicyReport;
 }
@@ -39,7 +49,10 @@ function parseCommandLine(argv: string[]): PlanOptions {
     try {
         ({ values } = parseArgs({
             args: argv,
-            options: { stack: { type: "string" }, out: { type: "string" }, config: { type: "string" } },
+            options: {
+                stack: { type: "string" }, out: { type: "string" }, config: { type: "string" },
+                charts: { type: "string" }, "pull-charts": { type: "boolean" },
+            },
             strict: true,
             allowPositionals: false,
         }));
@@ -53,6 +66,7 @@ function parseCommandLine(argv: string[]): PlanOptions {
         stack: values.stack,
         outDir: path.resolve(values.out ?? path.join("out", values.stack)),
         configFile: path.resolve(values.config ?? stackFilePath(PROJECT_DIR, values.stack)),
+        charts: { dir: values.charts === undefined ? undefined : path.resolve(values.charts), pull: values["pull-charts"] === true },
     };
 }
 
@@ -83,39 +97,49 @@ export interface PlanOverrides {
     readonly policies?: Policies;
     /** Another program than index.ts (tests plan deliberately broken programs). */
     readonly program?: string;
+    /** Where the charts come from; by default they are not rendered. */
+    readonly charts?: ChartOptions;
 }
 
 /** The program beside tools/: index.ts from source, bin/index.js when compiled. */
 const PROGRAM = path.join(__dirname, "..", "index");
 
 /** Runs the program and the pack for one stack; throws ConfigError or InputError on bad input. */
-export async function plan(stack: string, configFile: string, { policies = packArgs.policies, program = PROGRAM }: PlanOverrides = {}): Promise<Plan> {
+export async function plan(
+    stack: string, configFile: string, { policies = packArgs.policies, program = PROGRAM, charts: chartOptions }: PlanOverrides = {},
+): Promise<Plan> {
     const stackConfig = readStackFile(configFile);
     const packConfig = readPackConfig(packConfigPath(stack), policies);
     const run = await runProgram({ stack, ...stackConfig, program });
-    const report = await evaluatePolicies(policies, run.resources.map(toPolicySubject), {
-        stack,
-        config: packConfig,
-        packEnforcementLevel: packArgs.enforcementLevel,
-    });
-    return { run, objects: kubernetesObjects(run.resources), report };
+    try {
+        const charts = await stackCharts(run, chartOptions);
+        const report = await evaluatePolicies(policies, [...run.resources.map(toPolicySubject), ...renderedSubjects(charts)], {
+            stack,
+            config: packConfig,
+            packEnforcementLevel: packArgs.enforcementLevel,
+        });
+        return { run, charts, objects: sortObjects([...kubernetesObjects(run.resources), ...renderedManifests(charts)]), report };
+    } finally {
+        closeTransformClients();
+    }
 }
 
 function toPolicySubject(resource: RecordedResource) {
     return { type: resource.type, name: resource.name, urn: resource.urn, parentUrn: resource.parentUrn, props: resource.inputs };
 }
 
-function writePlan(outDir: string, { run, objects, report }: Plan): void {
+function writePlan(outDir: string, { run, charts, objects, report }: Plan): void {
     fs.mkdirSync(outDir, { recursive: true });
-    const resources = [...run.resources]
-        .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name))
-        .map(({ type, name, parentUrn, inputs }) => ({ type, name, parent: parentUrn ? nameOfUrn(parentUrn) : null, inputs }));
+    const resources = [
+        ...run.resources.map(({ type, name, parentUrn, inputs }) => ({ type, name, parent: parentUrn ? nameOfUrn(parentUrn) : null, inputs })),
+        ...renderedResources(charts),
+    ].sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
     fs.writeFileSync(path.join(outDir, "resources.json"), `${JSON.stringify(resources, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, "manifests.yaml"), toManifestYaml(objects));
     fs.writeFileSync(path.join(outDir, "policy-report.json"), `${JSON.stringify(report, null, 2)}\n`);
 }
 
-function summarise(options: PlanOptions, { run, objects, report }: Plan): string {
+function summarise(options: PlanOptions, { run, charts, objects, report }: Plan): string {
     const counts = new Map<string, number>();
     for (const resource of run.resources) {
         counts.set(resource.type, (counts.get(resource.type) ?? 0) + 1);
@@ -124,6 +148,8 @@ function summarise(options: PlanOptions, { run, objects, report }: Plan): string
         `plan of stack ${options.stack} (${path.relative(PROJECT_DIR, options.configFile) || options.configFile})`,
         `${run.resources.length} resources, ${objects.length} Kubernetes objects:`,
         ...[...counts].sort(([a], [b]) => a.localeCompare(b)).map(([type, count]) => `  ${String(count).padStart(4)}  ${type}`),
+        ...(charts.length > 0 ? [`${charts.length} Helm charts:`, ...chartSummary(charts)] : []),
+        ...chartProblems(charts).map((problem) => `error: ${problem}`),
         `policy pack ${PACK_NAME}: ${report.violations.length === 0 ? "no violations" : `${report.violations.length} violations`}`,
         ...report.violations.map((v) => `  [${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`),
         `wrote resources.json, manifests.yaml, policy-report.json to ${path.relative(process.cwd(), options.outDir) || "."}`,
@@ -131,8 +157,9 @@ function summarise(options: PlanOptions, { run, objects, report }: Plan): string
     return lines.join("\n");
 }
 
-export function exitStatus(report: PolicyReport): number {
-    return report.violations.some((v) => v.enforcementLevel === "mandatory") ? EXIT.mandatoryViolation : EXIT.ok;
+export function exitStatus({ report, charts }: Pick<Plan, "report" | "charts">): number {
+    const mandatory = report.violations.some((v) => v.enforcementLevel === "mandatory");
+    return mandatory || chartProblems(charts).length > 0 ? EXIT.mandatoryViolation : EXIT.ok;
 }
 
 interface ConfigProblems {
@@ -168,10 +195,10 @@ export async function withStackTraceOnFailure<T>(run: () => Promise<T>): Promise
 async function main(argv: string[]): Promise<number> {
     try {
         const options = parseCommandLine(argv);
-        const result = await withStackTraceOnFailure(() => plan(options.stack, options.configFile));
+        const result = await withStackTraceOnFailure(() => plan(options.stack, options.configFile, { charts: options.charts }));
         writePlan(options.outDir, result);
         console.log(summarise(options, result));
-        return exitStatus(result.report);
+        return exitStatus(result);
     } catch (error) {
         if (error instanceof InputError) {
             error.message.split("\n").forEach((line) => console.error(`error: ${line}`));

@@ -3,6 +3,7 @@ import type {
     StackValidationPolicy,
 } from "@pulumi/policy";
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
+import { isHelmHook } from "./helm-hooks";
 import { Workload, workloadOf } from "./pods";
 import { Props, objectName, objectNamespace } from "./values";
 
@@ -36,6 +37,8 @@ export interface RuleMetadata {
     readonly enforcementLevel: EnforcementLevel;
     /** Rule-specific settings; `exemptions` is added to every rule. */
     readonly properties?: PolicyConfigSchema["properties"];
+    /** The rule also sees Helm hook objects, which every other rule ignores (lib/helm-hooks.ts). */
+    readonly seesHelmHooks?: boolean;
 }
 
 export type RuleConfig = { readonly exemptions: readonly Exemption[] } & Record<string, unknown>;
@@ -89,7 +92,7 @@ function resourceRule<C extends RuleConfig>(
         ...policyMetadata(metadata),
         validateResource: (args, reportViolation) => {
             const config = args.getConfig<C>();
-            if (!isExempt(config, args.props, args.name)) {
+            if (!isHelmHook(args.props) && !isExempt(config, args.props, args.name)) {
                 validate(args, config, reportViolation);
             }
         },
@@ -109,14 +112,24 @@ export function stackRule<C extends RuleConfig>(
         ...policyMetadata(metadata),
         validateStack: (args, reportViolation) => {
             const config = args.getConfig<C>();
-            const exempt = new Set(args.resources.filter((resource) => isExempt(config, resource.props, resource.name)).map((resource) => resource.urn));
-            check(args.resources, config, (message, urn) => {
+            // By name, then URN: the engine lists a stack's resources in no set order (pulumi/pulumi
+            // pkg/resource/deploy/step_generator.go AnalyzeResources ranges over a sync.Map), so which
+            // of two resources a rule meets first must not depend on the order it is given.
+            const listed = [...args.resources].sort((a, b) => compareStrings(a.name, b.name) || compareStrings(a.urn, b.urn));
+            const resources = metadata.seesHelmHooks ? listed : listed.filter((resource) => !isHelmHook(resource.props));
+            const exempt = new Set(resources.filter((resource) => isExempt(config, resource.props, resource.name)).map((resource) => resource.urn));
+            check(resources, config, (message, urn) => {
                 if (urn === undefined || !exempt.has(urn)) {
                     reportViolation(message, urn);
                 }
             });
         },
     };
+}
+
+/** Code-unit order, the same on every machine (localeCompare is not). */
+function compareStrings(a: string, b: string): number {
+    return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A short, safe rendering of a value for a message: never more than a line, never a secret. */

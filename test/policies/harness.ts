@@ -7,7 +7,8 @@ import * as assert from "assert";
 import type { PolicyPackConfig, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { stringify } from "yaml";
 import { Violation, evaluatePolicies } from "../../tools/offline/policies";
-import { checkManifests, typeToken } from "../../tools/check";
+import { checkManifests } from "../../tools/check";
+import { typeToken } from "../../tools/offline/manifests";
 
 export type Rule = ResourceValidationPolicy | StackValidationPolicy;
 

@@ -15,6 +15,8 @@ export interface RegisterResourceRequest {
     /** URNs of the resources it depends on (explicit dependsOn, expanded, and its inputs'). */
     getDependenciesList(): string[];
     getCustomtimeouts(): { getCreate(): string } | undefined;
+    /** The `transforms` option: callbacks served by the program's callback server. */
+    getTransformsList(): { getTarget(): string; getToken(): string }[];
 }
 
 export interface MockMonitor {
@@ -30,6 +32,7 @@ interface Settings {
 
 interface Rpc {
     deserializeProperties(struct: unknown): Record<string, unknown>;
+    serializeProperties(label: string, props: Record<string, unknown>): Promise<Record<string, unknown>>;
     specialSigKey: string;
     specialSecretSig: string;
 }

@@ -8,6 +8,11 @@ export interface KubernetesObject {
     readonly [key: string]: unknown;
 }
 
+/** `apps/v1` + `Deployment` -> `kubernetes:apps/v1:Deployment`, as @pulumi/kubernetes names it. */
+export function typeToken(apiVersion: string, kind: string): string {
+    return `kubernetes:${apiVersion.includes("/") ? apiVersion : `core/${apiVersion}`}:${kind}`;
+}
+
 /** Types that stand for many objects (rendered elsewhere) rather than one. */
 const NOT_OBJECTS = /^kubernetes:(helm\.sh\/v[0-9]+:(Chart|Release)|yaml\/v[0-9]+:Config(Group|File)|kustomize\/v[0-9]+:Directory)$/;
 
@@ -27,6 +32,11 @@ export function kubernetesObjects(resources: readonly RecordedResource[]): Kuber
         .map((resource) => resource.inputs)
         .filter(isKubernetesObject)
         .sort(compareObjects);
+}
+
+/** The objects in apply order (as Helm installs kinds), then by namespace and name. */
+export function sortObjects(objects: readonly KubernetesObject[]): KubernetesObject[] {
+    return [...objects].sort(compareObjects);
 }
 
 function isKubernetesObject(value: Record<string, unknown>): value is KubernetesObject {

@@ -3,6 +3,7 @@ import * as path from "path";
 import { PROJECT } from "../../config/project";
 import { computedOutputs, invokeResults } from "./fakes";
 import { RegisterResourceRequest, rpc, settings } from "./internals";
+import type { TransformCallback } from "./transforms";
 
 /** What a resource sent to the engine. Secret values are already replaced by SECRET. */
 export interface RecordedResource {
@@ -19,8 +20,15 @@ export interface RecordedResource {
     readonly dependencies: readonly string[];
     /** How long Pulumi waits for it to be created (customTimeouts.create), if set. */
     readonly createTimeout?: string;
+    /** Its `transforms`, as the callbacks the engine would invoke for it and its children. */
+    readonly transforms: readonly TransformCallback[];
     readonly inputs: Record<string, unknown>;
+    /** Where the program sent a secret: paths into `inputs` whose whole value is secret (now SECRET leaves). */
+    readonly secretPaths: readonly PropertyPath[];
 }
+
+/** A path into a resource's inputs: keys of mappings and indexes of lists. */
+export type PropertyPath = readonly (string | number)[];
 
 export const SECRET = "[secret]";
 
@@ -104,8 +112,9 @@ function recordRegistrations(): RecordedResource[] {
             custom: request.getCustom(),
             dependencies: request.getDependenciesList(),
             createTimeout: request.getCustomtimeouts()?.getCreate() || undefined,
+            transforms: request.getTransformsList().map((callback) => ({ target: callback.getTarget(), token: callback.getToken() })),
             providerUrn: request.getProvider() ? request.getProvider().split("::").slice(0, -1).join("::") : undefined,
-            inputs: redactSecrets(rpc.deserializeProperties(request.getObject())) as Record<string, unknown>,
+            ...redactedInputs(request.getObject()),
         });
         return register(request, callback);
     };
@@ -126,16 +135,24 @@ function maskLeaves(value: unknown): unknown {
     return SECRET;
 }
 
-function redactSecrets(value: unknown): unknown {
+function redactedInputs(object: unknown): Pick<RecordedResource, "inputs" | "secretPaths"> {
+    const secretPaths: PropertyPath[] = [];
+    const inputs = redactSecrets(rpc.deserializeProperties(object), [], secretPaths) as Record<string, unknown>;
+    return { inputs, secretPaths };
+}
+
+/** Masks every secret in `value` (at `where`), and notes where each one was in `found`. */
+function redactSecrets(value: unknown, where: PropertyPath, found: PropertyPath[]): unknown {
     if (Array.isArray(value)) {
-        return value.map(redactSecrets);
+        return value.map((child, index) => redactSecrets(child, [...where, index], found));
     }
     if (typeof value === "object" && value !== null) {
         const record = value as Record<string, unknown>;
         if (record[rpc.specialSigKey] === rpc.specialSecretSig) {
+            found.push(where);
             return maskLeaves(record.value);
         }
-        return Object.fromEntries(Object.entries(record).map(([key, child]) => [key, redactSecrets(child)]));
+        return Object.fromEntries(Object.entries(record).map(([key, child]) => [key, redactSecrets(child, [...where, key], found)]));
     }
     return value;
 }

@@ -1,0 +1,165 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { stringify } from "yaml";
+import { checkManifests } from "../tools/check";
+import { readChartDirectory } from "../tools/offline/chart-files";
+import { unknownValuesKeys } from "../tools/offline/chart-values";
+import { helmBinary } from "../tools/offline/helm-binary";
+import { InputError } from "../tools/offline/stack-file";
+import { RENDERED_FROM, chartProblems, chartSummary } from "../tools/offline/stack-charts";
+import { EXIT, Plan, exitStatus, plan } from "../tools/plan";
+import { writeDemoCharts } from "./charts";
+import { PROJECT_DIR } from "./mocks";
+
+const PROGRAM = path.join(PROJECT_DIR, "test", "fixtures", "chart-program");
+
+/** The plan of the one-chart program with these chart values, rendered from `charts`. */
+async function planDemo(values: Record<string, unknown>, charts?: { dir?: string; pull?: boolean }): Promise<Plan> {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-")), "Pulumi.charts.yaml");
+    fs.writeFileSync(file, stringify({ config: { "llm-platform:demoValues": values } }));
+    return plan("charts", file, { program: PROGRAM, charts });
+}
+
+const objectOf = (result: Plan, kind: string) => result.objects.find((object) => object.kind === kind && object.metadata.annotations);
+
+describe("the plan renders Helm charts", function () {
+    this.timeout(60_000);
+    let charts: string;
+    before(() => {
+        charts = writeDemoCharts();
+    });
+
+    describe("from a --charts directory", () => {
+        let result: Plan;
+        before(async () => {
+            result = await planDemo({}, { dir: charts });
+        });
+
+        it("adds every rendered object to manifests.yaml, annotated with its chart", () => {
+            const rendered = result.objects.filter((object) => (object.metadata.annotations as Record<string, string> | undefined)?.[RENDERED_FROM]);
+            assert.deepStrictEqual(rendered.map((object) => `${object.kind} ${object.metadata.name}`).sort(),
+                ["CustomResourceDefinition widgets.demo.example.com", "Deployment demo", "Service demo-sub", "Widget demo"]);
+            assert.strictEqual((rendered[0].metadata.annotations as Record<string, string>)[RENDERED_FROM], "demo (demo 1.0.0)");
+        });
+
+        it("gives namespaced objects the release namespace, custom kinds included, and none to cluster-scoped ones", () => {
+            assert.strictEqual(objectOf(result, "Deployment")?.metadata.namespace, "apps");
+            assert.strictEqual(objectOf(result, "Widget")?.metadata.namespace, "apps");
+            assert.strictEqual(objectOf(result, "CustomResourceDefinition")?.metadata.namespace, undefined);
+        });
+
+        it("renders with the API versions of the CRDs the stack installs", () => {
+            assert.ok(objectOf(result, "Widget"), "the Widget exists only where demo.example.com/v1/Widget is installed");
+        });
+
+        it("applies the chart's transforms to what it renders", () => {
+            assert.strictEqual((objectOf(result, "Deployment")?.metadata.labels as Record<string, string>).transformed, "yes");
+            assert.strictEqual((objectOf(result, "Service")?.metadata.labels as Record<string, string> | undefined)?.transformed, undefined);
+        });
+
+        it("names each object as the provider registers it: a child of its chart", () => {
+            assert.deepStrictEqual(chartSummary(result.charts), ["  demo (demo 1.0.0, release demo in apps): 4 objects"]);
+            const child = result.charts[0].objects.find((object) => object.type === "kubernetes:apps/v1:Deployment");
+            assert.strictEqual(child?.name, "demo:apps/demo");
+            assert.strictEqual(child?.parentUrn, result.charts[0].release.resource.urn);
+            assert.strictEqual(result.charts[0].objects.find((object) => object.object.kind === "CustomResourceDefinition")?.name, "demo:widgets.demo.example.com");
+        });
+
+        it("passes with no violation and no problem", () => {
+            assert.deepStrictEqual(result.report.violations, []);
+            assert.strictEqual(exitStatus(result), EXIT.ok);
+        });
+    });
+
+    it("evaluates the policy pack on rendered objects", async () => {
+        const result = await planDemo({ withResources: false }, { dir: charts });
+        assert.deepStrictEqual([...new Set(result.report.violations.map((v) => `${v.policy} ${v.resourceName}`))], ["resources-required demo:apps/demo"]);
+        assert.strictEqual(exitStatus(result), EXIT.mandatoryViolation);
+    });
+
+    describe("hooks", () => {
+        let result: Plan;
+        before(async () => {
+            result = await planDemo({ tls: { enabled: true } }, { dir: charts });
+        });
+
+        it("leaves them out of manifests.yaml, as helm.v4.Chart never creates them", () => {
+            assert.strictEqual(result.objects.some((object) => object.metadata.name === "demo-certgen"), false);
+            assert.deepStrictEqual(chartSummary(result.charts), ["  demo (demo 1.0.0, release demo in apps): 4 objects, 1 Helm hooks left out"]);
+        });
+
+        it("fail the plan when a pod needs what only a hook creates, and no other rule looks at the hook", () => {
+            assert.deepStrictEqual(result.report.violations.map((v) => [v.policy, v.enforcementLevel, v.resourceName, v.message]), [[
+                "chart-no-hook-dependency", "mandatory", "demo:apps/demo",
+                'Deployment apps/demo needs Secret "demo-tls" (volume "tls"), which only the chart\'s Helm hook Job "demo-certgen" '
+                + "(pre-install,pre-upgrade) would create; kubernetes.helm.v4.Chart never runs hooks, so the pod never starts: "
+                + "turn the feature off in the chart's values or create the object in the program.",
+            ]]);
+            assert.strictEqual(exitStatus(result), EXIT.mandatoryViolation);
+        });
+
+        it("are no problem when the stack creates the object itself", async () => {
+            const text = fs.readFileSync(path.join(charts, "demo-1.0.0", "templates", "hook-job.yaml"), "utf8");
+            const withSecret = writeDemoCharts();
+            fs.writeFileSync(path.join(withSecret, "demo-1.0.0", "templates", "secret.yaml"),
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-tls\ntype: kubernetes.io/tls\n");
+            assert.ok(text.includes("helm.sh/hook"));
+            const created = await planDemo({ tls: { enabled: true } }, { dir: withSecret });
+            assert.deepStrictEqual(created.report.violations, []);
+        });
+
+        it("are seen the same way by npm run check on helm template output", async () => {
+            const rendered = result.charts[0].objects.map((object) => stringify(object.object)).join("---\n");
+            const report = await checkManifests([{ file: "rendered.yaml", text: rendered }]);
+            assert.deepStrictEqual(report.violations.map((v) => `${v.policy} ${v.resourceName}`), ["chart-no-hook-dependency demo"]);
+        });
+    });
+
+    describe("values keys", () => {
+        it("reports a key the chart does not read, in the chart or under a subchart's key, and fails the plan", async () => {
+            const result = await planDemo({ image: { tga: "2.0" }, sub: { enabled: true, prot: 8080 }, podLabels: { team: "a" } }, { dir: charts });
+            assert.deepStrictEqual(chartProblems(result.charts), [
+                "chart demo (demo 1.0.0): values key image.tga is not a key of the chart (Helm ignores it)",
+                "chart demo (demo 1.0.0): values key sub.prot is not a key of the chart (Helm ignores it)",
+            ]);
+            assert.strictEqual(exitStatus(result), EXIT.mandatoryViolation);
+        });
+
+        it("accepts keys of free-form maps, dependency conditions, global, and keys a template reads", () => {
+            const chart = readChartDirectory(path.join(charts, "demo-1.0.0"));
+            assert.deepStrictEqual(unknownValuesKeys({ podLabels: { a: "b" }, sub: { enabled: false, port: 81 }, global: { x: 1 }, withResources: true }, chart), []);
+        });
+
+        it("reads a subchart packed as .tgz", () => {
+            const packed = readChartDirectory(path.join(writeDemoCharts({ packedSubchart: true }), "demo-1.0.0"));
+            assert.deepStrictEqual(unknownValuesKeys({ sub: { port: 81, prot: 1 } }, packed), ["sub.prot"]);
+        });
+    });
+
+    it("fails the plan with Helm's message when a chart does not render", async () => {
+        const result = await planDemo({ replicas: 0 }, { dir: charts });
+        const [problem] = chartProblems(result.charts);
+        assert.strictEqual(problem, "chart demo (demo 1.0.0) failed to render: values don't meet the specifications of the schema(s) "
+            + "in the following chart(s): demo: - replicas: Must be greater than or equal to 1");
+        assert.strictEqual(exitStatus(result), EXIT.mandatoryViolation);
+    });
+
+    it("refuses a --charts directory without the chart, naming it", async () => {
+        const empty = fs.mkdtempSync(path.join(os.tmpdir(), "charts-"));
+        await assert.rejects(planDemo({}, { dir: empty }), (error: unknown) => error instanceof InputError
+            && error.message === `--charts ${empty}: chart demo 1.0.0 is missing: expected ${path.join(empty, "demo-1.0.0", "Chart.yaml")} (helm pull demo --version 1.0.0 --untar, or --pull-charts)`);
+    });
+
+    it("renders nothing without a chart source, and says so per chart", async () => {
+        const result = await planDemo({});
+        assert.deepStrictEqual(chartSummary(result.charts), ["  demo (demo 1.0.0, release demo in apps): not rendered (give --charts <dir> or --pull-charts)"]);
+        assert.strictEqual(exitStatus(result), EXIT.ok);
+    });
+
+    it("renders with the pinned Helm 3", () => {
+        const version = require("child_process").execFileSync(helmBinary({}), ["version", "--template", "{{.Version}}"], { encoding: "utf8" });
+        assert.strictEqual(version, "v3.17.2");
+    });
+});
