@@ -22,15 +22,23 @@ export const AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 
 /**
  * Chart and image per Kubernetes minor: the autoscaler's minor must match the cluster's
- * (kubernetes/autoscaler README, "Releases"). Versions from the chart repository's
- * index.yaml (gh-pages of kubernetes/autoscaler): the newest chart of each appVersion,
- * and the image tag that chart defaults to. config/aws.ts AUTOSCALER_MINORS lists the keys.
+ * (kubernetes/autoscaler README, "Releases"). Only the minors in EKS standard support: the
+ * cluster's upgradePolicy is STANDARD (components/eks-cluster.ts), and "you cannot disable
+ * extended support once your cluster has entered it" (EKS User Guide, "Disable extended
+ * support"), so a minor leaves this table when its standard support ends.
+ * config/aws.ts AUTOSCALER_MINORS lists the keys.
+ *
+ * Read from kubernetes/autoscaler at its release tags: the chart is the newest chart of
+ * the minor (`cluster-autoscaler-chart-<version>`, its Chart.yaml under
+ * cluster-autoscaler/charts/cluster-autoscaler/ since 9.52.0: 9.53.0 has appVersion 1.34.2,
+ * 9.59.0 has appVersion 1.35.0), and the image is the newest patch release of the minor
+ * (tags `cluster-autoscaler-1.34.5` and `cluster-autoscaler-1.35.2`, 2026-07-22, whose
+ * cluster-autoscaler/version/version.go say 1.34.5 and 1.35.2), newer than the chart's
+ * default tag; a patch release changes no flag the chart passes.
  */
 export const AUTOSCALER_RELEASES: Readonly<Record<string, { readonly chart: string; readonly image: string }>> = {
-    "1.32": { chart: "9.46.6", image: "v1.32.0" },
-    "1.33": { chart: "9.51.0", image: "v1.33.0" },
-    "1.34": { chart: "9.53.0", image: "v1.34.2" },
-    "1.35": { chart: "9.59.0", image: "v1.35.0" },
+    "1.34": { chart: "9.53.0", image: "v1.34.5" },
+    "1.35": { chart: "9.59.0", image: "v1.35.2" },
 };
 
 export function autoscalerRelease(kubernetesVersion: string): { readonly chart: string; readonly image: string } {

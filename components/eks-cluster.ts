@@ -12,7 +12,7 @@ import { ModelFileSystem } from "./model-file-system";
 import { PodIdentityRole } from "./pod-identity-role";
 
 export interface EksClusterArgs {
-    /** Kubernetes minor version, like "1.33". */
+    /** Kubernetes minor version, like "1.35". */
     readonly kubernetesVersion: string;
     /** Block of the VPC to create; ignored with `existingVpcId`. */
     readonly vpcCidr: string;
@@ -102,6 +102,12 @@ export class EksCluster extends pulumi.ComponentResource {
             accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: true },
             // The add-ons below install vpc-cni, kube-proxy and CoreDNS as managed add-ons.
             bootstrapSelfManagedAddons: false,
+            // No extended support (billed per cluster hour on top): at the end of the minor's
+            // standard support EKS upgrades the control plane itself, rather than keeping it at
+            // the extended rate, which is the default (EKS User Guide, "Kubernetes versions" and
+            // "Disable extended support"). Raise kubernetesVersion before that date: a stack whose
+            // version is behind the cluster's cannot be deployed (EKS never downgrades).
+            upgradePolicy: { supportType: "STANDARD" },
         }, { parent: this, dependsOn: [rolePolicy] });
         this.clusterName = this.cluster.name;
         this.nodeSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;

@@ -21,7 +21,7 @@ const cidr = z.string().refine(
 );
 
 export const clusterSchema = z.strictObject({
-    kubernetesVersion: z.string().regex(/^1\.\d{2}$/, "is not a Kubernetes minor version (like 1.33)"),
+    kubernetesVersion: z.string().regex(/^1\.\d{2}$/, "is not a Kubernetes minor version (like 1.35)"),
     vpcCidr: cidr,
     availabilityZones: z.int().min(2).max(6),
     natGateways: z.enum(["single", "perZone"]),
@@ -56,8 +56,9 @@ export type GpuPoolConfig = z.output<typeof gpuPoolSchema>;
 /**
  * The Kubernetes minors this repository has a pinned Cluster Autoscaler release for
  * (components/cluster-autoscaler.ts); the autoscaler's minor must match the cluster's.
+ * Only minors in EKS standard support: the cluster's upgrade policy is STANDARD.
  */
-export const AUTOSCALER_MINORS = ["1.32", "1.33", "1.34", "1.35"] as const;
+export const AUTOSCALER_MINORS = ["1.34", "1.35"] as const;
 
 type Problem = (path: (string | number)[], input: unknown, message: string) => void;
 
@@ -79,7 +80,7 @@ export function awsProblems(cluster: unknown, gpuPool: unknown): CrossFieldProbl
     if (typeof c.kubernetesVersion === "string" && /^1\.\d{2}$/.test(c.kubernetesVersion)
         && !(AUTOSCALER_MINORS as readonly string[]).includes(c.kubernetesVersion)) {
         problem(["cluster", "kubernetesVersion"], c.kubernetesVersion,
-            `has no pinned Cluster Autoscaler release (supported: ${AUTOSCALER_MINORS.join(", ")})`);
+            `has no pinned Cluster Autoscaler release (supported: ${AUTOSCALER_MINORS.join(", ")}, the minors in EKS standard support)`);
     }
     return problems;
 }

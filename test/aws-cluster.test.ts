@@ -9,7 +9,7 @@ import { object, resource, resourcesOfType, runComponent, runStackFile } from ".
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const ARGS: EksClusterArgs = {
-    kubernetesVersion: "1.33", vpcCidr: "10.0.0.0/16", availabilityZones: 3, natGateways: "perZone",
+    kubernetesVersion: "1.35", vpcCidr: "10.0.0.0/16", availabilityZones: 3, natGateways: "perZone",
     existingVpcId: "", existingSubnetIds: [], endpointPublicAccess: false, publicAccessCidrs: [],
     adminRoleArns: ["arn:aws:iam::111122223333:role/admins"],
     systemPool: { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 3, diskSizeGiB: 50 },
@@ -61,6 +61,12 @@ describe("aws cluster (EksCluster)", () => {
             const vpc = inputs(resource(custom, "aws:eks/cluster:Cluster", "c-eks")).vpcConfig;
             assert.strictEqual(vpc.endpointPublicAccess, true);
             assert.deepStrictEqual(vpc.publicAccessCidrs, ["203.0.113.0/24"]);
+        });
+
+        it("runs Kubernetes 1.35 on standard support only: no extended-support billing, EKS upgrades it at the end", () => {
+            const cluster = inputs(resource(dev, "aws:eks/cluster:Cluster", "llm-eks"));
+            assert.strictEqual(cluster.version, "1.35");
+            assert.deepStrictEqual(cluster.upgradePolicy, { supportType: "STANDARD" });
         });
 
         it("encrypts secrets with its own KMS key, with rotation on", () => {

@@ -17,6 +17,12 @@ describe("aws config: mistakes of the cluster and GPU pool layers", () => {
         assert.strictEqual(config.aws?.gpuPool.scaleDownUnneededTime, "10m");
     });
 
+    it("defaults to Kubernetes 1.35, a minor in EKS standard support", async () => {
+        const config = await loadConfigWith({ target: "aws" });
+        assert.ok(!(config instanceof Error), String(config));
+        assert.strictEqual(config.aws?.cluster.kubernetesVersion, "1.35");
+    });
+
     const cases: [string, Record<string, unknown>, string][] = [
         ["no GPU instance type", { gpuPool: { instanceTypes: ["m6i.large"] } },
             'llm-platform:gpuPool.instanceTypes[0] = "m6i.large": is not a GPU instance type (g4dn, g5, g6, g6e, p4d, p5 ...)'],
@@ -45,7 +51,11 @@ describe("aws config: mistakes of the cluster and GPU pool layers", () => {
         ["a VPC block too small to carve", { cluster: { vpcCidr: "10.0.0.0/24" } },
             'llm-platform:cluster.vpcCidr = "10.0.0.0/24": must be a /16 to /20 block: the subnets are carved from it'],
         ["a Kubernetes minor with no pinned autoscaler", { cluster: { kubernetesVersion: "1.29" } },
-            'llm-platform:cluster.kubernetesVersion = "1.29": has no pinned Cluster Autoscaler release (supported: 1.32, 1.33, 1.34, 1.35)'],
+            'llm-platform:cluster.kubernetesVersion = "1.29": has no pinned Cluster Autoscaler release (supported: 1.34, 1.35, the minors in EKS standard support)'],
+        ["a minor in EKS extended support, which the STANDARD upgrade policy cannot keep", { cluster: { kubernetesVersion: "1.33" } },
+            'llm-platform:cluster.kubernetesVersion = "1.33": has no pinned Cluster Autoscaler release (supported: 1.34, 1.35, the minors in EKS standard support)'],
+        ["a minor newer than the pinned autoscalers", { cluster: { kubernetesVersion: "1.36" } },
+            'llm-platform:cluster.kubernetesVersion = "1.36": has no pinned Cluster Autoscaler release (supported: 1.34, 1.35, the minors in EKS standard support)'],
         ["a scale-down time that is not a duration", { gpuPool: { scaleDownUnneededTime: "ten minutes" } },
             'llm-platform:gpuPool.scaleDownUnneededTime = "ten minutes": is not a duration (like 10m or 1h30m)'],
         ["a hop limit of 0", { gpuPool: { metadataHopLimit: 0 } },

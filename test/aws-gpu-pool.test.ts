@@ -84,8 +84,8 @@ describe("aws GPU node pool (GpuNodePool)", () => {
 
         it("deploys the Cluster Autoscaler chart matching the Kubernetes minor, auto-discovering this cluster", () => {
             const chart = inputs(resource(dev, "kubernetes:helm.sh/v4:Chart", "gpu-autoscaler-chart"));
-            assert.deepStrictEqual([chart.chart, chart.version, chart.repositoryOpts.repo], ["cluster-autoscaler", "9.51.0", "https://kubernetes.github.io/autoscaler"]);
-            assert.strictEqual(chart.values.image.tag, "v1.33.0");
+            assert.deepStrictEqual([chart.chart, chart.version, chart.repositoryOpts.repo], ["cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler"]);
+            assert.strictEqual(chart.values.image.tag, "v1.35.2");
             assert.strictEqual(chart.values.autoDiscovery.clusterName, inputs(resource(dev, "aws:eks/nodeGroup:NodeGroup", "gpu")).clusterName);
             assert.strictEqual(chart.values.rbac.serviceAccount.name, "cluster-autoscaler");
             assert.strictEqual(chart.values.extraArgs["scale-down-unneeded-time"], "10m");
