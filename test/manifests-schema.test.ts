@@ -53,6 +53,27 @@ describe("manifests against the upstream schemas", () => {
             assert.deepStrictEqual((await validateObjects([{ ...route, spec: undefined }])).map((p) => p.message), ["/ must have required property 'spec'"]);
         });
 
+        it("checks a custom resource against the stack's own CRD when it has it, Go's (?i) patterns included", async () => {
+            const crd = {
+                apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: "widgets.example.com" },
+                spec: {
+                    group: "example.com", scope: "Namespaced", names: { kind: "Widget", plural: "widgets" },
+                    versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: {
+                        type: "object",
+                        properties: { spec: { type: "object", properties: {
+                            size: { type: "integer" },
+                            month: { type: "string", pattern: "^((?i)january|february)$" },
+                            claim: { type: "object", properties: { apiVersion: { type: "string" }, kind: { type: "string" }, spec: { type: "object" } } },
+                        } } },
+                    } } }],
+                },
+            };
+            const widget = (spec: object) => ({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w", namespace: "a" }, spec });
+            assert.deepStrictEqual(await validateObjects([widget({ size: 1, month: "January", claim: { spec: {} } })], [crd]), []);
+            assert.deepStrictEqual((await validateObjects([widget({ size: "1", month: "June" })], [crd])).map((p) => p.message),
+                ["/spec/size must be integer", '/spec/month must match pattern "^((?i)january|february)$"']);
+        });
+
         it("refuses a kind it has no schema for", async () => {
             const problems = await validateObjects([{ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } }]);
             assert.deepStrictEqual(problems, [{ object: "Widget w", message: "no schema for example.com/v1 Widget" }]);
