@@ -65,10 +65,33 @@ export function launchTemplateArgs(diskSizeGiB: number, metadataHopLimit = 1): a
     };
 }
 
+/** The tag that marks the node groups a ManagedNodeGroup manages, so that it finds them again (`desiredSizeNow`). */
+export const NODE_GROUP_TAG = "llm-platform.io/node-group";
+
 /**
- * An EKS managed node group with its own minimal node role and a launch template. The
- * node group's desired size starts at the minimum; the Cluster Autoscaler owns it after
- * that, so later changes to it are ignored.
+ * The desired size to send: the size the node group runs now (the Cluster Autoscaler's
+ * choice; the largest one while a replacement runs two groups), kept within the new
+ * minSize and maxSize; minSize for a group not created yet.
+ */
+export function desiredSize(current: readonly number[], minSize: number, maxSize: number): number {
+    const now = current.length > 0 ? Math.max(...current) : minSize;
+    return Math.min(Math.max(now, minSize), maxSize);
+}
+
+/**
+ * An EKS managed node group with its own minimal node role and a launch template, scaled
+ * between minSize and maxSize by the Cluster Autoscaler.
+ *
+ * The desired size is not in `ignoreChanges`. Pulumi fills an ignored property with its old
+ * input (pulumi/pulumi pkg/resource/deploy/step_generator.go, processIgnoreChanges), and EKS
+ * takes min, max and desired together: raising minSize above that old desired size is refused
+ * ("Minimum capacity 8 can't be greater than desired size 4", terraform-aws-eks issue #3306,
+ * from the same `ignore_changes`), lowering maxSize below it too (aws/containers-roadmap
+ * #1637: EKS does not move the desired size into new bounds itself). So each run reads the
+ * size the group runs now (`desiredSizeNow`) and sends it, clamped into the new bounds: the
+ * autoscaler keeps owning the size, and a bounds change moves it only as far as the bounds
+ * require. The cost is a diff on desiredSize after the autoscaler has moved it, which sends
+ * EKS the size it already has.
  */
 export class ManagedNodeGroup extends pulumi.ComponentResource {
     public readonly role: aws.iam.Role;
@@ -99,12 +122,17 @@ export class ManagedNodeGroup extends pulumi.ComponentResource {
             amiType: args.amiType,
             instanceTypes: [...args.instanceTypes],
             capacityType: args.capacityType ?? "ON_DEMAND",
-            scalingConfig: { minSize: args.minSize, maxSize: args.maxSize, desiredSize: args.minSize },
+            scalingConfig: {
+                minSize: args.minSize,
+                maxSize: args.maxSize,
+                desiredSize: this.desiredSizeNow(args.clusterName, name).apply((current) => desiredSize(current, args.minSize, args.maxSize)),
+            },
             updateConfig: { maxUnavailable: 1 },
             launchTemplate: { id: this.launchTemplate.id, version: pulumi.interpolate`${this.launchTemplate.latestVersion}` },
             labels: { ...args.labels },
             taints: (args.taints ?? []).map((taint) => ({ ...taint })),
-        }, { parent: this, dependsOn: [...attachments, ...(args.nodeDependsOn ?? [])], ignoreChanges: ["scalingConfig.desiredSize"] });
+            tags: { [NODE_GROUP_TAG]: name },
+        }, { parent: this, dependsOn: [...attachments, ...(args.nodeDependsOn ?? [])] });
 
         this.autoScalingGroupName = this.nodeGroup.resources.apply((resources) => {
             const group = resources?.[0]?.autoscalingGroups?.[0]?.name;
@@ -115,5 +143,18 @@ export class ManagedNodeGroup extends pulumi.ComponentResource {
         });
 
         this.registerOutputs({ role: this.role, launchTemplate: this.launchTemplate, nodeGroup: this.nodeGroup, autoScalingGroupName: this.autoScalingGroupName });
+    }
+
+    /**
+     * The desired sizes of the cluster's node groups tagged as this component's: none before
+     * the first deploy (or in a new cluster), one normally, two while a replacement runs.
+     */
+    private desiredSizeNow(clusterName: pulumi.Input<string>, name: string): pulumi.Output<number[]> {
+        const opts = { parent: this };
+        return aws.eks.getNodeGroupsOutput({ clusterName }, opts).apply(async (cluster) => {
+            const groups = await Promise.all(cluster.names.map((nodeGroupName) => aws.eks.getNodeGroup({ clusterName: cluster.clusterName, nodeGroupName }, opts)));
+            return groups.filter((group) => group.tags?.[NODE_GROUP_TAG] === name)
+                .flatMap((group) => group.scalingConfigs.map((scaling) => scaling.desiredSize));
+        });
     }
 }

@@ -3,11 +3,106 @@ import { AUTOSCALER_RELEASES, autoscalerRelease } from "../components/cluster-au
 import { GPU_TAINT, nodeTemplateTags } from "../components/gpu-node-pool";
 import { launchTemplateArgs } from "../components/managed-node-group";
 import { AUTOSCALER_MINORS } from "../config/aws";
-import { ProgramRun, RecordedResource } from "../tools/offline/run";
-import { resource, resourcesOfType, runStackFile } from "./mocks";
+import { invokeResults } from "../tools/offline/fakes";
+import { settings } from "../tools/offline/internals";
+import { ProgramRun, RecordedResource, loadProgram, runUnderMocks } from "../tools/offline/run";
+import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
+import { PROJECT_DIR, resource, resourcesOfType, runStackFile } from "./mocks";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const inputs = (found: RecordedResource): Json => found.inputs as Json;
+
+type InvokeAnswer = (args: Json) => Json;
+
+/** A node group as one run registered it: its inputs and the ignoreChanges option it asked for. */
+interface Registered {
+    readonly inputs: Json;
+    readonly ignoreChanges: string[];
+}
+
+interface RegistrationRequest {
+    getType(): string;
+    getName(): string;
+    getIgnorechangesList(): string[];
+}
+
+/**
+ * index.ts with the dev stack file, `gpuPool` and `cluster` merged over its own, and the given
+ * provider-function answers in place of the offline ones; returns each node group by name.
+ */
+async function deployDev(overrides: { gpuPool?: Json; cluster?: Json }, answers: Record<string, InvokeAnswer> = {}): Promise<Map<string, Registered>> {
+    const dev = readStackFile(stackFilePath(PROJECT_DIR, "dev"));
+    const config = { ...dev.config };
+    for (const [key, value] of Object.entries(overrides)) {
+        const current = config[`llm-platform:${key}`];
+        config[`llm-platform:${key}`] = JSON.stringify({ ...(current ? JSON.parse(current) : {}), ...value });
+    }
+    const table = invokeResults as Record<string, InvokeAnswer>;
+    const saved = Object.fromEntries(Object.keys(answers).map((token) => [token, table[token]]));
+    Object.assign(table, answers);
+    const ignored = new Map<string, string[]>();
+    try {
+        const run = await runUnderMocks({ stack: "dev", config, secretKeys: dev.secretKeys }, () => {
+            const monitor = settings.getMonitor() as unknown as { registerResource(request: RegistrationRequest, callback: unknown): unknown };
+            const register = monitor.registerResource.bind(monitor);
+            monitor.registerResource = (request, callback) => {
+                ignored.set(`${request.getType()}::${request.getName()}`, request.getIgnorechangesList());
+                return register(request, callback);
+            };
+            return loadProgram();
+        });
+        return new Map(resourcesOfType(run, "aws:eks/nodeGroup:NodeGroup").map((group) => [group.name, {
+            inputs: inputs(group), ignoreChanges: ignored.get(`${group.type}::${group.name}`) ?? [],
+        }]));
+    } finally {
+        for (const [token, answer] of Object.entries(saved)) {
+            if (answer) {
+                table[token] = answer;
+            } else {
+                delete table[token];
+            }
+        }
+    }
+}
+
+/** What Pulumi sends for an update: the new inputs, but every ignored path keeps its old value (pulumi/pulumi pkg/resource/deploy/step_generator.go, processIgnoreChanges). */
+function sentOnUpdate(before: Registered, after: Registered): Json {
+    const sent: Json = structuredClone(after.inputs);
+    for (const ignored of after.ignoreChanges) {
+        const keys = ignored.split(".");
+        const last = keys.pop()!;
+        const from = keys.reduce((value: Json, key) => value?.[key], before.inputs);
+        const to = keys.reduce((value: Json, key) => value?.[key], sent);
+        to[last] = from?.[last];
+    }
+    return sent;
+}
+
+/** EKS's UpdateNodegroupConfig refuses "Minimum capacity N can't be greater than desired size M" (and a desired size above the maximum). */
+function eksAccepts({ minSize, maxSize, desiredSize }: Json): boolean {
+    return Number.isInteger(desiredSize) && minSize <= desiredSize && desiredSize <= maxSize;
+}
+
+/**
+ * The dev stack deployed with `before`, then updated to `after` while each node group runs
+ * `live[name]` nodes (the autoscaler's choice; the old desired size where not given): what
+ * each node group's update sends as its scaling config.
+ */
+async function scalingUpdate(before: { gpuPool?: Json; cluster?: Json }, after: { gpuPool?: Json; cluster?: Json }, live: Record<string, number> = {}): Promise<Record<string, Json>> {
+    const deployed = await deployDev(before);
+    // The offline fake names a node group `<name>-0000000`, and EKS reports the tags it was given.
+    const physical = new Map([...deployed].map(([name, group]) => [`${name}-0000000`, { name, group }]));
+    const answers: Record<string, InvokeAnswer> = {
+        "aws:eks/getNodeGroups:getNodeGroups": (args) => ({ clusterName: args.clusterName, names: [...physical.keys()], id: args.clusterName }),
+        "aws:eks/getNodeGroup:getNodeGroup": (args) => {
+            const { name, group } = physical.get(args.nodeGroupName)!;
+            const { minSize, maxSize, desiredSize } = group.inputs.scalingConfig;
+            return { ...group.inputs, nodeGroupName: args.nodeGroupName, scalingConfigs: [{ minSize, maxSize, desiredSize: live[name] ?? desiredSize }] };
+        },
+    };
+    const updated = await deployDev(after, answers);
+    return Object.fromEntries([...updated].map(([name, group]) => [name, sentOnUpdate(deployed.get(name)!, group).scalingConfig]));
+}
 
 describe("aws GPU node pool (GpuNodePool)", () => {
     let dev: ProgramRun;
@@ -42,6 +137,28 @@ describe("aws GPU node pool (GpuNodePool)", () => {
             const attached = ["gpu-AmazonEKSWorkerNodePolicy", "gpu-AmazonEC2ContainerRegistryPullOnly"]
                 .map((name) => inputs(resource(dev, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name)).policyArn);
             assert.deepStrictEqual(attached, ["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"]);
+        });
+    });
+
+    describe("raising minSize on a deployed stack", function () {
+        this.timeout(120_000);
+
+        it("sends a desired size EKS accepts: 0 to 1 on dev's GPU pool, 2 to 3 on the system pool", async () => {
+            const sent = await scalingUpdate({}, { gpuPool: { minSize: 1 }, cluster: { systemPool: { minSize: 3, maxSize: 3 } } });
+            assert.deepStrictEqual(sent.gpu, { minSize: 1, maxSize: 2, desiredSize: 1 });
+            assert.deepStrictEqual(sent["llm-system"], { minSize: 3, maxSize: 3, desiredSize: 3 });
+            assert.ok(eksAccepts(sent.gpu) && eksAccepts(sent["llm-system"]));
+        });
+
+        it("leaves the autoscaler's size alone where it is within the new bounds", async () => {
+            const sent = await scalingUpdate({}, { gpuPool: { minSize: 1 } }, { gpu: 2, "llm-system": 3 });
+            assert.deepStrictEqual(sent.gpu, { minSize: 1, maxSize: 2, desiredSize: 2 });
+            assert.deepStrictEqual(sent["llm-system"], { minSize: 2, maxSize: 3, desiredSize: 3 });
+        });
+
+        it("brings the size down to a lowered maxSize", async () => {
+            const sent = await scalingUpdate({ gpuPool: { maxSize: 4 } }, { gpuPool: { maxSize: 2 } }, { gpu: 4 });
+            assert.deepStrictEqual(sent.gpu, { minSize: 0, maxSize: 2, desiredSize: 2 });
         });
     });
 

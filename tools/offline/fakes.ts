@@ -50,6 +50,8 @@ export const invokeResults: Readonly<Record<string, (inputs: Inputs) => Inputs>>
         return { region, name: region, id: region, description: region, endpoint: `ec2.${region}.amazonaws.com` };
     },
     "aws:index/getAvailabilityZones:getAvailabilityZones": availabilityZones,
+    // A fresh account: the cluster has no node group yet (so no getNodeGroup is answered).
+    "aws:eks/getNodeGroups:getNodeGroups": (inputs) => ({ clusterName: inputs.clusterName, names: [], id: inputs.clusterName }),
 };
 
 /** One zone of the offline region, as DescribeAvailabilityZones describes it. */
