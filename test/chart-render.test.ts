@@ -1,10 +1,13 @@
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { checkManifests } from "../tools/check";
 import { readChartDirectory } from "../tools/offline/chart-files";
+import { pullCharts } from "../tools/offline/chart-sources";
 import { unknownValuesKeys } from "../tools/offline/chart-values";
 import { helmBinary } from "../tools/offline/helm-binary";
 import { InputError } from "../tools/offline/stack-file";
@@ -159,7 +162,41 @@ describe("the plan renders Helm charts", function () {
     });
 
     it("renders with the pinned Helm 3", () => {
-        const version = require("child_process").execFileSync(helmBinary({}), ["version", "--template", "{{.Version}}"], { encoding: "utf8" });
-        assert.strictEqual(version, "v3.17.2");
+        assert.strictEqual(execFileSync(helmBinary({}), ["version", "--template", "{{.Version}}"], { encoding: "utf8" }), "v3.17.2");
+    });
+
+    describe("--pull-charts", () => {
+        let server: http.Server;
+        let repo: string;
+        before(async () => {
+            // A chart repository on loopback: the demo chart packaged and indexed by helm itself.
+            const site = fs.mkdtempSync(path.join(os.tmpdir(), "repo-"));
+            execFileSync(helmBinary({}), ["package", path.join(charts, "demo-1.0.0"), "--destination", site]);
+            server = http.createServer((request, response) => {
+                const file = path.join(site, path.basename(request.url ?? ""));
+                if (!request.url?.startsWith("/") || !fs.existsSync(file) || file === site) {
+                    response.writeHead(404).end();
+                    return;
+                }
+                response.end(fs.readFileSync(file));
+            });
+            await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+            repo = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+            execFileSync(helmBinary({}), ["repo", "index", site, "--url", repo]);
+        });
+        after(() => server.close());
+
+        it("fills the directory with helm pull, as <chart>-<version>/", async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulled-"));
+            await pullCharts(helmBinary({}), [{ chart: "demo", version: "1.0.0", repo }], dir);
+            assert.deepStrictEqual(fs.readdirSync(dir), ["demo-1.0.0"]);
+            assert.ok(fs.existsSync(path.join(dir, "demo-1.0.0", "charts", "sub", "Chart.yaml")));
+        });
+
+        it("says which chart it could not pull", async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulled-"));
+            await assert.rejects(pullCharts(helmBinary({}), [{ chart: "demo", version: "9.9.9", repo }], dir),
+                (error: unknown) => error instanceof InputError && error.message.startsWith(`--pull-charts: cannot pull demo 9.9.9 from ${repo}: `));
+        });
     });
 });

@@ -1,9 +1,11 @@
 /**
- * npm run bench [-- --runs <n>]
+ * npm run bench [-- --runs <n>] [--charts <dir>]
  *
  * Times the offline plan (compiled, as `npm run plan` runs it) of each stack file and of
  * generated stacks with 1, 8 and 32 models, against the bare cost of starting Node and
- * loading the Pulumi SDKs the program imports. Prints medians; a benchmark, not a test.
+ * loading the Pulumi SDKs the program imports; with `--charts`, also each stack's plan with
+ * its charts rendered from that directory, reported apart. Prints medians; a benchmark, not
+ * a test.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -86,34 +88,46 @@ function sdkFilesOfPlan(stack: string, outDir: string): string[] {
     return JSON.parse(fs.readFileSync(list, "utf8")) as string[];
 }
 
-/** The number of rounds `--runs` asks for; a one-line error otherwise. */
-function runsOf(argv: string[]): number | string {
+interface BenchOptions {
+    readonly runs: number;
+    /** A `--charts` directory: then the stacks are also planned with their charts rendered. */
+    readonly charts?: string;
+}
+
+/** The options, or a one-line error. */
+function optionsOf(argv: string[]): BenchOptions | string {
     let values;
     try {
-        ({ values } = parseArgs({ args: argv, options: { runs: { type: "string", default: "7" } } }));
+        ({ values } = parseArgs({ args: argv, options: { runs: { type: "string", default: "7" }, charts: { type: "string" } } }));
     } catch (error) {
-        return `${(error as Error).message.split("\n")[0]}; usage: npm run bench [-- --runs <n>]`;
+        return `${(error as Error).message.split("\n")[0]}; usage: npm run bench [-- --runs <n>] [--charts <dir>]`;
     }
     const runs = Number(values.runs);
-    return Number.isInteger(runs) && runs >= 1 ? runs : `--runs must be a whole number of at least 1, got ${JSON.stringify(values.runs)}`;
+    if (!Number.isInteger(runs) || runs < 1) {
+        return `--runs must be a whole number of at least 1, got ${JSON.stringify(values.runs)}`;
+    }
+    if (values.charts !== undefined && !fs.existsSync(values.charts)) {
+        return `--charts ${values.charts}: no such directory`;
+    }
+    return { runs, charts: values.charts && path.resolve(values.charts) };
 }
 
 function main(): void {
-    const runs = runsOf(process.argv.slice(2));
-    if (typeof runs === "string") {
-        console.error(`error: ${runs}`);
+    const options = optionsOf(process.argv.slice(2));
+    if (typeof options === "string") {
+        console.error(`error: ${options}`);
         exitWhenFlushed(2);
         return;
     }
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-"));
     try {
-        report(runs, outDir);
+        report(options, outDir);
     } finally {
         fs.rmSync(outDir, { recursive: true, force: true });
     }
 }
 
-function report(runs: number, outDir: string): void {
+function report({ runs, charts }: BenchOptions, outDir: string): void {
     const planCase = (label: string, args: string[]): Case => ({ label, args: [PLAN, ...args, "--out", path.join(outDir, label)] });
 
     const sdks = pulumiSdks();
@@ -124,6 +138,7 @@ function report(runs: number, outDir: string): void {
         { label: "node + the SDK modules the prod plan loads", args: ["-e", `for (const f of require(${JSON.stringify(sdkFiles)})) require(f)`] },
         ...STACKS.map((stack) => planCase(`plan ${stack}`, ["--stack", stack])),
         ...MODEL_COUNTS.map((count) => planCase(`plan ${count} models`, ["--stack", `bench-${count}`, "--config", generatedStack(count, outDir)])),
+        ...(charts ? STACKS.map((stack) => planCase(`plan ${stack}, charts rendered`, ["--stack", stack, "--charts", charts])) : []),
     ];
     const results = measure(cases, runs);
     const baseline = results[1];
