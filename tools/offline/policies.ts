@@ -2,6 +2,7 @@ import type {
     EnforcementLevel, Policies, PolicyPackConfig, PolicyResource, ResourceValidationArgs, ResourceValidationPolicy,
     StackValidationPolicy,
 } from "@pulumi/policy";
+import { PROJECT } from "../../config/project";
 
 /** A resource as the policies see it: what the program sent to the engine. */
 export interface PolicySubject {
@@ -34,6 +35,13 @@ export interface EvaluationOptions {
     readonly stack?: string;
 }
 
+const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
+
+/** The root stack resource is `<project>-<stack>` (pulumi/pulumi sdk/nodejs/runtime/stack.ts; sdk/go/common/resource/stack.go DefaultRootStackURN). */
+function rootStackName(stack: string | undefined): string {
+    return stack ? `${PROJECT}-${stack}` : "";
+}
+
 type ResourceClass = { __pulumiType?: string; isInstance?: (value: unknown) => boolean };
 
 /**
@@ -49,13 +57,16 @@ export async function evaluatePolicies(policies: Policies, subjects: readonly Po
         if (level === "disabled") {
             continue;
         }
-        const report = (fallback: PolicySubject | undefined) => (message: string, urn?: string) => {
-            const subject = (urn ? byUrn.get(urn) : undefined) ?? fallback;
+        // As the engine attributes a violation: a resource policy's to the resource analyzed, whatever URN
+        // it names (pulumi/pulumi pkg/resource/deploy/analyze_snapshot.go analyzeResource: OnPolicyViolation(r.URN, d));
+        // a stack policy's to the resource its URN names, else to the root stack (resolveStackPolicyViolationURN).
+        const report = (analyzed: PolicySubject | undefined) => (message: string, urn?: string) => {
+            const subject = analyzed ?? (urn ? byUrn.get(urn) : undefined);
             violations.push({
                 policy: policy.name,
                 enforcementLevel: level === "remediate" ? "mandatory" : level,
-                resourceType: subject?.type ?? "pulumi:pulumi:Stack",
-                resourceName: subject?.name ?? options.stack ?? "",
+                resourceType: subject?.type ?? ROOT_STACK_TYPE,
+                resourceName: subject?.name ?? rootStackName(options.stack),
                 message,
             });
         };
