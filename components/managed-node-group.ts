@@ -151,8 +151,11 @@ export class ManagedNodeGroup extends pulumi.ComponentResource {
      */
     private desiredSizeNow(clusterName: pulumi.Input<string>, name: string): pulumi.Output<number[]> {
         const opts = { parent: this };
-        return aws.eks.getNodeGroupsOutput({ clusterName }, opts).apply(async (cluster) => {
-            const groups = await Promise.all(cluster.names.map((nodeGroupName) => aws.eks.getNodeGroup({ clusterName: cluster.clusterName, nodeGroupName }, opts)));
+        // The invokes take the name, not its Output: a cluster that fails (a refused preflight,
+        // clusters.ts) then fails this apply quietly instead of logging each invoke's arguments.
+        return pulumi.output(clusterName).apply(async (cluster) => {
+            const { names } = await aws.eks.getNodeGroups({ clusterName: cluster }, opts);
+            const groups = await Promise.all(names.map((nodeGroupName) => aws.eks.getNodeGroup({ clusterName: cluster, nodeGroupName }, opts)));
             return groups.filter((group) => group.tags?.[NODE_GROUP_TAG] === name)
                 .flatMap((group) => group.scalingConfigs.map((scaling) => scaling.desiredSize));
         });

@@ -134,3 +134,47 @@ function checkNetwork(cluster: Partial<ClusterConfig>, problem: Problem): void {
         problem(["cluster", "vpcCidr"], cluster.vpcCidr, "must be a /16 to /20 block: the subnets are carved from it");
     }
 }
+
+/** An IAM role as an ARN names it: partition, account and name (unique in the account, whatever the path). */
+interface RoleName {
+    readonly partition: string;
+    readonly account: string;
+    readonly name: string;
+}
+
+/** `arn:aws:iam::<account>:role/<path/><name>`: the role, its path dropped. */
+function roleOfRoleArn(arn: string): RoleName | undefined {
+    const match = /^arn:(aws[\w-]*):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(arn);
+    return match ? { partition: match[1], account: match[2], name: match[3] } : undefined;
+}
+
+/**
+ * The IAM role of what `sts get-caller-identity` returns: a session of an assumed role is
+ * `arn:aws:sts::<account>:assumed-role/<name>/<session>`, with no path (the role's own ARN may
+ * have one, like every SSO role: `role/aws-reserved/sso.amazonaws.com/...`). Undefined for IAM
+ * users, the root user and federated users, which are never roles.
+ */
+export function callerRole(callerArn: string): RoleName | undefined {
+    const assumed = /^arn:(aws[\w-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(callerArn);
+    return assumed ? { partition: assumed[1], account: assumed[2], name: assumed[3] } : roleOfRoleArn(callerArn);
+}
+
+/**
+ * `cluster.adminRoleArns` entries that are the role running pulumi up. EKS gives that role an
+ * access entry and cluster admin itself when it creates the cluster
+ * (accessConfig.bootstrapClusterCreatorAdminPermissions, components/eks-cluster.ts), so a second
+ * access entry for it fails with 409 ResourceInUseException (pulumi/pulumi-eks#2373). Role names
+ * are unique in an account and IAM compares them without case, so account, partition and name
+ * decide, not the path. Needs the caller's ARN, which only AWS knows: clusters.ts asks it
+ * before any AWS resource is registered.
+ */
+export function adminRoleProblems(adminRoleArns: readonly string[], callerArn: string): CrossFieldProblem[] {
+    const caller = callerRole(callerArn);
+    const same = (role: RoleName | undefined) => caller !== undefined && role !== undefined
+        && role.partition === caller.partition && role.account === caller.account && role.name.toLowerCase() === caller.name.toLowerCase();
+    return adminRoleArns.flatMap((arn, index) => same(roleOfRoleArn(arn)) ? [{
+        path: ["cluster", "adminRoleArns", index], input: arn,
+        message: `is the role running pulumi up (${callerArn}), which EKS makes cluster admin when it creates the cluster `
+            + "(bootstrapClusterCreatorAdminPermissions): a second access entry for it fails with 409 ResourceInUseException; remove it from the list",
+    }] : []);
+}

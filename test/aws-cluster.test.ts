@@ -1,10 +1,11 @@
 import * as assert from "assert";
+import { awsCluster } from "../clusters";
 import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
 import { cidrSubnet, subnetLayout } from "../components/cluster-network";
 import { kubeconfig } from "../lib/eks";
 import { invokeResults } from "../tools/offline/fakes";
 import { ProgramRun, RecordedResource, SECRET, nameOfUrn } from "../tools/offline/run";
-import { object, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
+import { loadConfigWith, object, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -20,7 +21,7 @@ const inputs = (found: RecordedResource): Json => found.inputs as Json;
 type InvokeAnswer = (inputs: Json) => Json;
 
 /** The inputs of every call of one provider function while `build` runs under the offline mocks. */
-export async function invokesOf(token: string, build: () => void): Promise<Json[]> {
+async function invokesOf(token: string, build: () => void): Promise<Json[]> {
     const answers = invokeResults as Record<string, InvokeAnswer>;
     const answer = answers[token];
     const seen: Json[] = [];
@@ -34,6 +35,27 @@ export async function invokesOf(token: string, build: () => void): Promise<Json[
         answers[token] = answer;
     }
     return seen;
+}
+
+/**
+ * The AWS cluster layer (clusters.ts) of the given aws config under the offline mocks, and the
+ * errors it ends with: a refused config rejects the registrations, as `pulumi up` reports it.
+ */
+async function runAwsLayer(config: Record<string, unknown>): Promise<{ run: ProgramRun; failures: Error[] }> {
+    const loaded = await loadConfigWith({ target: "aws", ...config });
+    assert.ok(!(loaded instanceof Error) && loaded.aws, String(loaded));
+    const failures = new Set<Error>();
+    const listener = (reason: unknown) => failures.add(reason as Error);
+    process.on("unhandledRejection", listener);
+    try {
+        const run = await runComponent(() => {
+            awsCluster(loaded.aws!, loaded.observability.loki);
+        });
+        await new Promise((resolve) => setImmediate(resolve));
+        return { run, failures: [...failures] };
+    } finally {
+        process.off("unhandledRejection", listener);
+    }
 }
 
 /** The trust policy of the role a Pod Identity role component created. */
@@ -89,6 +111,24 @@ describe("aws cluster (EksCluster)", () => {
             assert.strictEqual(association.policyArn, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy");
             assert.deepStrictEqual(association.accessScope, { type: "cluster" });
             assert.deepStrictEqual(resourcesOfType(dev, "aws:eks/accessEntry:AccessEntry"), [], "dev configures no admin roles");
+        });
+    });
+
+    describe("the role running pulumi up", () => {
+        // The offline run's caller (tools/offline/fakes.ts): arn:aws:sts::123456789012:assumed-role/offline-deployer/offline.
+        const DEPLOYER_ROLE = "arn:aws:iam::123456789012:role/offline-deployer";
+
+        it("refuses it in adminRoleArns with one line naming the key, before any AWS resource is registered", async () => {
+            const { run, failures } = await runAwsLayer({ cluster: { adminRoleArns: ["arn:aws:iam::123456789012:role/admins", DEPLOYER_ROLE] } });
+            assert.deepStrictEqual(run.resources.filter((r) => r.custom && r.type.startsWith("aws:")).map((r) => r.type), []);
+            assert.deepStrictEqual(failures.map((error) => [error.name, error.message.split("\n").length]), [["ConfigError", 1]]);
+            assert.match(failures[0].message, /^llm-platform:cluster\.adminRoleArns\[1\] = "arn:aws:iam::123456789012:role\/offline-deployer": is the role running pulumi up \(arn:aws:sts::123456789012:assumed-role\/offline-deployer\/offline\)/);
+        });
+
+        it("gives every other admin role its access entry", async () => {
+            const { run, failures } = await runAwsLayer({ cluster: { adminRoleArns: ["arn:aws:iam::123456789012:role/admins"] } });
+            assert.deepStrictEqual(failures, []);
+            assert.strictEqual(inputs(resource(run, "aws:eks/accessEntry:AccessEntry", "llm-admin-0")).principalArn, "arn:aws:iam::123456789012:role/admins");
         });
     });
 

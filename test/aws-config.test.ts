@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { ConfigError } from "../config";
+import { adminRoleProblems } from "../config/aws";
 import { loadConfigWith } from "./mocks";
 
 /** The problems loadConfig reports for this aws config; fails if it accepts it. */
@@ -71,5 +72,35 @@ describe("aws config: mistakes of the cluster and GPU pool layers", () => {
         const config = await loadConfigWith({ target: "aws", cluster: { endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"], allowPublicEndpointFromAnywhere: true } });
         assert.ok(!(config instanceof Error), String(config));
         assert.deepStrictEqual(config.aws?.cluster.publicAccessCidrs, ["0.0.0.0/0"]);
+    });
+});
+
+describe("aws config: an admin role that is the role running pulumi up", () => {
+    const CALLER = "arn:aws:sts::111122223333:assumed-role/platform-deployer/alice@example.com";
+    const refused = (adminRoleArns: string[], caller = CALLER) => adminRoleProblems(adminRoleArns, caller).map(({ path, input }) => [path.join("."), input]);
+
+    it("is refused naming the entry: EKS already made that role admin when it created the cluster", () => {
+        const [problem, ...others] = adminRoleProblems(["arn:aws:iam::111122223333:role/admins", "arn:aws:iam::111122223333:role/platform-deployer"], CALLER);
+        assert.deepStrictEqual(others, []);
+        assert.deepStrictEqual([problem.path, problem.input], [["cluster", "adminRoleArns", 1], "arn:aws:iam::111122223333:role/platform-deployer"]);
+        assert.strictEqual(problem.message, `is the role running pulumi up (${CALLER}), which EKS makes cluster admin when it creates the cluster `
+            + "(bootstrapClusterCreatorAdminPermissions): a second access entry for it fails with 409 ResourceInUseException; remove it from the list");
+    });
+
+    it("compares the assumed role's name with the role's, whatever the role's path (SSO roles have one)", () => {
+        const sso = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123456789abcdef";
+        assert.deepStrictEqual(refused([sso], "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice"), [["cluster.adminRoleArns.0", sso]]);
+        assert.deepStrictEqual(refused(["arn:aws:iam::111122223333:role/team/platform-deployer"]), [["cluster.adminRoleArns.0", "arn:aws:iam::111122223333:role/team/platform-deployer"]]);
+    });
+
+    it("treats role names as IAM does, without case", () => {
+        assert.strictEqual(refused(["arn:aws:iam::111122223333:role/Platform-Deployer"]).length, 1);
+    });
+
+    it("accepts the same name in another account or partition, a role whose name only starts alike, and any role when an IAM user runs pulumi up", () => {
+        assert.deepStrictEqual(refused(["arn:aws:iam::444455556666:role/platform-deployer"]), []);
+        assert.deepStrictEqual(refused(["arn:aws-cn:iam::111122223333:role/platform-deployer"]), []);
+        assert.deepStrictEqual(refused(["arn:aws:iam::111122223333:role/platform-deployer-2"]), []);
+        assert.deepStrictEqual(refused(["arn:aws:iam::111122223333:role/platform-deployer"], "arn:aws:iam::111122223333:user/platform-deployer"), []);
     });
 });

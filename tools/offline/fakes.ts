@@ -41,8 +41,9 @@ export const computedOutputs: Readonly<Record<string, (args: pulumi.runtime.Mock
 
 /** Results of provider functions, by token. */
 export const invokeResults: Readonly<Record<string, (inputs: Inputs) => Inputs>> = {
+    // Who runs pulumi up: an assumed role, as with SSO or a CI role (the STS ARN of the session, not the role's IAM ARN).
     "aws:index/getCallerIdentity:getCallerIdentity": () => ({
-        accountId: OFFLINE_ACCOUNT, arn: `arn:aws:iam::${OFFLINE_ACCOUNT}:user/offline`, userId: "OFFLINE", id: OFFLINE_ACCOUNT,
+        accountId: OFFLINE_ACCOUNT, arn: `arn:aws:sts::${OFFLINE_ACCOUNT}:assumed-role/offline-deployer/offline`, userId: "AROAOFFLINE:offline", id: OFFLINE_ACCOUNT,
     }),
     "aws:index/getPartition:getPartition": () => ({ partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" }),
     "aws:index/getRegion:getRegion": (inputs) => {
