@@ -10,6 +10,8 @@ import { LOKI_SERVICE_ACCOUNT, MONITORING_NAMESPACE } from "./components/observa
 import type { ClusterConfig, ObservabilityConfig, PlatformConfig } from "./config";
 import { adminRoleProblems } from "./config/aws";
 import { ConfigError, problemAt } from "./config/errors";
+import { isRecord } from "./config/project";
+import { CHECKIP_URL, DETECT_DEPLOYER, checkipCidr } from "./lib/eks";
 
 /** The cluster layers of one target: the provider every other layer deploys through, and the stack outputs. */
 export interface PlatformCluster {
@@ -40,21 +42,82 @@ class PreflightError extends ConfigError {
     }
 }
 
+/** What the preflight learns: this machine's public address as a /32, when the stack says `detect`. */
+export interface Preflight {
+    readonly deployerCidr?: string;
+}
+
 /**
- * The config checks that need AWS itself (config.ts checks the rest, with no credentials):
- * no `cluster.adminRoleArns` entry may be the role running pulumi up. Rejects with a
+ * The config checks that need the cloud or the network (config.ts checks the rest, with no
+ * credentials): no `cluster.adminRoleArns` entry may be the role running pulumi up, and
+ * `detect` in `cluster.deployerCidrs` must learn this machine's address. Rejects with a
  * ConfigError, a RunError, which `pulumi up` prints as its lines, with no stack trace
  * (@pulumi/pulumi cmd/run/run.ts, uncaughtHandler).
  */
-export async function awsPreflight(cluster: ClusterConfig): Promise<pulumi.Resource[]> {
-    if (cluster.adminRoleArns.length > 0) {
-        const caller = await aws.getCallerIdentity({});
-        const problems = adminRoleProblems(cluster.adminRoleArns, caller.arn);
-        if (problems.length > 0) {
-            throw new PreflightError(problems.map(({ path, input, message }) => problemAt(path, input, message)));
-        }
+export async function awsPreflight(cluster: ClusterConfig): Promise<Preflight> {
+    const [roles, deployer] = await Promise.all([adminRoleCheck(cluster), detectDeployer(cluster)]);
+    const problems = [...roles, ...deployer.problems];
+    if (problems.length > 0) {
+        throw new PreflightError(problems);
     }
-    return [];
+    return { deployerCidr: deployer.cidr };
+}
+
+async function adminRoleCheck(cluster: ClusterConfig): Promise<string[]> {
+    if (cluster.adminRoleArns.length === 0) {
+        return [];
+    }
+    const caller = await aws.getCallerIdentity({});
+    return adminRoleProblems(cluster.adminRoleArns, caller.arn).map(({ path, input, message }) => problemAt(path, input, message));
+}
+
+/** `detect`: this machine's public address, said aloud, since the public endpoint now admits it. */
+async function detectDeployer(cluster: ClusterConfig): Promise<{ cidr?: string; problems: string[] }> {
+    const index = cluster.deployerCidrs.indexOf(DETECT_DEPLOYER);
+    if (index < 0) {
+        return { problems: [] };
+    }
+    try {
+        const { cidr, source } = await thisMachine();
+        void pulumi.log.info(`llm-platform:cluster.deployerCidrs: ${DETECT_DEPLOYER}: the API server's public endpoint admits ${cidr}, ${source}; `
+            + "a stack that CI or several people deploy should list fixed CIDRs instead");
+        return { cidr, problems: [] };
+    } catch (error) {
+        return { problems: [problemAt(["cluster", "deployerCidrs", index], DETECT_DEPLOYER,
+            `could not learn this machine's public address from ${CHECKIP_URL} (${reason(error)}); list it yourself as a /32`)] };
+    }
+}
+
+/** Why a request failed, in a few words: fetch says "fetch failed" and keeps the cause (ENOTFOUND, a timeout...) apart. */
+function reason(error: unknown): string {
+    const { message, cause } = error instanceof Error ? error : { message: String(error), cause: undefined };
+    const detail = cause instanceof Error ? (cause as NodeJS.ErrnoException).code ?? cause.message : undefined;
+    return [message, detail].filter((part) => part).join(": ") || "no reason given";
+}
+
+/** The provider function the offline run answers in place of checkip.amazonaws.com (tools/offline/fakes.ts). */
+export const OFFLINE_DEPLOYER_ADDRESS = "llm-platform:offline:deployerAddress";
+
+/**
+ * This machine's public address as a /32. Run by the Pulumi engine (`pulumi up`, `preview`),
+ * it asks checkip.amazonaws.com, which answers with the address AWS sees. With no engine, the
+ * program runs under the offline run's mocks, with no network: the mocks answer it like every
+ * other cloud fact (an engine is what @pulumi/pulumi log/index.ts checks too, to choose between
+ * the engine and the console).
+ */
+async function thisMachine(): Promise<{ cidr: string; source: string }> {
+    if (pulumi.runtime.getEngine() === undefined) {
+        const answer: unknown = await pulumi.runtime.invoke(OFFLINE_DEPLOYER_ADDRESS, {});
+        if (!isRecord(answer) || typeof answer.cidr !== "string") {
+            throw new Error("the offline run gave no address");
+        }
+        return { cidr: answer.cidr, source: "a stand-in of the offline run for the address of the machine that runs pulumi up" };
+    }
+    const response = await fetch(CHECKIP_URL, { signal: AbortSignal.timeout(15_000) });
+    if (!response.ok) {
+        throw new Error(`HTTP ${response.status}`);
+    }
+    return { cidr: checkipCidr(await response.text()), source: `this machine's public address as ${CHECKIP_URL} sees it` };
 }
 
 /**
@@ -67,8 +130,13 @@ export async function awsPreflight(cluster: ClusterConfig): Promise<pulumi.Resou
  * resource exists, and fails the components' children and everything using the cluster.
  */
 export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws"]>, loki: ObservabilityConfig["loki"]): PlatformCluster {
-    const preflight = { dependsOn: awsPreflight(cluster) };
-    const eks = new EksCluster("llm", cluster, preflight);
+    const checked = awsPreflight(cluster);
+    const preflight = { dependsOn: checked.then((): pulumi.Resource[] => []) };
+    const eks = new EksCluster("llm", {
+        ...cluster,
+        deployerCidrs: cluster.deployerCidrs.filter((cidr) => cidr !== DETECT_DEPLOYER),
+        detectedDeployerCidr: cluster.deployerCidrs.includes(DETECT_DEPLOYER) ? checked.then(({ deployerCidr }) => deployerCidr ?? "") : undefined,
+    }, preflight);
     const pool = new GpuNodePool("gpu", {
         ...gpuPool,
         clusterName: eks.clusterName,

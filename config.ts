@@ -71,7 +71,7 @@ export function loadConfig(): PlatformConfig {
     if (Array.isArray(models)) {
         problems.push(...modelListProblems(models, { target: values.target, gpuPool: values.gpuPool }).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
     }
-    problems.push(...awsProblems(values.cluster, values.gpuPool).map(({ path, input, message }) => problemAt(path, input, message)));
+    problems.push(...awsProblems(values.cluster, values.gpuPool, values.target).map(({ path, input, message }) => problemAt(path, input, message)));
     problems.push(...observabilityProblems(values.observability, values.target).map(({ path, input, message }) => problemAt(path, input, message)));
     if (problems.length > 0 || !parsed.success) {
         throw new ConfigError(problems);

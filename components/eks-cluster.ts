@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { managedPolicyArn, serviceTrustPolicy } from "../lib/aws-iam";
 import {
-    ADDONS, ADDON_NAMESPACE, AddonSpec, CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOGS, accessPolicyArn,
+    ADDONS, ADDON_NAMESPACE, AddonSpec, CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOGS, accessPolicyArn, cidrClass,
     efsStorageClass, endpointConfig, gp3StorageClass, kubeconfig,
 } from "../lib/eks";
 import { ClusterNetwork } from "./cluster-network";
@@ -27,6 +27,15 @@ export interface EksClusterArgs {
     /** Whether the API server is reachable from the internet, from `publicAccessCidrs` only. */
     readonly endpointPublicAccess: boolean;
     readonly publicAccessCidrs: readonly string[];
+    /**
+     * Who runs pulumi up, as CIDR blocks: public ones are added to the public endpoint's CIDRs
+     * (turning it on for them), private ones get port 443 on the cluster security group.
+     */
+    readonly deployerCidrs: readonly string[];
+    /** This machine's public address as a /32, known at deploy time (config's `detect`). Defaults to none. */
+    readonly detectedDeployerCidr?: pulumi.Input<string>;
+    /** Security groups (in `existingVpcId`) given port 443 on the cluster security group. */
+    readonly deployerSecurityGroupIds: readonly string[];
     /** IAM roles granted cluster admin through access entries. */
     readonly adminRoleArns: readonly string[];
     /** The on-demand node group for platform pods. */
@@ -94,7 +103,7 @@ export class EksCluster extends pulumi.ComponentResource {
         this.cluster = new aws.eks.Cluster(`${name}-eks`, {
             version: args.kubernetesVersion,
             roleArn: role.arn,
-            vpcConfig: endpointConfig(args, this.privateSubnetIds),
+            vpcConfig: endpointConfig(args, this.privateSubnetIds, args.detectedDeployerCidr),
             encryptionConfig: { provider: { keyArn: this.secretsKey.arn }, resources: ["secrets"] },
             enabledClusterLogTypes: [...CONTROL_PLANE_LOGS],
             // Access entries only (no aws-auth ConfigMap). The identity running Pulumi stays
@@ -111,6 +120,7 @@ export class EksCluster extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [rolePolicy] });
         this.clusterName = this.cluster.name;
         this.nodeSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
+        const apiAccess = this.privateApiAccess(name, args);
 
         args.adminRoleArns.forEach((principalArn, index) => {
             const entry = new aws.eks.AccessEntry(`${name}-admin-${index}`, { clusterName: this.clusterName, principalArn, type: "STANDARD" }, parent);
@@ -144,7 +154,8 @@ export class EksCluster extends pulumi.ComponentResource {
         this.kubeconfig = pulumi.secret(pulumi.all([this.cluster.name, this.cluster.endpoint, this.cluster.certificateAuthority, this.region])
             .apply(([clusterName, endpoint, ca, region]) => kubeconfig({ clusterName, endpoint, certificateAuthorityData: ca.data ?? "", region })));
         // Everything deployed through this provider waits for nodes and the CSI drivers.
-        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [this.systemNodes, ...workloadAddons] });
+        // ... and, from inside the VPC, for the rules that let this machine reach the API server.
+        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [this.systemNodes, ...workloadAddons, ...apiAccess] });
 
         const efsClass = new k8s.storage.v1.StorageClass(`${name}-efs`, efsStorageClass(files.fileSystemId), { parent: this, provider: this.provider });
         this.efsStorageClassName = efsClass.metadata.name;
@@ -155,6 +166,28 @@ export class EksCluster extends pulumi.ComponentResource {
             vpcId: this.vpcId, privateSubnetIds: this.privateSubnetIds, nodeSecurityGroupId: this.nodeSecurityGroupId,
             efsFileSystemId: this.efsFileSystemId, efsStorageClassName: this.efsStorageClassName,
         });
+    }
+
+    /**
+     * Port 443 on the cluster security group from the deployer's private CIDRs and security
+     * groups, for the private endpoint (AWS EKS User Guide, "Cluster API server endpoint",
+     * "Accessing a private only API server"): EKS creates that group admitting only itself.
+     * EKS attaches it to the managed nodes too, so the rule admits them to port 443 of the
+     * nodes as well, where nothing of this platform listens.
+     */
+    private privateApiAccess(name: string, args: EksClusterArgs): aws.vpc.SecurityGroupIngressRule[] {
+        const sources = [
+            ...args.deployerCidrs.filter((cidr) => cidrClass(cidr) === "private").map((cidrIpv4) => ({ cidrIpv4 })),
+            ...args.deployerSecurityGroupIds.map((referencedSecurityGroupId) => ({ referencedSecurityGroupId })),
+        ];
+        return sources.map((source, index) => new aws.vpc.SecurityGroupIngressRule(`${name}-api-${index}`, {
+            securityGroupId: this.nodeSecurityGroupId,
+            description: "Kubernetes API from the machine that runs pulumi up (cluster.deployerCidrs, deployerSecurityGroupIds)",
+            ipProtocol: "tcp",
+            fromPort: 443,
+            toPort: 443,
+            ...source,
+        }, { parent: this }));
     }
 
     private network(name: string, args: EksClusterArgs): { vpcId: pulumi.Output<string>; privateSubnetIds: pulumi.Output<string>[] } {

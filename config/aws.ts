@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CHECKIP_URL, DETECT_DEPLOYER, cidrClass, parseCidr } from "../lib/eks";
 import { GPUS_PER_INSTANCE_TYPE, NVIDIA_X86_FAMILIES } from "../lib/gpu-instances";
 import { count, isCount } from "./fields";
 import type { CrossFieldProblem } from "./models";
@@ -10,15 +11,14 @@ const GPU_INSTANCE = new RegExp(`^(${NVIDIA_X86_FAMILIES.join("|")})\\.[0-9a-z]+
 /** Any EC2 instance type, for the system pool (`m6i.large`, `c7g.xlarge`, ...). */
 const INSTANCE = /^[a-z][a-z0-9-]*\.[0-9a-z]+$/;
 
-const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d|[12]\d|3[0-2])$/;
-
 /** Go durations as the Cluster Autoscaler flags take them: `10m`, `1h30m`, `90s`. */
 const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 
-const cidr = z.string().refine(
-    (value) => CIDR.test(value) && value.split("/")[0].split(".").every((octet) => Number(octet) <= 255),
-    "is not an IPv4 CIDR block (like 10.0.0.0/16)",
-);
+const cidr = z.string().refine((value) => parseCidr(value) !== undefined, "is not an IPv4 CIDR block (like 10.0.0.0/16)");
+
+/** Who runs pulumi up: `detect`, or a CIDR block. */
+const deployerCidr = z.string().refine((value) => value === DETECT_DEPLOYER || parseCidr(value) !== undefined,
+    `is neither ${DETECT_DEPLOYER} nor an IPv4 CIDR block (like 198.51.100.7/32)`);
 
 export const clusterSchema = z.strictObject({
     kubernetesVersion: z.string().regex(/^1\.\d{2}$/, "is not a Kubernetes minor version (like 1.35)"),
@@ -30,6 +30,8 @@ export const clusterSchema = z.strictObject({
     endpointPublicAccess: z.boolean(),
     publicAccessCidrs: z.array(cidr),
     allowPublicEndpointFromAnywhere: z.boolean(),
+    deployerCidrs: z.array(deployerCidr),
+    deployerSecurityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "is not a security group id (sg-...)")),
     adminRoleArns: z.array(z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, "is not an IAM role ARN")),
     systemPool: z.strictObject({
         instanceTypes: z.array(z.string().regex(INSTANCE, "is not an EC2 instance type (like m6i.large)")).min(1),
@@ -65,8 +67,9 @@ type Problem = (path: (string | number)[], input: unknown, message: string) => v
 /**
  * Checks across the fields of `cluster` and `gpuPool`, on the raw (merged) values, so that
  * they run even where a field failed its own check. Paths start at the top-level key.
+ * Who may reach the API server is checked on target aws only.
  */
-export function awsProblems(cluster: unknown, gpuPool: unknown): CrossFieldProblem[] {
+export function awsProblems(cluster: unknown, gpuPool: unknown, target: unknown = "aws"): CrossFieldProblem[] {
     const problems: CrossFieldProblem[] = [];
     const problem: Problem = (path, input, message) => problems.push({ path, input, message });
     const c = (isRecord(cluster) ? cluster : {}) as Partial<ClusterConfig>;
@@ -77,6 +80,9 @@ export function awsProblems(cluster: unknown, gpuPool: unknown): CrossFieldProbl
     checkSizes(["cluster", "systemPool"], (isRecord(c.systemPool) ? c.systemPool : {}) as Partial<ClusterConfig["systemPool"]>, problem);
     checkEndpoint(c, problem);
     checkNetwork(c, problem);
+    if (target === "aws") {
+        checkDeployers(c, problem);
+    }
     if (typeof c.kubernetesVersion === "string" && /^1\.\d{2}$/.test(c.kubernetesVersion)
         && !(AUTOSCALER_MINORS as readonly string[]).includes(c.kubernetesVersion)) {
         problem(["cluster", "kubernetesVersion"], c.kubernetesVersion,
@@ -102,19 +108,91 @@ function checkSizes(path: string[], sizes: { minSize?: unknown; maxSize?: unknow
     }
 }
 
+/** Strings of a raw list value; anything else is reported by the schema. */
+function strings(value: unknown): string[] {
+    return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
+}
+
+const DOCUMENTATION = "is a documentation range (RFC 5737) that no machine has, so nothing reaches the API server from it; "
+    + `list real addresses (curl -s ${CHECKIP_URL} shows yours)`;
+
+/**
+ * Problems of blocks that would reach the public endpoint: the whole internet (unless
+ * allowed), a documentation range, and (in publicAccessCidrs) a private range, which EKS
+ * refuses there.
+ */
+function checkPublicBlocks(cluster: Partial<ClusterConfig>, key: "publicAccessCidrs" | "deployerCidrs", problem: Problem): boolean {
+    let found = false;
+    const report = (index: number, block: string, message: string) => {
+        problem(["cluster", key, index], block, message);
+        found = true;
+    };
+    strings(cluster[key]).forEach((block, index) => {
+        if (parseCidr(block) === undefined) {
+            return;
+        }
+        if (/\/0$/.test(block) && cluster.allowPublicEndpointFromAnywhere !== true) {
+            report(index, block, "opens the API server to the whole internet; list narrower CIDRs, or set cluster.allowPublicEndpointFromAnywhere: true");
+        } else if (cidrClass(block) === "documentation") {
+            report(index, block, DOCUMENTATION);
+        } else if (key === "publicAccessCidrs" && cidrClass(block) !== "public") {
+            report(index, block, `is a ${cidrClass(block)} range, which EKS refuses in publicAccessCidrs (no reserved addresses); `
+                + "a private network reaches the API server through the private endpoint: list it in cluster.deployerCidrs");
+        }
+    });
+    return found;
+}
+
 function checkEndpoint(cluster: Partial<ClusterConfig>, problem: Problem): void {
-    const cidrs = Array.isArray(cluster.publicAccessCidrs) ? cluster.publicAccessCidrs : [];
-    if (cluster.allowPublicEndpointFromAnywhere !== true) {
-        cidrs.forEach((block, index) => {
-            if (typeof block === "string" && /\/0$/.test(block)) {
-                problem(["cluster", "publicAccessCidrs", index], block,
-                    "opens the API server to the whole internet; list narrower CIDRs, or set cluster.allowPublicEndpointFromAnywhere: true");
-            }
-        });
-    }
-    if (cluster.endpointPublicAccess === true && Array.isArray(cluster.publicAccessCidrs) && cidrs.length === 0) {
+    checkPublicBlocks(cluster, "publicAccessCidrs", problem);
+    const publicDeployers = strings(cluster.deployerCidrs).filter((block) => block === DETECT_DEPLOYER || cidrClass(block) !== "private");
+    if (cluster.endpointPublicAccess === true && Array.isArray(cluster.publicAccessCidrs) && cluster.publicAccessCidrs.length === 0 && publicDeployers.length === 0) {
         problem(["cluster", "publicAccessCidrs"], undefined,
             "is empty while cluster.endpointPublicAccess is true (EKS would allow 0.0.0.0/0); list who may reach the API server");
+    }
+}
+
+/**
+ * The machine that runs pulumi up must reach the API server when the Kubernetes layers are
+ * created, in the same run that creates the cluster. From the internet it reaches the public
+ * endpoint, if that admits its address; from inside the VPC (or a network connected to it) it
+ * reaches the private endpoint, if the cluster security group admits it on port 443, which
+ * only a rule does (AWS EKS User Guide, "Cluster API server endpoint": "You must ensure that
+ * your Amazon EKS control plane security group contains rules to allow ingress traffic on port
+ * 443 from your bastion host"). A VPC this stack creates has nothing inside it at the first
+ * deploy, so only a public address can reach it then.
+ */
+function checkDeployers(cluster: Partial<ClusterConfig>, problem: Problem): void {
+    const cidrs = strings(cluster.deployerCidrs);
+    const groups = strings(cluster.deployerSecurityGroupIds);
+    const ownVpc = typeof cluster.existingVpcId === "string" && cluster.existingVpcId !== "";
+    if (!ownVpc && groups.length > 0) {
+        problem(["cluster", "deployerSecurityGroupIds"], groups, "needs cluster.existingVpcId: this stack creates the VPC, "
+            + "so no security group is in it before the first pulumi up; list the deployer's public address in cluster.deployerCidrs");
+    }
+    if (checkPublicBlocks(cluster, "deployerCidrs", problem) || cidrs.some((block) => block !== DETECT_DEPLOYER && parseCidr(block) === undefined)) {
+        return;
+    }
+    const isPrivate = (block: string) => block !== DETECT_DEPLOYER && cidrClass(block) === "private";
+    const publicEndpoint = cidrs.some((block) => !isPrivate(block))
+        || (cluster.endpointPublicAccess === true && strings(cluster.publicAccessCidrs).length > 0);
+    const privateEndpoint = ownVpc && (groups.length > 0 || cidrs.some(isPrivate));
+    const alreadyRefused = cluster.endpointPublicAccess === true && strings(cluster.publicAccessCidrs).length === 0;
+    if (publicEndpoint || privateEndpoint || alreadyRefused) {
+        return;
+    }
+    const yourAddress = `list its public address as a /32 (curl -s ${CHECKIP_URL}) or ${DETECT_DEPLOYER}`;
+    if (ownVpc) {
+        problem(["cluster", "deployerCidrs"], undefined, "is empty, and so is cluster.deployerSecurityGroupIds, with the public endpoint off: "
+            + "the cluster security group admits port 443 from the cluster only, so the machine that runs pulumi up could not reach the API server "
+            + "(AWS EKS User Guide, cluster endpoint access); list its security group, its private CIDR in cluster.existingVpcId, or its public address");
+    } else if (cidrs.length === 0) {
+        problem(["cluster", "deployerCidrs"], undefined, "is empty, the public endpoint is off and this stack creates the VPC (cluster.existingVpcId is empty), "
+            + `so the machine that runs pulumi up could not reach the API server; ${yourAddress}`);
+    } else {
+        cidrs.forEach((block, index) => problem(["cluster", "deployerCidrs", index], block,
+            "is a private address, which reaches the API server only from inside the VPC, and this stack creates the VPC (cluster.existingVpcId is empty): "
+            + `nothing runs in it at the first pulumi up; list the public address of the machine that runs it as a /32 (curl -s ${CHECKIP_URL}) or ${DETECT_DEPLOYER}`));
     }
 }
 

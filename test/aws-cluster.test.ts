@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { awsCluster } from "../clusters";
 import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
 import { cidrSubnet, subnetLayout } from "../components/cluster-network";
-import { kubeconfig } from "../lib/eks";
+import { checkipCidr, kubeconfig } from "../lib/eks";
 import { invokeResults } from "../tools/offline/fakes";
 import { ProgramRun, RecordedResource, SECRET, nameOfUrn } from "../tools/offline/run";
 import { loadConfigWith, object, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
@@ -12,6 +12,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const ARGS: EksClusterArgs = {
     kubernetesVersion: "1.35", vpcCidr: "10.0.0.0/16", availabilityZones: 3, natGateways: "perZone",
     existingVpcId: "", existingSubnetIds: [], endpointPublicAccess: false, publicAccessCidrs: [],
+    deployerCidrs: [], deployerSecurityGroupIds: [],
     adminRoleArns: ["arn:aws:iam::111122223333:role/admins"],
     systemPool: { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 3, diskSizeGiB: 50 },
 };
@@ -72,8 +73,9 @@ describe("aws cluster (EksCluster)", () => {
     });
 
     describe("control plane", () => {
-        it("keeps the private endpoint and, by default, no public one", () => {
-            const vpc = inputs(resource(dev, "aws:eks/cluster:Cluster", "llm-eks")).vpcConfig;
+        it("keeps the private endpoint and, with no public deployer, no public one", async () => {
+            const run = await runComponent(() => new EksCluster("p", ARGS));
+            const vpc = inputs(resource(run, "aws:eks/cluster:Cluster", "p-eks")).vpcConfig;
             assert.strictEqual(vpc.endpointPrivateAccess, true);
             assert.strictEqual(vpc.endpointPublicAccess, false);
             assert.strictEqual(vpc.publicAccessCidrs, undefined);
@@ -114,19 +116,87 @@ describe("aws cluster (EksCluster)", () => {
         });
     });
 
+    describe("reaching the API server from the machine that runs pulumi up", () => {
+        it("opens dev's public endpoint to that machine only (deployerCidrs: detect; offline, a stand-in address)", () => {
+            const vpc = inputs(resource(dev, "aws:eks/cluster:Cluster", "llm-eks")).vpcConfig;
+            assert.deepStrictEqual([vpc.endpointPrivateAccess, vpc.endpointPublicAccess, vpc.publicAccessCidrs], [true, true, ["198.51.100.7/32"]]);
+            assert.deepStrictEqual(resourcesOfType(dev, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"), [], "nothing runs inside dev's new VPC");
+        });
+
+        it("adds public deployer CIDRs to the public endpoint's, and turns it on for them", async () => {
+            const run = await runComponent(() => new EksCluster("d", { ...ARGS, deployerCidrs: ["52.10.0.7/32"], detectedDeployerCidr: Promise.resolve("52.10.0.99/32") }));
+            const vpc = inputs(resource(run, "aws:eks/cluster:Cluster", "d-eks")).vpcConfig;
+            assert.deepStrictEqual([vpc.endpointPublicAccess, vpc.publicAccessCidrs], [true, ["52.10.0.7/32", "52.10.0.99/32"]]);
+        });
+
+        it("opens 443 on the cluster security group to private deployer CIDRs and security groups, before any Kubernetes object", async () => {
+            const run = await runComponent(() => new EksCluster("v", {
+                ...ARGS, existingVpcId: "vpc-0123456789abcdef0", existingSubnetIds: ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
+                deployerCidrs: ["10.8.0.0/16"], deployerSecurityGroupIds: ["sg-0123456789abcdef0"],
+            }));
+            const rules = resourcesOfType(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+            assert.deepStrictEqual(rules.map((rule) => {
+                const { securityGroupId, ipProtocol, fromPort, toPort, cidrIpv4, referencedSecurityGroupId } = inputs(rule);
+                return { securityGroupId, ipProtocol, fromPort, toPort, source: cidrIpv4 ?? referencedSecurityGroupId };
+            }), [
+                { securityGroupId: "sg-v-eks-cluster", ipProtocol: "tcp", fromPort: 443, toPort: 443, source: "10.8.0.0/16" },
+                { securityGroupId: "sg-v-eks-cluster", ipProtocol: "tcp", fromPort: 443, toPort: 443, source: "sg-0123456789abcdef0" },
+            ]);
+            const provider = resource(run, "pulumi:providers:kubernetes", "v-k8s");
+            for (const rule of rules) {
+                assert.ok(provider.dependencies.includes(rule.urn), `the provider waits for ${rule.name}`);
+            }
+            assert.strictEqual(inputs(resource(run, "aws:eks/cluster:Cluster", "v-eks")).vpcConfig.endpointPublicAccess, false, "a private range needs no public endpoint");
+        });
+
+        it("says in the run's output which address detect opened the endpoint to", async () => {
+            const lines: string[] = [];
+            const log = console.log;
+            console.log = (...args: unknown[]) => lines.push(args.join(" "));
+            try {
+                await runAwsLayer({ cluster: { deployerCidrs: ["detect"] } });
+            } finally {
+                console.log = log;
+            }
+            assert.ok(lines.some((line) => line.includes("llm-platform:cluster.deployerCidrs: detect: the API server's public endpoint admits 198.51.100.7/32")), lines.join("\n"));
+        });
+
+        it("refuses, before any AWS resource, a detect that cannot learn the address", async () => {
+            const answers = invokeResults as Record<string, InvokeAnswer>;
+            const answer = answers["llm-platform:offline:deployerAddress"];
+            answers["llm-platform:offline:deployerAddress"] = () => {
+                throw new Error("no route to checkip");
+            };
+            try {
+                const { run, failures } = await runAwsLayer({ cluster: { deployerCidrs: ["detect"] } });
+                assert.deepStrictEqual(run.resources.filter((r) => r.custom && r.type.startsWith("aws:")).map((r) => r.type), []);
+                assert.deepStrictEqual(failures.map((error) => error.name), ["ConfigError"]);
+                assert.match(failures[0].message, /^llm-platform:cluster\.deployerCidrs\[0\] = "detect": could not learn this machine's public address from https:\/\/checkip\.amazonaws\.com \(.+\); list it yourself as a \/32$/);
+            } finally {
+                answers["llm-platform:offline:deployerAddress"] = answer;
+            }
+        });
+
+        it("reads this machine's address from checkip.amazonaws.com's answer, and nothing else", () => {
+            assert.strictEqual(checkipCidr("52.10.0.99\n"), "52.10.0.99/32");
+            assert.throws(() => checkipCidr("<html>captive portal</html>"), /not an IPv4 address/);
+            assert.throws(() => checkipCidr("10.1.2.3\n"), /private/);
+        });
+    });
+
     describe("the role running pulumi up", () => {
         // The offline run's caller (tools/offline/fakes.ts): arn:aws:sts::123456789012:assumed-role/offline-deployer/offline.
         const DEPLOYER_ROLE = "arn:aws:iam::123456789012:role/offline-deployer";
 
         it("refuses it in adminRoleArns with one line naming the key, before any AWS resource is registered", async () => {
-            const { run, failures } = await runAwsLayer({ cluster: { adminRoleArns: ["arn:aws:iam::123456789012:role/admins", DEPLOYER_ROLE] } });
+            const { run, failures } = await runAwsLayer({ cluster: { deployerCidrs: ["detect"], adminRoleArns: ["arn:aws:iam::123456789012:role/admins", DEPLOYER_ROLE] } });
             assert.deepStrictEqual(run.resources.filter((r) => r.custom && r.type.startsWith("aws:")).map((r) => r.type), []);
             assert.deepStrictEqual(failures.map((error) => [error.name, error.message.split("\n").length]), [["ConfigError", 1]]);
             assert.match(failures[0].message, /^llm-platform:cluster\.adminRoleArns\[1\] = "arn:aws:iam::123456789012:role\/offline-deployer": is the role running pulumi up \(arn:aws:sts::123456789012:assumed-role\/offline-deployer\/offline\)/);
         });
 
         it("gives every other admin role its access entry", async () => {
-            const { run, failures } = await runAwsLayer({ cluster: { adminRoleArns: ["arn:aws:iam::123456789012:role/admins"] } });
+            const { run, failures } = await runAwsLayer({ cluster: { deployerCidrs: ["detect"], adminRoleArns: ["arn:aws:iam::123456789012:role/admins"] } });
             assert.deepStrictEqual(failures, []);
             assert.strictEqual(inputs(resource(run, "aws:eks/accessEntry:AccessEntry", "llm-admin-0")).principalArn, "arn:aws:iam::123456789012:role/admins");
         });

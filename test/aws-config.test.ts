@@ -3,23 +3,35 @@ import { ConfigError } from "../config";
 import { adminRoleProblems } from "../config/aws";
 import { loadConfigWith } from "./mocks";
 
-/** The problems loadConfig reports for this aws config; fails if it accepts it. */
-async function problems(config: Record<string, unknown>): Promise<readonly string[]> {
-    const result = await loadConfigWith({ target: "aws", ...config });
+/** The one key an aws stack must set: who runs pulumi up (here, this machine). */
+const DEPLOYER = { deployerCidrs: ["detect"] };
+
+/** An aws config with `config` merged over it; `cluster` keeps DEPLOYER unless it sets its own. */
+function aws(config: Record<string, unknown>): Record<string, unknown> {
+    return { target: "aws", ...config, cluster: { ...DEPLOYER, ...(config.cluster as object | undefined) } };
+}
+
+/** The problems loadConfig reports for this config; fails if it accepts it. */
+async function problemsOf(config: Record<string, unknown>): Promise<readonly string[]> {
+    const result = await loadConfigWith(config);
     assert.ok(result instanceof Error && result.name === "ConfigError", `expected a ConfigError, got ${result instanceof Error ? result.stack : "a valid config"}`);
     return (result as ConfigError).problems;
 }
 
+/** The problems loadConfig reports for this aws config (with a deployer); fails if it accepts it. */
+const problems = (config: Record<string, unknown>) => problemsOf(aws(config));
+
 describe("aws config: mistakes of the cluster and GPU pool layers", () => {
     it("accepts the defaults, and fills the new fields from Pulumi.yaml", async () => {
-        const config = await loadConfigWith({ target: "aws" });
+        const config = await loadConfigWith(aws({}));
         assert.ok(!(config instanceof Error), String(config));
         assert.deepStrictEqual(config.aws?.cluster.systemPool, { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 3, diskSizeGiB: 50 });
         assert.strictEqual(config.aws?.gpuPool.scaleDownUnneededTime, "10m");
+        assert.deepStrictEqual([config.aws?.cluster.deployerCidrs, config.aws?.cluster.deployerSecurityGroupIds], [["detect"], []]);
     });
 
     it("defaults to Kubernetes 1.35, a minor in EKS standard support", async () => {
-        const config = await loadConfigWith({ target: "aws" });
+        const config = await loadConfigWith(aws({}));
         assert.ok(!(config instanceof Error), String(config));
         assert.strictEqual(config.aws?.cluster.kubernetesVersion, "1.35");
     });
@@ -37,11 +49,11 @@ describe("aws config: mistakes of the cluster and GPU pool layers", () => {
             "llm-platform:gpuPool.minSize = 3: is greater than maxSize (2)"],
         ["a system pool whose max is below its min", { cluster: { systemPool: { minSize: 4, maxSize: 3 } } },
             "llm-platform:cluster.systemPool.minSize = 4: is greater than maxSize (3)"],
-        ["0.0.0.0/0 when the config does not allow it", { cluster: { endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24", "0.0.0.0/0"] } },
+        ["0.0.0.0/0 when the config does not allow it", { cluster: { endpointPublicAccess: true, publicAccessCidrs: ["52.10.0.0/24", "0.0.0.0/0"] } },
             'llm-platform:cluster.publicAccessCidrs[1] = "0.0.0.0/0": opens the API server to the whole internet; list narrower CIDRs, or set cluster.allowPublicEndpointFromAnywhere: true'],
         ["any other /0", { cluster: { endpointPublicAccess: true, publicAccessCidrs: ["10.0.0.0/0"] } },
             'llm-platform:cluster.publicAccessCidrs[0] = "10.0.0.0/0": opens the API server to the whole internet; list narrower CIDRs, or set cluster.allowPublicEndpointFromAnywhere: true'],
-        ["a public endpoint with no CIDRs", { cluster: { endpointPublicAccess: true } },
+        ["a public endpoint with no CIDRs (and no public deployer)", { cluster: { endpointPublicAccess: true, deployerCidrs: [] } },
             "llm-platform:cluster.publicAccessCidrs: is empty while cluster.endpointPublicAccess is true (EKS would allow 0.0.0.0/0); list who may reach the API server"],
         ["an existing VPC without subnets", { cluster: { existingVpcId: "vpc-0123456789abcdef0" } },
             "llm-platform:cluster.existingSubnetIds: is empty while cluster.existingVpcId is set; list its private subnets, one per zone"],
@@ -69,10 +81,81 @@ describe("aws config: mistakes of the cluster and GPU pool layers", () => {
     }
 
     it("accepts 0.0.0.0/0 when allowPublicEndpointFromAnywhere says so", async () => {
-        const config = await loadConfigWith({ target: "aws", cluster: { endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"], allowPublicEndpointFromAnywhere: true } });
+        const config = await loadConfigWith(aws({ cluster: { endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"], allowPublicEndpointFromAnywhere: true } }));
         assert.ok(!(config instanceof Error), String(config));
         assert.deepStrictEqual(config.aws?.cluster.publicAccessCidrs, ["0.0.0.0/0"]);
     });
+});
+
+describe("aws config: the machine that runs pulumi up must reach the API server", () => {
+    const DOCS = "(AWS EKS User Guide, cluster endpoint access)";
+    const unreachable: [string, Record<string, unknown>, string[]][] = [
+        ["nobody, on a VPC the stack creates", { cluster: { deployerCidrs: [] } }, [
+            "llm-platform:cluster.deployerCidrs: is empty, the public endpoint is off and this stack creates the VPC (cluster.existingVpcId is empty), "
+            + "so the machine that runs pulumi up could not reach the API server; list its public address as a /32 (curl -s https://checkip.amazonaws.com) or detect",
+        ]],
+        ["only a private address (a LAN address, say) on a VPC the stack creates", { cluster: { deployerCidrs: ["192.168.1.20/32"] } }, [
+            'llm-platform:cluster.deployerCidrs[0] = "192.168.1.20/32": is a private address, which reaches the API server only from inside the VPC, '
+            + "and this stack creates the VPC (cluster.existingVpcId is empty): nothing runs in it at the first pulumi up; "
+            + "list the public address of the machine that runs it as a /32 (curl -s https://checkip.amazonaws.com) or detect",
+        ]],
+        ["security groups on a VPC the stack creates", { cluster: { deployerCidrs: ["detect"], deployerSecurityGroupIds: ["sg-0123456789abcdef0"] } }, [
+            "llm-platform:cluster.deployerSecurityGroupIds = a list of 1: needs cluster.existingVpcId: this stack creates the VPC, "
+            + "so no security group is in it before the first pulumi up; list the deployer's public address in cluster.deployerCidrs",
+        ]],
+        ["nobody, in an existing VPC", { cluster: { deployerCidrs: [], existingVpcId: "vpc-0123456789abcdef0", existingSubnetIds: ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] } }, [
+            "llm-platform:cluster.deployerCidrs: is empty, and so is cluster.deployerSecurityGroupIds, with the public endpoint off: "
+            + "the cluster security group admits port 443 from the cluster only, so the machine that runs pulumi up could not reach the API server "
+            + `${DOCS}; list its security group, its private CIDR in cluster.existingVpcId, or its public address`,
+        ]],
+        ["a documentation address", { cluster: { deployerCidrs: ["203.0.113.7/32"] } }, [
+            'llm-platform:cluster.deployerCidrs[0] = "203.0.113.7/32": is a documentation range (RFC 5737) that no machine has, so nothing reaches the API server from it; '
+            + "list real addresses (curl -s https://checkip.amazonaws.com shows yours)",
+        ]],
+        ["the whole internet", { cluster: { deployerCidrs: ["0.0.0.0/0"] } }, [
+            'llm-platform:cluster.deployerCidrs[0] = "0.0.0.0/0": opens the API server to the whole internet; list narrower CIDRs, or set cluster.allowPublicEndpointFromAnywhere: true',
+        ]],
+        ["something that is not an address", { cluster: { deployerCidrs: ["my laptop"] } }, [
+            'llm-platform:cluster.deployerCidrs[0] = "my laptop": is neither detect nor an IPv4 CIDR block (like 198.51.100.7/32)',
+        ]],
+        ["a security group id that is not one", { cluster: { deployerSecurityGroupIds: ["bastion"], existingVpcId: "vpc-0123456789abcdef0", existingSubnetIds: ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] } }, [
+            'llm-platform:cluster.deployerSecurityGroupIds[0] = "bastion": is not a security group id (sg-...)',
+        ]],
+        ["a documentation range in publicAccessCidrs", { cluster: { endpointPublicAccess: true, publicAccessCidrs: ["198.51.100.0/24"] } }, [
+            'llm-platform:cluster.publicAccessCidrs[0] = "198.51.100.0/24": is a documentation range (RFC 5737) that no machine has, so nothing reaches the API server from it; '
+            + "list real addresses (curl -s https://checkip.amazonaws.com shows yours)",
+        ]],
+        ["a private range in publicAccessCidrs, which EKS refuses", { cluster: { endpointPublicAccess: true, publicAccessCidrs: ["10.20.0.0/16"] } }, [
+            'llm-platform:cluster.publicAccessCidrs[0] = "10.20.0.0/16": is a private range, which EKS refuses in publicAccessCidrs (no reserved addresses); '
+            + "a private network reaches the API server through the private endpoint: list it in cluster.deployerCidrs",
+        ]],
+    ];
+    for (const [what, config, expected] of unreachable) {
+        it(`refuses ${what}`, async () => {
+            assert.deepStrictEqual(await problemsOf({ target: "aws", ...config }), expected);
+        });
+    }
+
+    it("is required on aws only: a local stack has no API server of its own", async () => {
+        assert.deepStrictEqual((await problemsOf({ target: "aws" }))[0].split(":")[1], "cluster.deployerCidrs");
+        const local = await loadConfigWith({ target: "local" });
+        assert.ok(!(local instanceof Error), String(local));
+    });
+
+    const reachable: [string, Record<string, unknown>][] = [
+        ["this machine, detected at each run", { deployerCidrs: ["detect"] }],
+        ["a public CIDR", { deployerCidrs: ["52.10.0.0/28"] }],
+        ["a bastion's security group in an existing VPC", { deployerCidrs: [], deployerSecurityGroupIds: ["sg-0123456789abcdef0"], existingVpcId: "vpc-0123456789abcdef0", existingSubnetIds: ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] }],
+        ["a VPN's private range into an existing VPC", { deployerCidrs: ["10.8.0.0/16"], existingVpcId: "vpc-0123456789abcdef0", existingSubnetIds: ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] }],
+        ["a public endpoint already open to some CIDRs", { deployerCidrs: [], endpointPublicAccess: true, publicAccessCidrs: ["52.10.0.0/24"] }],
+        ["a private runner CIDR inside the new VPC next to a public one", { deployerCidrs: ["52.10.0.7/32", "10.0.0.0/19"] }],
+    ];
+    for (const [what, cluster] of reachable) {
+        it(`accepts ${what}`, async () => {
+            const config = await loadConfigWith({ target: "aws", cluster });
+            assert.ok(!(config instanceof Error), String(config));
+        });
+    }
 });
 
 describe("aws config: an admin role that is the role running pulumi up", () => {

@@ -24,14 +24,14 @@ describe("Loki on S3 (LokiObjectStore)", () => {
     describe("config", () => {
         it("keeps filesystem by default, on every target", async () => {
             for (const target of ["aws", "local"]) {
-                const config = await loadConfigWith({ target });
+                const config = await loadConfigWith({ target, cluster: { deployerCidrs: ["detect"] } });
                 assert.ok(!(config instanceof Error), String(config));
                 assert.strictEqual(config.observability.loki.storage, "filesystem", target);
             }
         });
 
         it("accepts s3 on target aws", async () => {
-            const config = await loadConfigWith({ target: "aws", observability: { loki: { storage: "s3" } } });
+            const config = await loadConfigWith({ target: "aws", cluster: { deployerCidrs: ["detect"] }, observability: { loki: { storage: "s3" } } });
             assert.ok(!(config instanceof Error), String(config));
             assert.strictEqual(config.observability.loki.storage, "s3");
             assert.strictEqual(config.observability.loki.retention, "168h", "the rest of the block keeps its defaults");
@@ -45,7 +45,7 @@ describe("Loki on S3 (LokiObjectStore)", () => {
         });
 
         it("refuses an unknown storage", async () => {
-            const result = await loadConfigWith({ target: "aws", observability: { loki: { storage: "gcs" } } });
+            const result = await loadConfigWith({ target: "aws", cluster: { deployerCidrs: ["detect"] }, observability: { loki: { storage: "gcs" } } });
             assert.ok(result instanceof Error);
             assert.strictEqual(result.message, 'llm-platform:observability.loki.storage = "gcs": expected one of "filesystem", "s3"');
         });
@@ -79,7 +79,7 @@ describe("Loki on S3 (LokiObjectStore)", () => {
         });
 
         it("builds Loki's values for S3 without credentials, and refuses a mismatched bucket", async () => {
-            const loaded = await loadConfigWith({ target: "aws", observability: { loki: { storage: "s3" } } });
+            const loaded = await loadConfigWith({ target: "aws", cluster: { deployerCidrs: ["detect"] }, observability: { loki: { storage: "s3" } } });
             assert.ok(!(loaded instanceof Error), String(loaded));
             const config: ObservabilityConfig = loaded.observability;
             const values = lokiValues(config, { bucketName: "b", region: "eu-west-1" }) as Json;

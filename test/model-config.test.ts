@@ -9,7 +9,7 @@ function model(overrides: Record<string, unknown> = {}): Record<string, unknown>
 }
 
 /** An aws stack: a GPU pool of up to 2 nodes with 4 GPUs each (8 GPUs). */
-const AWS = { target: "aws", gpuPool: { instanceTypes: ["g6.12xlarge"], gpusPerNode: 4, maxSize: 2 } };
+const AWS = { target: "aws", cluster: { deployerCidrs: ["detect"] }, gpuPool: { instanceTypes: ["g6.12xlarge"], gpusPerNode: 4, maxSize: 2 } };
 const RWX = { size: "50Gi", storageClass: "efs-models", accessMode: "ReadWriteMany" };
 
 async function problems(config: Record<string, unknown>): Promise<readonly string[]> {

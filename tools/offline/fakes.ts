@@ -45,6 +45,9 @@ export const invokeResults: Readonly<Record<string, (inputs: Inputs) => Inputs>>
     "aws:index/getCallerIdentity:getCallerIdentity": () => ({
         accountId: OFFLINE_ACCOUNT, arn: `arn:aws:sts::${OFFLINE_ACCOUNT}:assumed-role/offline-deployer/offline`, userId: "AROAOFFLINE:offline", id: OFFLINE_ACCOUNT,
     }),
+    // The public address of the machine that runs pulumi up (clusters.ts asks https://checkip.amazonaws.com
+    // when the engine runs it): a documentation address stands in for it offline.
+    "llm-platform:offline:deployerAddress": () => ({ cidr: OFFLINE_DEPLOYER_CIDR }),
     "aws:index/getPartition:getPartition": () => ({ partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" }),
     "aws:index/getRegion:getRegion": (inputs) => {
         const region = typeof inputs.region === "string" ? inputs.region : OFFLINE_REGION;
@@ -111,6 +114,7 @@ function zoneFilters(filters: unknown): { name: keyof typeof ZONE_FILTERS; value
 /** The account and region the offline run pretends to be in. */
 export const OFFLINE_ACCOUNT = "123456789012";
 export const OFFLINE_REGION = "us-west-2";
+export const OFFLINE_DEPLOYER_CIDR = "198.51.100.7/32";
 
 /** The resource's own name input if set, else what Pulumi auto-naming would make of its name. */
 function physicalName(args: pulumi.runtime.MockResourceArgs, key = "name"): string {
