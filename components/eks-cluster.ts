@@ -114,8 +114,8 @@ export class EksCluster extends pulumi.ComponentResource {
             // No extended support (billed per cluster hour on top): at the end of the minor's
             // standard support EKS upgrades the control plane itself, rather than keeping it at
             // the extended rate, which is the default (EKS User Guide, "Kubernetes versions" and
-            // "Disable extended support"). Raise kubernetesVersion before that date: a stack whose
-            // version is behind the cluster's cannot be deployed (EKS never downgrades).
+            // "Disable extended support"). Raise kubernetesVersion before that date: EKS never
+            // downgrades, so a stack left behind its cluster's minor cannot set it back.
             upgradePolicy: { supportType: "STANDARD" },
         }, { parent: this, dependsOn: [rolePolicy] });
         this.clusterName = this.cluster.name;
