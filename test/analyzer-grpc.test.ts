@@ -78,9 +78,13 @@ function planChart(): Promise<Plan> {
     return plan("chart", writeStackFile("chart", { "llm-platform:demoValues": { tls: { enabled: true } } }), { program: CHART_PROGRAM, charts: { dir: charts } });
 }
 
-/** The programs, each run once: the stacks as shipped, then those of the plan tests. */
+/** The real upstream charts, where a directory of them is given (test/upstream-charts.test.ts). */
+const UPSTREAM_CHARTS = process.env.LLM_PLATFORM_CHARTS;
+
+/** The programs, each run once: the stacks as shipped (and with their charts rendered, where given), then those of the plan tests. */
 const RUNS: Record<string, () => Promise<Plan>> = {
     ...Object.fromEntries(STACKS.map((stack) => [stack, () => plan(stack, stackFile(stack))])),
+    ...Object.fromEntries((UPSTREAM_CHARTS ? STACKS : []).map((stack) => [`${stack}+charts`, () => plan(stack, stackFile(stack), { charts: { dir: UPSTREAM_CHARTS } })])),
     "broken": () => plan("broken", stackFile("local"), { program: BROKEN_PROGRAM }),
     "open-endpoint": () => plan("open-endpoint", openEndpointStackFile()),
     "chart": planChart,
@@ -113,6 +117,10 @@ const CASES: readonly Case[] = [
         expect: { present: ["llm-probes advisory", "graceful-drain mandatory"], absent: ["llm-probes mandatory"] },
     })),
     { title: "stack local without its exemption", run: "local", fires: true, expect: { present: ["model-pvc-access-mode mandatory"] } },
+    ...(UPSTREAM_CHARTS ? STACKS : []).flatMap((stack): Case[] => [
+        { title: `stack ${stack} with its upstream charts rendered, and its pack config`, run: `${stack}+charts`, config: shippedPackConfig(stack) },
+        { title: `stack ${stack} with its upstream charts rendered, and strict settings`, run: `${stack}+charts`, config: STRICT, fires: true },
+    ]),
     { title: "the broken program", run: "broken", shipped: true, fires: true, expect: { present: ["image-pinned mandatory", "gpu-pod-placement mandatory", "resources-required mandatory"] } },
     {
         title: "the broken program with levels and an exemption", run: "broken", config: LEVELS_AND_EXEMPTION, fires: true,
@@ -195,7 +203,7 @@ describe("the policy pack served over gRPC, as the Pulumi CLI runs it, agrees wi
                 assert.ok(!levels.has(entry), `${entry} is not reported`);
             }
             if (shipped) {
-                assert.deepStrictEqual([...new Set(plans.get(run)!.report.violations.map(violationKey))].sort(), offline, "npm run plan reports what the offline evaluator does");
+                assert.deepStrictEqual(plans.get(run)!.report.violations.map(violationKey).sort(), offline, "npm run plan reports what the offline evaluator does");
             }
         });
     }

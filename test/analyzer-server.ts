@@ -288,12 +288,13 @@ export function violationKey(violation: Violation): string {
     return JSON.stringify([violation.policy, violation.enforcementLevel, violation.resourceType, violation.resourceName, violation.message]);
 }
 
+/** Sorted, duplicates kept: a violation reported twice on one side and once on the other is a difference. */
 function keys(violations: readonly Violation[]): string[] {
-    return [...new Set(violations.map(violationKey))].sort();
+    return violations.map(violationKey).sort();
 }
 
 export interface Comparison {
-    /** What the offline evaluator reports, as sorted, distinct violationKey lines. */
+    /** What the offline evaluator reports, as sorted violationKey lines. */
     readonly offline: string[];
     /** What the pack served over gRPC reports, the same way. */
     readonly analyzer: string[];

@@ -1,7 +1,8 @@
 /**
  * Small charts the tests write themselves (never a fetched upstream chart): `demo` 1.0.0 has a
  * CRD, a values.schema.json, a subchart, a Helm hook that creates the TLS Secret its Deployment
- * mounts, and a custom object rendered only when its API version is installed.
+ * mounts, custom objects rendered only when their API version is served (its own Widget, a
+ * Gadget of another CRD), a map read with `with` and one dumped with `toYaml`, and a Secret.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -26,6 +27,12 @@ tls:
 withResources: true
 replicas: 1
 podLabels: {}
+cache:
+  enabled: false
+extraConfig:
+  level: info
+credentials:
+  password: ""
 sub:
   enabled: true
 `,
@@ -95,6 +102,33 @@ kind: Widget
 metadata:
   name: {{ .Release.Name }}
 spec: { size: 1 }
+{{- end }}
+`,
+    "templates/gadget.yaml": `{{- if .Capabilities.APIVersions.Has "example.com/v1/Gadget" }}
+apiVersion: example.com/v1
+kind: Gadget
+metadata:
+  name: {{ .Release.Name }}
+{{- end }}
+`,
+    "templates/cache.yaml": `{{- with .Values.cache }}
+{{- if .enabled }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ $.Release.Name }}-cache
+data:
+  {{- toYaml $.Values.extraConfig | nindent 2 }}
+{{- end }}
+{{- end }}
+`,
+    "templates/secret.yaml": `{{- if .Values.credentials.password }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-credentials
+stringData:
+  password: {{ .Values.credentials.password | quote }}
 {{- end }}
 `,
     "charts/sub/Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.1.0\n",

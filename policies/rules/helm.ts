@@ -86,13 +86,23 @@ function createdObjects(resources: readonly PolicyResource[]): Set<string> {
 
 /**
  * The hook of the same chart that would make the object: a hook object of that kind and name, or a
- * hook pod (kube-webhook-certgen's `create --secret-name=...` Job) whose spec names it.
+ * hook pod whose containers name it in their command, args or env values (kube-webhook-certgen's
+ * `create --secret-name=...` Job). A hook pod that only mounts or reads the object, as the
+ * workload does, is no creator.
  */
 function hookThatCreates(hooks: readonly PolicyResource[], reference: PodReference, namespace: string): PolicyResource | undefined {
     const named = new RegExp(`(^|[^a-z0-9.-])${reference.name.replace(/[.]/g, "\\.")}($|[^a-z0-9.-])`);
-    return hooks.find((hook) => objectNamespace(hook.props) === namespace && (
-        (kindOf(hook) === reference.kind && objectName(hook.props, hook.name) === reference.name)
-        || (workloadOf(hook.type, hook.props, hook.name) !== undefined && named.test(JSON.stringify(at(hook.props, "spec")) ?? ""))));
+    const inHook = hooks.filter((hook) => objectNamespace(hook.props) === namespace);
+    return inHook.find((hook) => kindOf(hook) === reference.kind && objectName(hook.props, hook.name) === reference.name)
+        ?? inHook.find((hook) => commandWords(hook).some((word) => named.test(word)));
+}
+
+/** What a hook pod's containers run with: command, args and env values. */
+function commandWords(hook: PolicyResource): string[] {
+    const workload = workloadOf(hook.type, hook.props, hook.name);
+    return (workload?.containers ?? []).flatMap(({ container }) => [
+        ...asArray(container.command), ...asArray(container.args), ...asArray(container.env).map((env) => asRecord(env).value),
+    ]).filter((word): word is string => typeof word === "string");
 }
 
 /**

@@ -3,14 +3,16 @@
  * templates read what they read: a key no template reads is dropped without a word, so a typo
  * or a key from another chart version is a setting that does nothing. A key path we set is
  * unknown when the map above it in the chart's values.yaml has entries and none of them is the
- * key, unless that map is free-form (labels, annotations, a selector, extra args or env...) or
- * a template reads the path as `.Values.<path>` (keys a chart documents only in a comment).
+ * key, unless that map is free-form (labels, annotations, a selector, extra args or env, or a
+ * Kubernetes-typed map such as resources or a securityContext, whose keys the schema check of
+ * the rendered objects covers) or a template reads the path (keys a chart documents only in a
+ * comment).
  */
 import { isRecord } from "../../config/project";
 import type { ChartFiles } from "./chart-files";
 
 /** Maps whose keys are the user's own, whatever the chart's defaults hold. */
-const FREE_FORM = /(labels|annotations|selector|nodeSelector|args|env|extraArgs|extraEnv|extraEnvVars|config|data|stringData|values|tolerations|affinity)$/i;
+const FREE_FORM = /(labels|annotations|selector|nodeSelector|args|env|extraArgs|extraEnv|extraEnvVars|config|data|stringData|values|tolerations|affinity|resources|securityContext)$/i;
 
 /** Key paths of `values` that the chart (and its subcharts, under their keys) does not declare. */
 export function unknownValuesKeys(values: Record<string, unknown>, chart: ChartFiles): string[] {
@@ -46,19 +48,24 @@ function unknownKeysBelow(
 }
 
 /**
- * A template reads the key itself (`.Values.a.b.key`), or the map above it as a whole
- * (`toYaml .Values.a.b`, `tpl (toYaml .Values.loki.limits_config)`): then every key in it
- * reaches the output, whether values.yaml lists it or not. A key read by name with `index`,
- * `dig` or `hasKey` (`dig "storage" "bucketNames" "chunks" "" .Values.loki`) appears quoted.
+ * A template reads the key itself (`.Values.a.b.key`), or dumps the map above it whole
+ * (`toYaml .Values.loki.limits_config`, `tpl (toYaml ...)`, `{{ with .Values.x }}{{ toYaml . }}`):
+ * then every key in it reaches the output, whether values.yaml lists it or not. A key read by
+ * name with `index`, `dig` or `hasKey` (`dig "storage" "bucketNames" "chunks" "" .Values.loki`)
+ * appears quoted. A map only handed to `with` or a helper does not count: its keys are read one
+ * by one, and a misspelt one is read by none.
  */
 function readByTemplate(templates: string, keyPath: readonly string[]): boolean {
     const key = keyPath[keyPath.length - 1];
     if (templates.includes(`"${key}"`)) {
         return true;
     }
-    const readsPath = (keys: readonly string[], after: string) => keys.every((k) => IDENTIFIER.test(k))
-        && new RegExp(`\\.Values${keys.map((k) => `\\.${k}`).join("")}${after}`).test(templates);
-    return readsPath(keyPath, "\\b") || (keyPath.length > 1 && readsPath(keyPath.slice(0, -1), "(?![\\w.])"));
+    const values = (keys: readonly string[]) => (keys.every((k) => IDENTIFIER.test(k)) ? `\\$?\\.Values${keys.map((k) => `\\.${k}`).join("")}` : undefined);
+    const path = values(keyPath);
+    const parent = keyPath.length > 1 ? values(keyPath.slice(0, -1)) : undefined;
+    return (path !== undefined && new RegExp(`${path}\\b`).test(templates))
+        || (parent !== undefined && (new RegExp(`(toYaml|toJson|toPrettyJson|tpl)\\s*\\(?\\s*${parent}(?![\\w.])`).test(templates)
+            || new RegExp(`with\\s+${parent}\\s*-?}}[^]{0,300}?toYaml\\s+\\.\\s*[|)}]`).test(templates)));
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -15,13 +15,13 @@ import * as os from "os";
 import * as path from "path";
 import { isRecord } from "../../config/project";
 import { isHelmHook } from "../../policies/lib/helm-hooks";
-import { readChartDirectory } from "./chart-files";
+import { ChartFiles, readChartDirectory } from "./chart-files";
 import { ChartRef } from "./chart-sources";
 import { unknownValuesKeys } from "./chart-values";
 import { parseManifestDocuments } from "./manifest-documents";
 import { KubernetesObject, typeToken } from "./manifests";
-import type { RecordedResource } from "./run";
-import { applyTransforms } from "./transforms";
+import { PropertyPath, RecordedResource, maskLeaves } from "./run";
+import { TransformCallback, applyTransforms } from "./transforms";
 
 export const CHART_TYPE = "kubernetes:helm.sh/v4:Chart";
 
@@ -44,6 +44,8 @@ export interface RenderedObject {
     readonly object: KubernetesObject;
     /** A Helm hook: never created by helm.v4.Chart, seen only by chart-no-hook-dependency. */
     readonly hook: boolean;
+    /** Paths of `object` the provider registers as secret (a Secret's data and stringData), now SECRET leaves. */
+    readonly secretPaths: readonly PropertyPath[];
 }
 
 export interface ChartRendering {
@@ -83,27 +85,67 @@ export interface RenderOptions {
     readonly chartDir: (release: ChartRelease) => string;
     /** `1.35`: the cluster's Kubernetes minor. */
     readonly kubeVersion: string;
-    /** Objects the program declares itself: their CRDs count among the API versions. */
-    readonly programObjects: readonly KubernetesObject[];
+    /** Every resource of the program: the charts' dependencies, their parents' transforms, the program's own CRDs. */
+    readonly resources: readonly RecordedResource[];
 }
 
 /**
- * Renders every chart. A first pass finds the CRDs that the charts and the program install; the
- * second renders with their API versions, as a chart installed after them sees the cluster
- * (`.Capabilities.APIVersions.Has "monitoring.coreos.com/v1"` and the like).
+ * Renders every chart as a first `pulumi up` does. The provider renders a chart with the API
+ * versions the cluster serves at that moment (chart.go setKubeVersionAndAPIVersions, from
+ * discovery), and a chart is constructed only once what it depends on exists: so a chart sees
+ * the CRDs of the charts and objects it depends on, directly or not, and never its own. A first
+ * pass renders every chart bare and finds the CRDs; a chart whose templates ask
+ * `.Capabilities.APIVersions` and depends on CRDs is rendered again with them.
  */
 export async function renderCharts(releases: readonly ChartRelease[], options: RenderOptions): Promise<ChartRendering[]> {
+    const files = new Map(releases.map((release) => [release, readChartDirectory(options.chartDir(release))]));
     const first = await inParallel(releases, (release) => helmTemplate(release, options, []));
-    const crds = [...options.programObjects, ...first.flatMap((result) => result.documents)].filter((object) => object.kind === "CustomResourceDefinition");
-    const apiVersions = crdApiVersions(crds);
-    const second = apiVersions.length === 0 ? first : await inParallel(releases, (release) => helmTemplate(release, options, apiVersions));
-    const clusterScoped = clusterScopedKinds(crds);
+    const crdsByUrn = new Map<string, KubernetesObject[]>(options.resources.map((resource) => [resource.urn, resource.inputs.kind === "CustomResourceDefinition" ? [resource.inputs as KubernetesObject] : []]));
+    releases.forEach((release, index) => crdsByUrn.set(release.resource.urn, first[index].documents.filter(isCrd)));
+    const rendered = await inParallel(releases, async (release) => {
+        const apiVersions = crdApiVersions(dependenciesOf(release.resource, options.resources).flatMap((urn) => crdsByUrn.get(urn) ?? []));
+        const index = releases.indexOf(release);
+        return apiVersions.length > 0 && asksApiVersions(files.get(release)) ? helmTemplate(release, options, apiVersions) : first[index];
+    });
+    const clusterScoped = clusterScopedKinds([...crdsByUrn.values()].flat());
     return Promise.all(releases.map(async (release, index) => {
-        const { documents, error, warnings } = second[index];
-        const unknownKeys = error ? [] : unknownValuesKeys(release.values, readChartDirectory(options.chartDir(release)));
-        const objects = error ? [] : await registeredObjects(release, documents, clusterScoped);
+        const { documents, error, warnings } = rendered[index];
+        const unknownKeys = error ? [] : unknownValuesKeys(release.values, files.get(release) as ChartFiles);
+        const objects = error ? [] : await registeredObjects(release, documents, clusterScoped, transformsOf(release.resource, options.resources));
         return { release, error, objects, unknownKeys, warnings };
     }));
+}
+
+const isCrd = (object: KubernetesObject) => object.kind === "CustomResourceDefinition";
+
+/** The URNs a resource waits for, directly or through what it waits for. */
+function dependenciesOf(resource: RecordedResource, resources: readonly RecordedResource[]): string[] {
+    const byUrn = new Map(resources.map((candidate) => [candidate.urn, candidate]));
+    const seen = new Set<string>();
+    const visit = (urns: readonly string[]) => urns.filter((urn) => !seen.has(urn)).forEach((urn) => {
+        seen.add(urn);
+        visit(byUrn.get(urn)?.dependencies ?? []);
+    });
+    visit(resource.dependencies);
+    return [...seen];
+}
+
+function asksApiVersions(chart: ChartFiles | undefined): boolean {
+    return chart !== undefined && (chart.templates.includes("Capabilities.APIVersions") || [...chart.subcharts.values()].some(asksApiVersions));
+}
+
+/**
+ * The transforms a child of the chart goes through: the chart's own, then each ancestor's,
+ * nearest first (source_eval.go; the stack's own transforms, registered apart, are not recorded:
+ * the program registers none).
+ */
+function transformsOf(chart: RecordedResource, resources: readonly RecordedResource[]): TransformCallback[] {
+    const byUrn = new Map(resources.map((resource) => [resource.urn, resource]));
+    const transforms: TransformCallback[] = [];
+    for (let current: RecordedResource | undefined = chart; current; current = current.parentUrn ? byUrn.get(current.parentUrn) : undefined) {
+        transforms.push(...current.transforms);
+    }
+    return transforms;
 }
 
 /** The charts as not rendered, with the reason. */
@@ -134,7 +176,13 @@ async function helmTemplate(release: ChartRelease, options: RenderOptions, apiVe
             execFile(options.helm, args, { maxBuffer: 256 << 20 }, (error, out, err) => (error ? reject(new Error(err.trim() || error.message)) : resolve(out)));
         });
         const { documents, warnings } = parseManifestDocuments(`${release.chart}-${release.version} (rendered)`, stdout);
-        return { documents: documents.filter(isKubernetesObject), warnings };
+        const objects = documents.filter((document) => document !== null && document !== undefined);
+        const unnamed = objects.find((object) => !isKubernetesObject(object) || typeof object.metadata.name !== "string");
+        if (unnamed !== undefined) {
+            // The provider refuses it too: an object it cannot name (yaml/v2 Normalize, register).
+            throw new Error(`an object without apiVersion, kind or metadata.name: ${JSON.stringify(unnamed).slice(0, 120)}`);
+        }
+        return { documents: objects as KubernetesObject[], warnings };
     } catch (error) {
         // One line: Helm's message lists schema problems one per line.
         return { documents: [], error: (error as Error).message.replace(/^Error: /, "").replace(/\s*\n\s*/g, " "), warnings: [] };
@@ -147,7 +195,9 @@ function isKubernetesObject(value: unknown): value is KubernetesObject {
     return isRecord(value) && typeof value.apiVersion === "string" && typeof value.kind === "string" && isRecord(value.metadata);
 }
 
-async function registeredObjects(release: ChartRelease, documents: readonly KubernetesObject[], clusterScoped: ReadonlySet<string>): Promise<RenderedObject[]> {
+async function registeredObjects(
+    release: ChartRelease, documents: readonly KubernetesObject[], clusterScoped: ReadonlySet<string>, transforms: readonly TransformCallback[],
+): Promise<RenderedObject[]> {
     const chart = release.resource;
     return Promise.all(documents.map(async (document) => {
         const namespaced = !clusterScoped.has(document.kind);
@@ -155,9 +205,23 @@ async function registeredObjects(release: ChartRelease, documents: readonly Kube
             ? { ...document, metadata: { ...document.metadata, namespace: release.namespace } } : document;
         const type = typeToken(object.apiVersion, object.kind);
         const name = `${chart.name}:${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name ?? ""}`;
-        const props = await applyTransforms(chart.transforms, { type, name, custom: true, parentUrn: chart.urn, props: object });
-        return { type, name, urn: childUrn(chart.urn, type, name), parentUrn: chart.urn, object: props as KubernetesObject, hook: isHelmHook(object) };
+        const props = await applyTransforms(transforms, { type, name, custom: true, parentUrn: chart.urn, props: object });
+        return { type, name, urn: childUrn(chart.urn, type, name), parentUrn: chart.urn, hook: isHelmHook(object), ...secretData(type, props) };
     }));
+}
+
+/**
+ * The provider registers a rendered Secret's `data` and `stringData` as secrets (yaml/v2/yaml.go
+ * register: `if fullKind == "v1/Secret"`): the plan keeps their shape and hides their values, as it
+ * does for the program's own secrets.
+ */
+function secretData(type: string, props: Record<string, unknown>): Pick<RenderedObject, "object" | "secretPaths"> {
+    if (type !== "kubernetes:core/v1:Secret") {
+        return { object: props as KubernetesObject, secretPaths: [] };
+    }
+    const secretPaths = ["data", "stringData"].filter((key) => props[key] !== undefined).map((key) => [key]);
+    const masked = Object.fromEntries(secretPaths.map(([key]) => [key, maskLeaves(props[key])]));
+    return { object: { ...props, ...masked } as KubernetesObject, secretPaths };
 }
 
 /** `urn:pulumi:<stack>::<project>::<parent types>$<type>::<name>`. */

@@ -125,7 +125,7 @@ function recordRegistrations(): RecordedResource[] {
  * A secret keeps its shape (so `stringData` stays a mapping with its keys, and a manifest
  * stays a valid object) but every value in it becomes SECRET.
  */
-function maskLeaves(value: unknown): unknown {
+export function maskLeaves(value: unknown): unknown {
     if (Array.isArray(value)) {
         return value.map(maskLeaves);
     }

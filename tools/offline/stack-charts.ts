@@ -6,9 +6,9 @@
 import { configDeclarations, isRecord } from "../../config/project";
 import { CHART_CACHE, chartDirectory, pullCharts, requireCharts } from "./chart-sources";
 import { helmBinary } from "./helm-binary";
-import { KubernetesObject, kubernetesObjects } from "./manifests";
+import type { KubernetesObject } from "./manifests";
 import type { PolicySubject } from "./policies";
-import { ChartRendering, chartReleases, renderCharts, unrendered } from "./render";
+import { ChartRendering, RenderedObject, chartReleases, renderCharts, unrendered } from "./render";
 import type { ProgramRun, RecordedResource } from "./run";
 
 export interface ChartOptions {
@@ -37,7 +37,7 @@ export async function stackCharts(run: ProgramRun, options: ChartOptions = {}): 
         helm,
         chartDir: (release) => chartDirectory(release, dir),
         kubeVersion: kubernetesMinor(run.resources),
-        programObjects: kubernetesObjects(run.resources),
+        resources: run.resources,
     });
 }
 
@@ -55,10 +55,15 @@ export function kubernetesMinor(resources: readonly RecordedResource[]): string 
     return typeof value === "string" ? value : "1.35";
 }
 
-/** Every rendered object, hooks included (only chart-no-hook-dependency looks at them), as the pack sees it. */
-export function renderedSubjects(renderings: readonly ChartRendering[]): PolicySubject[] {
-    return renderings.flatMap((rendering) => rendering.objects.map((object) => ({
+/**
+ * Every rendered object, hooks included (only chart-no-hook-dependency looks at them), as the pack
+ * sees it; with what the engine also knows of it: its secret paths, and its chart's provider,
+ * which children inherit.
+ */
+export function renderedSubjects(renderings: readonly ChartRendering[]): (PolicySubject & Pick<RenderedObject, "secretPaths"> & { providerUrn?: string })[] {
+    return renderings.flatMap(({ release, objects }) => objects.map((object) => ({
         type: object.type, name: object.name, urn: object.urn, parentUrn: object.parentUrn, props: object.object,
+        secretPaths: object.secretPaths, providerUrn: release.resource.providerUrn,
     })));
 }
 
