@@ -74,6 +74,12 @@ describe("manifests against the upstream schemas", () => {
                 ["/spec/size must be integer", '/spec/month must match pattern "^((?i)january|february)$"']);
         });
 
+        it("takes a Secret's data the plan hides as valid, and checks the rest", async () => {
+            const secret = (value: string) => ({ apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "a" }, data: { key: value } });
+            assert.deepStrictEqual(await validateObjects([secret("[secret]")]), []);
+            assert.match((await validateObjects([secret("not base64!")]))[0]?.message ?? "", /must match format "byte"/);
+        });
+
         it("refuses a kind it has no schema for", async () => {
             const problems = await validateObjects([{ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } }]);
             assert.deepStrictEqual(problems, [{ object: "Widget w", message: "no schema for example.com/v1 Widget" }]);

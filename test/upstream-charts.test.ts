@@ -1,4 +1,7 @@
 import * as assert from "assert";
+import { EXTERNAL_SCALER, INTERCEPTOR_PROXY } from "../components/keda-http-add-on";
+import { GRAFANA_URL, LOKI_URL, MONITORING_NAMESPACE } from "../components/observability/names";
+import type { KubernetesObject } from "../tools/offline/manifests";
 import { validateObjects } from "../tools/offline/schemas";
 import { stackFilePath } from "../tools/offline/stack-file";
 import { chartProblems } from "../tools/offline/stack-charts";
@@ -10,7 +13,7 @@ import { PROJECT_DIR, STACKS } from "./mocks";
  * cannot be downloaded where CI runs, so this runs only where a directory of them is given:
  * `LLM_PLATFORM_CHARTS=<dir> npx mocha test/upstream-charts.test.ts`, with `<dir>` filled by
  * `npm run plan -- --stack <s> --pull-charts --charts <dir>` on a machine that reaches the
- * chart repositories.
+ * chart repositories (this repository's .ci/run reaches only the npm registry).
  */
 const CHARTS = process.env.LLM_PLATFORM_CHARTS;
 
@@ -31,5 +34,32 @@ describe("the stacks with the upstream charts (LLM_PLATFORM_CHARTS)", function (
             const crds = result.objects.filter((object) => object.kind === "CustomResourceDefinition");
             assert.deepStrictEqual(await validateObjects(result.objects, crds), []);
         });
+
+        it(`${stack}: the charts render the Services whose names and ports the program hands out`, async () => {
+            const result = await plan(stack, stackFilePath(PROJECT_DIR, stack), { charts: { dir: CHARTS } });
+            // Prometheus' own Service, prometheus-operated (PROMETHEUS_URL), is made by the operator at run time, not rendered.
+            const endpoints = [
+                { ...serviceOf(GRAFANA_URL), namespace: MONITORING_NAMESPACE },
+                { ...serviceOf(LOKI_URL), namespace: MONITORING_NAMESPACE },
+                ...(result.charts.some((chart) => chart.release.chart === "keda-add-ons-http") ? [
+                    { name: INTERCEPTOR_PROXY.service, namespace: "keda", port: INTERCEPTOR_PROXY.port },
+                    { name: EXTERNAL_SCALER.service, namespace: "keda", port: EXTERNAL_SCALER.port },
+                ] : []),
+            ];
+            const missing = endpoints.filter((endpoint) => !result.objects.some((object) => servesPort(object, endpoint)));
+            assert.deepStrictEqual(missing, []);
+        });
     }
 });
+
+/** `http://grafana.monitoring.svc:80` -> `{ name: "grafana", port: 80 }`. */
+function serviceOf(url: string): { name: string; port: number } {
+    const { hostname, port } = new URL(url);
+    return { name: hostname.split(".")[0], port: Number(port || 80) };
+}
+
+function servesPort(object: KubernetesObject, endpoint: { name: string; namespace: string; port: number }): boolean {
+    const ports = (object.spec as { ports?: { port?: number }[] } | undefined)?.ports ?? [];
+    return object.kind === "Service" && object.metadata.name === endpoint.name && object.metadata.namespace === endpoint.namespace
+        && ports.some((port) => port.port === endpoint.port);
+}
