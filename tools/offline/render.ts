@@ -15,6 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import { isRecord } from "../../config/project";
 import { isHelmHook } from "../../policies/lib/helm-hooks";
+import { clusterScopedKinds, crdApiVersions, isCrd } from "./api-resources";
 import { ChartFiles, readChartDirectory } from "./chart-files";
 import { ChartRef } from "./chart-sources";
 import { unknownValuesKeys } from "./chart-values";
@@ -98,25 +99,22 @@ export interface RenderOptions {
  * `.Capabilities.APIVersions` and depends on CRDs is rendered again with them.
  */
 export async function renderCharts(releases: readonly ChartRelease[], options: RenderOptions): Promise<ChartRendering[]> {
-    const files = new Map(releases.map((release) => [release, readChartDirectory(options.chartDir(release))]));
+    const files = releases.map((release) => readChartDirectory(options.chartDir(release)));
     const first = await inParallel(releases, (release) => helmTemplate(release, options, []));
-    const crdsByUrn = new Map<string, KubernetesObject[]>(options.resources.map((resource) => [resource.urn, resource.inputs.kind === "CustomResourceDefinition" ? [resource.inputs as KubernetesObject] : []]));
+    const crdsByUrn = new Map<string, KubernetesObject[]>(options.resources.map((resource) => [resource.urn, isCrd(resource.inputs) ? [resource.inputs] : []]));
     releases.forEach((release, index) => crdsByUrn.set(release.resource.urn, first[index].documents.filter(isCrd)));
-    const rendered = await inParallel(releases, async (release) => {
+    const rendered = await inParallel(releases, async (release, index) => {
         const apiVersions = crdApiVersions(dependenciesOf(release.resource, options.resources).flatMap((urn) => crdsByUrn.get(urn) ?? []));
-        const index = releases.indexOf(release);
-        return apiVersions.length > 0 && asksApiVersions(files.get(release)) ? helmTemplate(release, options, apiVersions) : first[index];
+        return apiVersions.length > 0 && asksApiVersions(files[index]) ? helmTemplate(release, options, apiVersions) : first[index];
     });
     const clusterScoped = clusterScopedKinds([...crdsByUrn.values()].flat());
     return Promise.all(releases.map(async (release, index) => {
         const { documents, error, warnings } = rendered[index];
-        const unknownKeys = error ? [] : unknownValuesKeys(release.values, files.get(release) as ChartFiles);
+        const unknownKeys = error ? [] : unknownValuesKeys(release.values, files[index]);
         const objects = error ? [] : await registeredObjects(release, documents, clusterScoped, transformsOf(release.resource, options.resources));
         return { release, error, objects, unknownKeys, warnings };
     }));
 }
-
-const isCrd = (object: KubernetesObject) => object.kind === "CustomResourceDefinition";
 
 /** The URNs a resource waits for, directly or through what it waits for. */
 function dependenciesOf(resource: RecordedResource, resources: readonly RecordedResource[]): string[] {
@@ -130,8 +128,8 @@ function dependenciesOf(resource: RecordedResource, resources: readonly Recorded
     return [...seen];
 }
 
-function asksApiVersions(chart: ChartFiles | undefined): boolean {
-    return chart !== undefined && (chart.templates.includes("Capabilities.APIVersions") || [...chart.subcharts.values()].some(asksApiVersions));
+function asksApiVersions(chart: ChartFiles): boolean {
+    return chart.templates.includes("Capabilities.APIVersions") || [...chart.subcharts.values()].some(asksApiVersions);
 }
 
 /**
@@ -230,57 +228,14 @@ function childUrn(parentUrn: string, type: string, name: string): string {
     return [prefix, project, `${parentType}$${type}`, name].join("::");
 }
 
-/** `group/version` and `group/version/Kind` of every served version of the CRDs. */
-function crdApiVersions(crds: readonly KubernetesObject[]): string[] {
-    const versions = new Set<string>();
-    for (const crd of crds) {
-        const spec = isRecord(crd.spec) ? crd.spec : {};
-        const kind = isRecord(spec.names) ? spec.names.kind : undefined;
-        for (const version of Array.isArray(spec.versions) ? spec.versions.filter(isRecord) : []) {
-            if (version.served !== false && typeof spec.group === "string" && typeof version.name === "string") {
-                versions.add(`${spec.group}/${version.name}`);
-                if (typeof kind === "string") {
-                    versions.add(`${spec.group}/${version.name}/${kind}`);
-                }
-            }
-        }
-    }
-    return [...versions].sort();
-}
-
-/**
- * Kinds without a namespace: the built-in cluster-scoped kinds of Kubernetes 1.35 (`kubectl
- * api-resources --namespaced=false`) and the CRDs of scope Cluster. The provider asks the cluster
- * (clients.IsNamespacedKind); offline, a kind neither lists is taken as namespaced.
- */
-const BUILT_IN_CLUSTER_SCOPED = [
-    "APIService", "CSIDriver", "CSINode", "CertificateSigningRequest", "ClusterRole", "ClusterRoleBinding",
-    "ClusterTrustBundle", "ComponentStatus", "CustomResourceDefinition", "DeviceClass", "FlowSchema", "IPAddress",
-    "IngressClass", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "MutatingWebhookConfiguration",
-    "Namespace", "Node", "PersistentVolume", "PriorityClass", "PriorityLevelConfiguration", "ResourceSlice",
-    "RuntimeClass", "ServiceCIDR", "StorageClass", "StorageVersionMigration", "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration", "VolumeAttachment", "VolumeAttributesClass",
-];
-
-function clusterScopedKinds(crds: readonly KubernetesObject[]): Set<string> {
-    const kinds = new Set(BUILT_IN_CLUSTER_SCOPED);
-    for (const crd of crds) {
-        const spec = isRecord(crd.spec) ? crd.spec : {};
-        if (spec.scope === "Cluster" && isRecord(spec.names) && typeof spec.names.kind === "string") {
-            kinds.add(spec.names.kind);
-        }
-    }
-    return kinds;
-}
-
 /** Runs `task` on every item, as many at once as the machine has cores; results in input order. */
-async function inParallel<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {
+async function inParallel<T, R>(items: readonly T[], task: (item: T, index: number) => Promise<R>): Promise<R[]> {
     const results: R[] = new Array(items.length);
     let next = 0;
     const worker = async () => {
         while (next < items.length) {
             const index = next++;
-            results[index] = await task(items[index]);
+            results[index] = await task(items[index], index);
         }
     };
     await Promise.all(Array.from({ length: Math.min(items.length, os.cpus().length) }, worker));

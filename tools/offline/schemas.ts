@@ -1,6 +1,7 @@
 import Ajv, { ValidateFunction } from "ajv";
 import { isRecord } from "../../config/project";
 import { interceptorRouteProblems } from "./http-add-on-schema";
+import { servedVersions } from "./api-resources";
 import type { KubernetesObject } from "./manifests";
 import { SECRET } from "./run";
 
@@ -111,17 +112,7 @@ function withSecretDataAsBase64(object: KubernetesObject): KubernetesObject {
 function crdValidators(crds: readonly KubernetesObject[]): { get(key: string): ValidateFunction | undefined } {
     // Not strict: CRD schemas carry the x-kubernetes-* extensions, which are no JSON Schema keywords.
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: goRegExp } });
-    const schemas = new Map<string, Record<string, unknown>>();
-    for (const crd of crds) {
-        const spec = isRecord(crd.spec) ? crd.spec : {};
-        const kind = isRecord(spec.names) ? spec.names.kind : undefined;
-        for (const version of Array.isArray(spec.versions) ? spec.versions.filter(isRecord) : []) {
-            const schema = isRecord(version.schema) ? version.schema.openAPIV3Schema : undefined;
-            if (typeof spec.group === "string" && typeof version.name === "string" && typeof kind === "string" && isRecord(schema)) {
-                schemas.set(`${spec.group}/${version.name} ${kind}`, schema);
-            }
-        }
-    }
+    const schemas = new Map<string, Record<string, unknown>>(servedVersions(crds).flatMap(({ group, version, kind, schema }) => (schema ? [[`${group}/${version} ${kind}`, schema]] : [])));
     const compiled = new Map<string, ValidateFunction>();
     return {
         get(key) {
