@@ -148,12 +148,24 @@ export class ManagedNodeGroup extends pulumi.ComponentResource {
     /**
      * The desired sizes of the cluster's node groups tagged as this component's: none before
      * the first deploy (or in a new cluster), one normally, two while a replacement runs.
+     *
+     * The cluster may not exist yet although its name is known: the preview of a first deploy
+     * (and the `pulumi up` that runs it first) and an update that replaces the cluster get the
+     * auto-generated name from the engine's Check before anything is created. ListNodegroups
+     * fails for such a name with ResourceNotFoundException, which getNodeGroups passes on
+     * (terraform-provider-aws internal/service/eks/node_groups_data_source.go); ListClusters
+     * (getClusters, clusters_data_source.go) never fails for it, so a cluster it does not list
+     * has no groups.
      */
     private desiredSizeNow(clusterName: pulumi.Input<string>, name: string): pulumi.Output<number[]> {
         const opts = { parent: this };
         // The invokes take the name, not its Output: a cluster that fails (a refused preflight,
         // clusters.ts) then fails this apply quietly instead of logging each invoke's arguments.
         return pulumi.output(clusterName).apply(async (cluster) => {
+            const { names: clusters } = await aws.eks.getClusters({}, opts);
+            if (!clusters.includes(cluster)) {
+                return [];
+            }
             const { names } = await aws.eks.getNodeGroups({ clusterName: cluster }, opts);
             const groups = await Promise.all(names.map((nodeGroupName) => aws.eks.getNodeGroup({ clusterName: cluster, nodeGroupName }, opts)));
             return groups.filter((group) => group.tags?.[NODE_GROUP_TAG] === name)

@@ -78,6 +78,9 @@ function sentOnUpdate(before: Registered, after: Registered): Json {
     return sent;
 }
 
+/** The dev cluster's name in the offline run (tools/offline/fakes.ts names it `<name>-0000000`). */
+const DEV_CLUSTER = "llm-eks-0000000";
+
 /** EKS's UpdateNodegroupConfig refuses "Minimum capacity N can't be greater than desired size M" (and a desired size above the maximum). */
 function eksAccepts({ minSize, maxSize, desiredSize }: Json): boolean {
     return Number.isInteger(desiredSize) && minSize <= desiredSize && desiredSize <= maxSize;
@@ -88,16 +91,24 @@ function eksAccepts({ minSize, maxSize, desiredSize }: Json): boolean {
  * `live[name]` nodes (the autoscaler's choice; the old desired size where not given): what
  * each node group's update sends as its scaling config.
  */
-async function scalingUpdate(before: { gpuPool?: Json; cluster?: Json }, after: { gpuPool?: Json; cluster?: Json }, live: Record<string, number> = {}): Promise<Record<string, Json>> {
+async function scalingUpdate(
+    before: { gpuPool?: Json; cluster?: Json }, after: { gpuPool?: Json; cluster?: Json }, live: Record<string, number> = {}, { untagged = false } = {},
+): Promise<Record<string, Json>> {
     const deployed = await deployDev(before);
-    // The offline fake names a node group `<name>-0000000`, and EKS reports the tags it was given.
+    // The offline fake names a node group `<name>-0000000` (and the cluster `llm-eks-0000000`), and EKS reports the
+    // tags a group was given: none for a group created before ManagedNodeGroup tagged its groups (`untagged`).
     const physical = new Map([...deployed].map(([name, group]) => [`${name}-0000000`, { name, group }]));
     const answers: Record<string, InvokeAnswer> = {
+        "aws:eks/getClusters:getClusters": () => ({ names: [DEV_CLUSTER], id: "us-west-2", region: "us-west-2" }),
         "aws:eks/getNodeGroups:getNodeGroups": (args) => ({ clusterName: args.clusterName, names: [...physical.keys()], id: args.clusterName }),
         "aws:eks/getNodeGroup:getNodeGroup": (args) => {
             const { name, group } = physical.get(args.nodeGroupName)!;
             const { minSize, maxSize, desiredSize } = group.inputs.scalingConfig;
-            return { ...group.inputs, nodeGroupName: args.nodeGroupName, scalingConfigs: [{ minSize, maxSize, desiredSize: live[name] ?? desiredSize }] };
+            const { tags, ...reported } = group.inputs;
+            return {
+                ...reported, ...(untagged ? {} : { tags }),
+                nodeGroupName: args.nodeGroupName, scalingConfigs: [{ minSize, maxSize, desiredSize: live[name] ?? desiredSize }],
+            };
         },
     };
     const updated = await deployDev(after, answers);
@@ -137,6 +148,23 @@ describe("aws GPU node pool (GpuNodePool)", () => {
             const attached = ["gpu-AmazonEKSWorkerNodePolicy", "gpu-AmazonEC2ContainerRegistryPullOnly"]
                 .map((name) => inputs(resource(dev, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name)).policyArn);
             assert.deepStrictEqual(attached, ["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"]);
+        });
+    });
+
+    describe("sizes on the first deploy", function () {
+        this.timeout(120_000);
+
+        // The preview of a first deploy knows the cluster's name (the engine's Check fills it in) before the
+        // cluster exists, and EKS's ListNodegroups fails for it (tools/offline/fakes.ts answers the same way).
+        it("starts each group at its minimum while the cluster does not exist yet, rather than failing to list its groups", async () => {
+            const groups = await deployDev({ gpuPool: { minSize: 1 } });
+            assert.deepStrictEqual(groups.get("gpu")?.inputs.scalingConfig, { minSize: 1, maxSize: 2, desiredSize: 1 });
+            assert.deepStrictEqual(groups.get("llm-system")?.inputs.scalingConfig, { minSize: 2, maxSize: 3, desiredSize: 2 });
+        });
+
+        it("does the same for the new cluster of an update that replaces it (the old one is listed, the new name is not)", async () => {
+            const groups = await deployDev({}, { "aws:eks/getClusters:getClusters": () => ({ names: ["llm-eks-1111111"], id: "us-west-2", region: "us-west-2" }) });
+            assert.deepStrictEqual(groups.get("gpu")?.inputs.scalingConfig, { minSize: 0, maxSize: 2, desiredSize: 0 });
         });
     });
 

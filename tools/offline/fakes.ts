@@ -54,8 +54,19 @@ export const invokeResults: Readonly<Record<string, (inputs: Inputs) => Inputs>>
         return { region, name: region, id: region, description: region, endpoint: `ec2.${region}.amazonaws.com` };
     },
     "aws:index/getAvailabilityZones:getAvailabilityZones": availabilityZones,
-    // A fresh account: the cluster has no node group yet (so no getNodeGroup is answered).
-    "aws:eks/getNodeGroups:getNodeGroups": (inputs) => ({ clusterName: inputs.clusterName, names: [], id: inputs.clusterName }),
+    // A fresh account: no EKS cluster in the region yet (tests that deploy over a cluster list it here).
+    "aws:eks/getClusters:getClusters": () => ({ names: [], id: OFFLINE_REGION, region: OFFLINE_REGION }),
+    // A cluster getClusters lists has no node group yet (so no getNodeGroup is answered); for any other cluster
+    // ListNodegroups fails, as AWS does, and the data source passes the error on
+    // (terraform-provider-aws internal/service/eks/node_groups_data_source.go).
+    "aws:eks/getNodeGroups:getNodeGroups": (inputs) => {
+        const clusters = invokeResults["aws:eks/getClusters:getClusters"]({}).names;
+        if (!Array.isArray(clusters) || !clusters.includes(inputs.clusterName)) {
+            throw new Error(`listing EKS Node Groups: operation error EKS: ListNodegroups, https response error StatusCode: 404, RequestID: ${OFFLINE_REQUEST_ID}, `
+                + `ResourceNotFoundException: No cluster found for name: ${String(inputs.clusterName)}.`);
+        }
+        return { clusterName: inputs.clusterName, names: [], id: inputs.clusterName };
+    },
 };
 
 /** One zone of the offline region, as DescribeAvailabilityZones describes it. */
@@ -115,6 +126,7 @@ function zoneFilters(filters: unknown): { name: keyof typeof ZONE_FILTERS; value
 export const OFFLINE_ACCOUNT = "123456789012";
 export const OFFLINE_REGION = "us-west-2";
 export const OFFLINE_DEPLOYER_CIDR = "198.51.100.7/32";
+const OFFLINE_REQUEST_ID = "00000000-0000-0000-0000-000000000000";
 
 /** The resource's own name input if set, else what Pulumi auto-naming would make of its name. */
 function physicalName(args: pulumi.runtime.MockResourceArgs, key = "name"): string {
