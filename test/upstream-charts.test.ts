@@ -1,10 +1,15 @@
 import * as assert from "assert";
 import { EXTERNAL_SCALER, INTERCEPTOR_PROXY } from "../components/keda-http-add-on";
 import { GRAFANA_URL, LOKI_URL, MONITORING_NAMESPACE } from "../components/observability/names";
+import { packArgs } from "../policies/pack";
+import { chartDirectory } from "../tools/offline/chart-sources";
+import { helmBinary } from "../tools/offline/helm-binary";
 import type { KubernetesObject } from "../tools/offline/manifests";
+import { evaluatePolicies } from "../tools/offline/policies";
+import { chartReleases, renderCharts } from "../tools/offline/render";
 import { validateObjects } from "../tools/offline/schemas";
 import { stackFilePath } from "../tools/offline/stack-file";
-import { chartProblems } from "../tools/offline/stack-charts";
+import { chartProblems, kubernetesMinor, renderedSubjects } from "../tools/offline/stack-charts";
 import { plan } from "../tools/plan";
 import { PROJECT_DIR, STACKS } from "./mocks";
 
@@ -50,6 +55,30 @@ describe("the stacks with the upstream charts (LLM_PLATFORM_CHARTS)", function (
             assert.deepStrictEqual(missing, []);
         });
     }
+});
+
+describe("kube-prometheus-stack with its operator's TLS and admission webhooks on (LLM_PLATFORM_CHARTS)", function () {
+    this.timeout(120_000);
+    before(function () {
+        if (!CHARTS) {
+            this.skip();
+        }
+    });
+
+    it("fails chart-no-hook-dependency: the operator mounts the Secret only a pre-install hook Job creates", async () => {
+        const { run } = await plan("prod", stackFilePath(PROJECT_DIR, "prod"));
+        const release = chartReleases(run.resources).find((candidate) => candidate.chart === "kube-prometheus-stack");
+        assert.ok(release, "prod installs kube-prometheus-stack");
+        const operator = release.values.prometheusOperator as Record<string, unknown>;
+        const withHooks = { ...release, values: { ...release.values, prometheusOperator: { ...operator, tls: { enabled: true }, admissionWebhooks: { enabled: true } } } };
+        const renderings = await renderCharts([withHooks], {
+            helm: helmBinary(), chartDir: (chart) => chartDirectory(chart, CHARTS as string), kubeVersion: kubernetesMinor(run.resources), resources: run.resources,
+        });
+        const report = await evaluatePolicies(packArgs.policies, renderedSubjects(renderings));
+        assert.deepStrictEqual(report.violations.filter((v) => v.policy === "chart-no-hook-dependency").map((v) => v.message.split(", which")[0]), [
+            'Deployment monitoring/kube-prometheus-stack-operator needs Secret "kube-prometheus-stack-admission" (volume "tls-secret")',
+        ]);
+    });
 });
 
 /** `http://grafana.monitoring.svc:80` -> `{ name: "grafana", port: 80 }`. */
