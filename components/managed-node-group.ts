@@ -65,8 +65,24 @@ export function launchTemplateArgs(diskSizeGiB: number, metadataHopLimit = 1): a
     };
 }
 
-/** The tag that marks the node groups a ManagedNodeGroup manages, so that it finds them again (`desiredSizeNow`). */
+/** The tag that marks the node groups a ManagedNodeGroup manages, so that it finds them again (`ownsNodeGroup`). */
 export const NODE_GROUP_TAG = "llm-platform.io/node-group";
+
+/**
+ * Whether a node group EKS reports is the one a ManagedNodeGroup named `name` manages: tagged
+ * as its own, or, untagged (created before the tag), named as Pulumi auto-names it. The AWS
+ * provider auto-names `nodeGroupName` with `tfbridge.AutoName("nodeGroupName", 255, "-")`
+ * (pulumi/pulumi-aws provider/resources.go), which appends the separator and 7 random hex
+ * digits (pulumi-terraform-bridge pkg/tfbridge/names.go, AutoName: Randlen 7): `gpu-1a2b3c4`.
+ * The exact pattern, not the prefix alone, so that `gpu` never claims a `gpu-spot-...` group.
+ */
+export function ownsNodeGroup(name: string, nodeGroupName: string, tags: Readonly<Record<string, string>> | undefined): boolean {
+    const tag = tags?.[NODE_GROUP_TAG];
+    if (tag !== undefined) {
+        return tag === name;
+    }
+    return nodeGroupName.length === name.length + 8 && nodeGroupName.startsWith(`${name}-`) && /^[0-9a-f]{7}$/.test(nodeGroupName.slice(name.length + 1));
+}
 
 /**
  * The desired size to send: the size the node group runs now (the Cluster Autoscaler's
@@ -146,8 +162,10 @@ export class ManagedNodeGroup extends pulumi.ComponentResource {
     }
 
     /**
-     * The desired sizes of the cluster's node groups tagged as this component's: none before
-     * the first deploy (or in a new cluster), one normally, two while a replacement runs.
+     * The desired sizes of the cluster's node groups that are this component's (`ownsNodeGroup`:
+     * tagged, or untagged with its auto-generated name, as the groups deployed before the tag
+     * are, until this update tags them): none before the first deploy (or in a new cluster), one
+     * normally, two while a replacement runs.
      *
      * The cluster may not exist yet although its name is known: the preview of a first deploy
      * (and the `pulumi up` that runs it first) and an update that replaces the cluster get the
@@ -168,7 +186,7 @@ export class ManagedNodeGroup extends pulumi.ComponentResource {
             }
             const { names } = await aws.eks.getNodeGroups({ clusterName: cluster }, opts);
             const groups = await Promise.all(names.map((nodeGroupName) => aws.eks.getNodeGroup({ clusterName: cluster, nodeGroupName }, opts)));
-            return groups.filter((group) => group.tags?.[NODE_GROUP_TAG] === name)
+            return groups.filter((group) => ownsNodeGroup(name, group.nodeGroupName, group.tags))
                 .flatMap((group) => group.scalingConfigs.map((scaling) => scaling.desiredSize));
         });
     }

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { AUTOSCALER_RELEASES, autoscalerRelease } from "../components/cluster-autoscaler";
 import { GPU_TAINT, nodeTemplateTags } from "../components/gpu-node-pool";
-import { launchTemplateArgs } from "../components/managed-node-group";
+import { NODE_GROUP_TAG, launchTemplateArgs, ownsNodeGroup } from "../components/managed-node-group";
 import { AUTOSCALER_MINORS } from "../config/aws";
 import { invokeResults } from "../tools/offline/fakes";
 import { settings } from "../tools/offline/internals";
@@ -182,6 +182,22 @@ describe("aws GPU node pool (GpuNodePool)", () => {
             const sent = await scalingUpdate({}, { gpuPool: { minSize: 1 } }, { gpu: 2, "llm-system": 3 });
             assert.deepStrictEqual(sent.gpu, { minSize: 1, maxSize: 2, desiredSize: 2 });
             assert.deepStrictEqual(sent["llm-system"], { minSize: 2, maxSize: 3, desiredSize: 3 });
+        });
+
+        // A stack deployed before ManagedNodeGroup tagged its groups: the groups EKS reports have no tags.
+        it("keeps the size of a group created before the tag, found by its auto-generated name (no scale-down to minSize)", async () => {
+            const sent = await scalingUpdate({}, {}, { gpu: 2, "llm-system": 3 }, { untagged: true });
+            assert.deepStrictEqual(sent.gpu, { minSize: 0, maxSize: 2, desiredSize: 2 });
+            assert.deepStrictEqual(sent["llm-system"], { minSize: 2, maxSize: 3, desiredSize: 3 });
+        });
+
+        it("claims an untagged group only by the name Pulumi generates for it (<name>-<7 hex>), and a tagged one only by its tag", () => {
+            assert.ok(ownsNodeGroup("gpu", "gpu-1a2b3c4", {}));
+            assert.ok(ownsNodeGroup("gpu", "anything", { [NODE_GROUP_TAG]: "gpu" }));
+            assert.ok(!ownsNodeGroup("gpu", "gpu-spot-1a2b3c4", {}), "another component's prefix");
+            assert.ok(!ownsNodeGroup("gpu", "gpu-1a2b3c4", { [NODE_GROUP_TAG]: "gpu-spot" }), "tagged as another component's");
+            assert.ok(!ownsNodeGroup("gpu", "gpu-manual", undefined), "named by hand");
+            assert.ok(!ownsNodeGroup("llm-system", "gpu-1a2b3c4", {}));
         });
 
         it("brings the size down to a lowered maxSize", async () => {
