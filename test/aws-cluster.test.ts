@@ -45,18 +45,10 @@ async function invokesOf(token: string, build: () => void): Promise<Json[]> {
 async function runAwsLayer(config: Record<string, unknown>): Promise<{ run: ProgramRun; failures: Error[] }> {
     const loaded = await loadConfigWith({ target: "aws", ...config });
     assert.ok(!(loaded instanceof Error) && loaded.aws, String(loaded));
-    const failures = new Set<Error>();
-    const listener = (reason: unknown) => failures.add(reason as Error);
-    process.on("unhandledRejection", listener);
-    try {
-        const run = await runComponent(() => {
-            awsCluster(loaded.aws!, loaded.observability.loki);
-        });
-        await new Promise((resolve) => setImmediate(resolve));
-        return { run, failures: [...failures] };
-    } finally {
-        process.off("unhandledRejection", listener);
-    }
+    const run = await runComponent(() => {
+        awsCluster(loaded.aws!, loaded.observability.loki);
+    });
+    return { run, failures: [...run.failures] };
 }
 
 /** The trust policy of the role a Pod Identity role component created. */

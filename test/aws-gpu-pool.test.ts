@@ -51,6 +51,7 @@ async function deployDev(overrides: { gpuPool?: Json; cluster?: Json }, answers:
             };
             return loadProgram();
         });
+        assert.deepStrictEqual(run.failures.map(String), [], "the run fails nowhere");
         return new Map(resourcesOfType(run, "aws:eks/nodeGroup:NodeGroup").map((group) => [group.name, {
             inputs: inputs(group), ignoreChanges: ignored.get(`${group.type}::${group.name}`) ?? [],
         }]));

@@ -34,6 +34,12 @@ function writeStackFile(text: string): string {
     return file;
 }
 
+/** A stack file with Pulumi.dev.yaml's config and `cluster` merged over its llm-platform:cluster. */
+function devWith(cluster: Record<string, unknown>): string {
+    const dev = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    return writeStackFile(stringify({ config: { ...dev.config, "llm-platform:cluster": { ...(dev.config["llm-platform:cluster"] as object), ...cluster } } }));
+}
+
 function readJson<T>(file: string): T {
     return JSON.parse(fs.readFileSync(file, "utf8")) as T;
 }
@@ -133,6 +139,10 @@ describe("npm run plan", function () {
             ["a stack without a file", () => ["--stack", "nosuchstack"], [/^error: .*Pulumi\.nosuchstack\.yaml: cannot read the stack file$/]],
             ["a stack file that is not YAML", () => ["--stack", "t", "--config", writeStackFile("config: [unclosed\n")], [/^error: .*Pulumi\.test\.yaml: not valid YAML: /]],
             ["a key without a namespace", () => ["--stack", "t", "--config", writeStackFile("config:\n  target: local\n")], [/^error: .*: config key "target" must be namespaced, like llm-platform:target$/]],
+            // Refused while the program runs (the offline caller would create the cluster), not by loadConfig.
+            ["an admin role that is the role creating the cluster", () => ["--stack", "t", "--config", devWith({ adminRoleArns: ["arn:aws:iam::123456789012:role/offline-deployer"] })], [
+                /^error: llm-platform:cluster\.adminRoleArns\[0\] = "arn:aws:iam::123456789012:role\/offline-deployer": .*409 ResourceInUseException/,
+            ]],
         ];
         for (const [what, args, expected] of cases) {
             it(`on ${what}`, () => {

@@ -34,8 +34,14 @@ export const SECRET = "[secret]";
 
 export interface ProgramRun {
     readonly resources: readonly RecordedResource[];
-    /** The program's exports, resolved; secret ones replaced by SECRET. */
+    /** The program's exports, resolved; secret ones replaced by SECRET. Empty when the run failed. */
     readonly outputs: Record<string, unknown>;
+    /**
+     * What failed while the program ran (a rejected registration, an apply that threw), each
+     * error once: what the language host's uncaught handler reports and fails `pulumi up` with
+     * (@pulumi/pulumi 3.270.0 cmd/run/run.ts, uncaughtHandler). Empty for a run that succeeded.
+     */
+    readonly failures: readonly Error[];
 }
 
 export interface RunOptions {
@@ -71,7 +77,19 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
  * registration. A fresh copy of the program's own modules is loaded for every run.
  */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
-    return runUnderMocks(options, () => loadProgram(options.program));
+    const run = await runUnderMocks(options, () => loadProgram(options.program));
+    if (run.failures.length > 0) {
+        throw runFailure(run.failures);
+    }
+    return run;
+}
+
+/**
+ * The error a failed run ends with: a config error if there is one (a refusal only the run
+ * can make, like clusters.ts's, which the plan reports as bad input), else the first failure.
+ */
+function runFailure(failures: readonly Error[]): Error {
+    return failures.find((error) => error.name === "ConfigError") ?? failures[0];
 }
 
 /** Loads (and so runs) a fresh copy of the program; returns its exports. */
@@ -91,9 +109,20 @@ export async function runUnderMocks(
     await pulumi.runtime.setMocks(new OfflineMocks(), PROJECT, options.stack, false);
     pulumi.runtime.setAllConfig({ ...options.config }, [...(options.secretKeys ?? [])]);
     const resources = recordRegistrations();
-    const exported = build() ?? {};
-    await settings.waitForRPCs();
-    return { resources, outputs: await resolveOutputs(exported) };
+    // A rejection nothing handles would end the process with a stack trace (node's default),
+    // where the engine's language host reports it: collect them, as that host does.
+    const failures = new Set<Error>();
+    const collect = (reason: unknown) => failures.add(reason instanceof Error ? reason : new Error(String(reason)));
+    process.on("unhandledRejection", collect);
+    try {
+        const exported = build() ?? {};
+        await settings.waitForRPCs();
+        await new Promise((resolve) => setImmediate(resolve));
+        // The exports of a failed run may never resolve.
+        return failures.size > 0 ? { resources, outputs: {}, failures: [...failures] } : { resources, outputs: await resolveOutputs(exported), failures: [] };
+    } finally {
+        process.off("unhandledRejection", collect);
+    }
 }
 
 function recordRegistrations(): RecordedResource[] {
