@@ -8,7 +8,7 @@ import { LokiObjectStore, lokiBucketPrefix } from "./components/loki-object-stor
 import type { LokiObjectStoreRef } from "./components/observability";
 import { LOKI_SERVICE_ACCOUNT, MONITORING_NAMESPACE } from "./components/observability/names";
 import type { ClusterConfig, ObservabilityConfig, PlatformConfig } from "./config";
-import { adminRoleProblems } from "./config/aws";
+import { ClusterCreator, adminRoleProblems } from "./config/aws";
 import { ConfigError, problemAt } from "./config/errors";
 import { isRecord } from "./config/project";
 import { CHECKIP_URL, DETECT_DEPLOYER, checkipCidr } from "./lib/eks";
@@ -27,11 +27,12 @@ export interface PlatformCluster {
 }
 
 /**
- * A ConfigError whose message and stack stay its problems. The preflight's refusal reaches
- * every resource that uses the cluster, and Pulumi prefixes the message of an error at each
- * property it passes through (`error serializing property "clusterName": ...`, @pulumi/pulumi
- * runtime/rpc.ts serializeProperties, which keeps the error object so that the uncaught
- * handler reports it once): without this, `pulumi up` would print the lines under dozens of prefixes.
+ * A ConfigError whose message and stack stay its problems. A refusal made while the program
+ * runs (the preflight's, or the admin roles') reaches every resource that waits for it, and
+ * Pulumi prefixes the message of an error at each property it passes through (`error
+ * serializing property "clusterName": ...`, @pulumi/pulumi runtime/rpc.ts serializeProperties,
+ * checked in 3.270.0, which keeps the error object so that the uncaught handler reports it
+ * once): without this, `pulumi up` would print the lines under dozens of prefixes.
  */
 class PreflightError extends ConfigError {
     constructor(problems: readonly string[]) {
@@ -48,27 +49,36 @@ export interface Preflight {
 }
 
 /**
- * The config checks that need the cloud or the network (config.ts checks the rest, with no
- * credentials): no `cluster.adminRoleArns` entry may be the role running pulumi up, and
- * `detect` in `cluster.deployerCidrs` must learn this machine's address. Rejects with a
- * ConfigError, a RunError, which `pulumi up` prints as its lines, with no stack trace
- * (@pulumi/pulumi cmd/run/run.ts, uncaughtHandler).
+ * The config check that needs the network before any AWS resource (config.ts checks the rest,
+ * with no credentials): `detect` in `cluster.deployerCidrs` must learn this machine's address.
+ * Rejects with a ConfigError, a RunError, which `pulumi up` prints as its lines, with no stack
+ * trace (@pulumi/pulumi cmd/run/run.ts, uncaughtHandler).
  */
 export async function awsPreflight(cluster: ClusterConfig): Promise<Preflight> {
-    const [roles, deployer] = await Promise.all([adminRoleCheck(cluster), detectDeployer(cluster)]);
-    const problems = [...roles, ...deployer.problems];
-    if (problems.length > 0) {
-        throw new PreflightError(problems);
+    const deployer = await detectDeployer(cluster);
+    if (deployer.problems.length > 0) {
+        throw new PreflightError(deployer.problems);
     }
     return { deployerCidr: deployer.cidr };
 }
 
-async function adminRoleCheck(cluster: ClusterConfig): Promise<string[]> {
-    if (cluster.adminRoleArns.length === 0) {
-        return [];
-    }
-    const caller = await aws.getCallerIdentity({});
-    return adminRoleProblems(cluster.adminRoleArns, caller.arn).map(({ path, input, message }) => problemAt(path, input, message));
+/**
+ * No `cluster.adminRoleArns` entry may be the cluster's creator, which EKS made admin itself
+ * (config/aws.ts, adminRoleProblems). Only the creator counts: comparing with whoever runs
+ * pulumi up would refuse an admin who runs it after CI created the cluster (removing their
+ * role would delete their own access entry), and miss the creator listed on someone else's
+ * run. The creator is the caller when the run creates the cluster (a first deploy, its preview,
+ * a replacement), else the one the cluster's tag recorded at creation (components/eks-cluster.ts,
+ * clusterCreator); for a cluster created before that tag nobody is known, and nothing refused.
+ * So the check waits for the cluster's name, and gates the access entries only.
+ */
+function adminRoleCheck(cluster: ClusterConfig): (creator: ClusterCreator | undefined) => void {
+    return (creator) => {
+        const problems = creator ? adminRoleProblems(cluster.adminRoleArns, creator) : [];
+        if (problems.length > 0) {
+            throw new PreflightError(problems.map(({ path, input, message }) => problemAt(path, input, message)));
+        }
+    };
 }
 
 /** `detect`: this machine's public address, said aloud, since the public endpoint now admits it. */
@@ -134,6 +144,8 @@ export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws
     const preflight = { dependsOn: checked.then((): pulumi.Resource[] => []) };
     const eks = new EksCluster("llm", {
         ...cluster,
+        callerArn: aws.getCallerIdentity({}).then(({ arn }) => arn),
+        checkAdminRoles: adminRoleCheck(cluster),
         deployerCidrs: cluster.deployerCidrs.filter((cidr) => cidr !== DETECT_DEPLOYER),
         detectedDeployerCidr: cluster.deployerCidrs.includes(DETECT_DEPLOYER) ? checked.then(({ deployerCidr }) => deployerCidr ?? "") : undefined,
     }, preflight);

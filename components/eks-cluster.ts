@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { CREATOR_TAG, ClusterCreator, creatorTagValue } from "../config/aws";
 import { managedPolicyArn, serviceTrustPolicy } from "../lib/aws-iam";
 import {
     ADDONS, ADDON_NAMESPACE, AddonSpec, CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOGS, accessPolicyArn, cidrClass,
@@ -38,6 +39,13 @@ export interface EksClusterArgs {
     readonly deployerSecurityGroupIds: readonly string[];
     /** IAM roles granted cluster admin through access entries. */
     readonly adminRoleArns: readonly string[];
+    /** Who runs pulumi up, as `sts get-caller-identity` names it: recorded on the cluster it creates (CREATOR_TAG). */
+    readonly callerArn: pulumi.Input<string>;
+    /**
+     * Refuses admin roles, by throwing, given the cluster's creator (`clusterCreator`; undefined
+     * when it is not known); the access entries wait for it. Defaults to no check.
+     */
+    readonly checkAdminRoles?: (creator: ClusterCreator | undefined) => void;
     /** The on-demand node group for platform pods. */
     readonly systemPool: { readonly instanceTypes: readonly string[]; readonly minSize: number; readonly maxSize: number; readonly diskSizeGiB: number };
 }
@@ -53,6 +61,20 @@ export const REGULAR_ZONES: aws.GetAvailabilityZonesArgs = {
     state: "available",
     filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
 };
+
+/**
+ * Who created the cluster, which EKS gave the bootstrap access entry: whoever runs pulumi up
+ * when this run creates it (its name was not among the clusters listed before it was
+ * registered: a first deploy, its preview, or a replacement); else the principal its
+ * CREATOR_TAG recorded at creation; undefined for a cluster created before that tag.
+ */
+export function clusterCreator(cluster: { name: string; tags?: Readonly<Record<string, string>> }, listedBefore: readonly string[], callerArn: string): ClusterCreator | undefined {
+    if (!listedBefore.includes(cluster.name)) {
+        return { arn: callerArn, thisRun: true };
+    }
+    const recorded = cluster.tags?.[CREATOR_TAG];
+    return recorded ? { arn: recorded, thisRun: false } : undefined;
+}
 
 /** Label on the system nodes; platform charts select it. */
 export const SYSTEM_POOL_LABEL = { "llm-platform.io/pool": "system" } as const;
@@ -100,6 +122,9 @@ export class EksCluster extends pulumi.ComponentResource {
             deletionWindowInDays: 30,
         }, parent);
 
+        // The clusters there are before this one is registered: a name not among them is created by this run.
+        const listedBefore = aws.eks.getClusters({}, parent).then(({ names }) => names);
+        const afterListing = listedBefore.then((): pulumi.Resource[] => [rolePolicy]);
         this.cluster = new aws.eks.Cluster(`${name}-eks`, {
             version: args.kubernetesVersion,
             roleArn: role.arn,
@@ -117,12 +142,21 @@ export class EksCluster extends pulumi.ComponentResource {
             // "Disable extended support"). Raise kubernetesVersion before that date: EKS never
             // downgrades, so a stack left behind its cluster's minor cannot set it back.
             upgradePolicy: { supportType: "STANDARD" },
-        }, { parent: this, dependsOn: [rolePolicy] });
+            // Who creates the cluster, which EKS makes admin itself: written at creation and never
+            // after (ignoreChanges keeps the value in the state whoever runs pulumi up next), so that
+            // later runs compare adminRoleArns with the creator, not with their own caller.
+            tags: { [CREATOR_TAG]: pulumi.output(args.callerArn).apply(creatorTagValue) },
+        }, { parent: this, dependsOn: afterListing, ignoreChanges: [`tags["${CREATOR_TAG}"]`] });
         this.clusterName = this.cluster.name;
         this.nodeSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
         const apiAccess = this.privateApiAccess(name, args);
 
-        args.adminRoleArns.forEach((principalArn, index) => {
+        // The access entries wait for the admin-role check, which needs the cluster's name (known
+        // in a preview too) and its recorded creator.
+        const adminRolesChecked = pulumi.all([this.cluster.name, this.cluster.tags, listedBefore, args.callerArn])
+            .apply(([clusterName, tags, listed, caller]) => args.checkAdminRoles?.(clusterCreator({ name: clusterName, tags }, listed, caller)));
+        args.adminRoleArns.forEach((arn, index) => {
+            const principalArn = adminRolesChecked.apply(() => arn);
             const entry = new aws.eks.AccessEntry(`${name}-admin-${index}`, { clusterName: this.clusterName, principalArn, type: "STANDARD" }, parent);
             new aws.eks.AccessPolicyAssociation(`${name}-admin-${index}`, {
                 clusterName: this.clusterName, principalArn,

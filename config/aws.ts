@@ -238,21 +238,55 @@ export function callerRole(callerArn: string): RoleName | undefined {
 }
 
 /**
- * `cluster.adminRoleArns` entries that are the role running pulumi up. EKS gives that role an
- * access entry and cluster admin itself when it creates the cluster
- * (accessConfig.bootstrapClusterCreatorAdminPermissions, components/eks-cluster.ts), so a second
- * access entry for it fails with 409 ResourceInUseException (pulumi/pulumi-eks#2373). Role names
- * are unique in an account and IAM compares them without case, so account, partition and name
- * decide, not the path. Needs the caller's ARN, which only AWS knows: clusters.ts asks it
- * before any AWS resource is registered.
+ * The principal EKS gave the cluster's bootstrap access entry: the one that created the cluster
+ * (accessConfig.bootstrapClusterCreatorAdminPermissions, components/eks-cluster.ts).
  */
-export function adminRoleProblems(adminRoleArns: readonly string[], callerArn: string): CrossFieldProblem[] {
-    const caller = callerRole(callerArn);
-    const same = (role: RoleName | undefined) => caller !== undefined && role !== undefined
-        && role.partition === caller.partition && role.account === caller.account && role.name.toLowerCase() === caller.name.toLowerCase();
+export interface ClusterCreator {
+    /** Its ARN: `sts get-caller-identity`'s, or the IAM role ARN the cluster's tag recorded (`creatorTagValue`). */
+    readonly arn: string;
+    /** Whether the run that checks creates the cluster (a first deploy and its preview, a replacement). */
+    readonly thisRun: boolean;
+}
+
+/**
+ * What the cluster records as its creator, from the caller's ARN: the IAM role of an assumed
+ * role (`arn:aws:iam::<account>:role/<name>`, its path unknown and not needed), else the ARN as
+ * it is (an IAM user). Tag values should hold only letters, digits, spaces and `+ - = . _ : / @`
+ * (EKS tag restrictions, as the CloudFormation reference's AWS::EKS::AccessEntry Tag states
+ * them), and IAM names may also hold a comma: anything else becomes `_`, and adminRoleProblems
+ * compares names the same way.
+ */
+export function creatorTagValue(callerArn: string): string {
+    const role = callerRole(callerArn);
+    return tagSafe(role ? `arn:${role.partition}:iam::${role.account}:role/${role.name}` : callerArn);
+}
+
+function tagSafe(text: string): string {
+    return text.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, "_");
+}
+
+/**
+ * `cluster.adminRoleArns` entries that are the cluster's creator. EKS gives that principal an
+ * access entry and cluster admin itself when it creates the cluster, so a second access entry
+ * for it fails with 409 ResourceInUseException (pulumi/pulumi-eks#2373). Only the creator
+ * counts, not whoever runs pulumi up later: another admin may run it, and must stay listed.
+ * Role names are unique in an account and IAM compares them without case, so account,
+ * partition and name decide, not the path. The creator is known only once the cluster's name
+ * is (components/eks-cluster.ts, clusterCreator): the access entries wait for this check.
+ */
+export function adminRoleProblems(adminRoleArns: readonly string[], creator: ClusterCreator): CrossFieldProblem[] {
+    const role = callerRole(creator.arn);
+    const same = (other: RoleName | undefined) => role !== undefined && other !== undefined
+        && other.partition === role.partition && other.account === role.account
+        && tagSafe(other.name).toLowerCase() === tagSafe(role.name).toLowerCase();
+    const who = creator.thisRun
+        ? `is the role running pulumi up (${creator.arn}), which creates the cluster: EKS makes the cluster's creator admin itself`
+        : `is the role that created the cluster (${creator.arn}, its tag ${CREATOR_TAG}): EKS made it admin itself`;
     return adminRoleArns.flatMap((arn, index) => same(roleOfRoleArn(arn)) ? [{
         path: ["cluster", "adminRoleArns", index], input: arn,
-        message: `is the role running pulumi up (${callerArn}), which EKS makes cluster admin when it creates the cluster `
-            + "(bootstrapClusterCreatorAdminPermissions): a second access entry for it fails with 409 ResourceInUseException; remove it from the list",
+        message: `${who} (bootstrapClusterCreatorAdminPermissions), so a second access entry for it fails with 409 ResourceInUseException; remove it from the list`,
     }] : []);
 }
+
+/** The cluster tag that records who created it (`creatorTagValue`), written once (components/eks-cluster.ts). */
+export const CREATOR_TAG = "llm-platform.io/created-by";

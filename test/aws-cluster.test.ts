@@ -3,7 +3,9 @@ import { awsCluster } from "../clusters";
 import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
 import { cidrSubnet, subnetLayout } from "../components/cluster-network";
 import { checkipCidr, kubeconfig } from "../lib/eks";
-import { invokeResults } from "../tools/offline/fakes";
+import type * as pulumi from "@pulumi/pulumi";
+import { computedOutputs, invokeResults } from "../tools/offline/fakes";
+import { settings } from "../tools/offline/internals";
 import { ProgramRun, RecordedResource, SECRET, nameOfUrn } from "../tools/offline/run";
 import { loadConfigWith, object, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
 
@@ -14,12 +16,18 @@ const ARGS: EksClusterArgs = {
     existingVpcId: "", existingSubnetIds: [], endpointPublicAccess: false, publicAccessCidrs: [],
     deployerCidrs: [], deployerSecurityGroupIds: [],
     adminRoleArns: ["arn:aws:iam::111122223333:role/admins"],
+    callerArn: "arn:aws:sts::123456789012:assumed-role/offline-deployer/offline",
     systemPool: { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 3, diskSizeGiB: 50 },
 };
 
 const inputs = (found: RecordedResource): Json => found.inputs as Json;
 
 type InvokeAnswer = (inputs: Json) => Json;
+
+interface RegistrationRequest {
+    getType(): string;
+    getIgnorechangesList(): string[];
+}
 
 /** The inputs of every call of one provider function while `build` runs under the offline mocks. */
 async function invokesOf(token: string, build: () => void): Promise<Json[]> {
@@ -176,21 +184,91 @@ describe("aws cluster (EksCluster)", () => {
         });
     });
 
-    describe("the role running pulumi up", () => {
+    describe("admin roles and the role that created the cluster", () => {
         // The offline run's caller (tools/offline/fakes.ts): arn:aws:sts::123456789012:assumed-role/offline-deployer/offline.
         const DEPLOYER_ROLE = "arn:aws:iam::123456789012:role/offline-deployer";
+        // Another admin, who created the cluster from CI.
+        const CI_ROLE = "arn:aws:iam::123456789012:role/ci-deployer";
+        const ADMINS = "arn:aws:iam::123456789012:role/admins";
+        const CREATOR_TAG = "llm-platform.io/created-by";
 
-        it("refuses it in adminRoleArns with one line naming the key, before any AWS resource is registered", async () => {
-            const { run, failures } = await runAwsLayer({ cluster: { deployerCidrs: ["detect"], adminRoleArns: ["arn:aws:iam::123456789012:role/admins", DEPLOYER_ROLE] } });
-            assert.deepStrictEqual(run.resources.filter((r) => r.custom && r.type.startsWith("aws:")).map((r) => r.type), []);
-            assert.deepStrictEqual(failures.map((error) => [error.name, error.message.split("\n").length]), [["ConfigError", 1]]);
-            assert.match(failures[0].message, /^llm-platform:cluster\.adminRoleArns\[1\] = "arn:aws:iam::123456789012:role\/offline-deployer": is the role running pulumi up \(arn:aws:sts::123456789012:assumed-role\/offline-deployer\/offline\)/);
+        /**
+         * The aws layer on a later run: EKS lists the cluster (`llm-eks-0000000` offline, unless `listed`
+         * says otherwise), and the engine returns its tags with the creator recorded at creation, which
+         * ignoreChanges keeps whoever runs pulumi up now (undefined: a cluster created before the tag).
+         */
+        async function laterRun(adminRoleArns: string[], creator: string | undefined, listed = ["llm-eks-0000000"]): Promise<{ run: ProgramRun; failures: Error[] }> {
+            const answers = invokeResults as Record<string, InvokeAnswer>;
+            const outputs = computedOutputs as Record<string, (args: pulumi.runtime.MockResourceArgs) => Json>;
+            const [listClusters, cluster] = [answers["aws:eks/getClusters:getClusters"], outputs["aws:eks/cluster:Cluster"]];
+            answers["aws:eks/getClusters:getClusters"] = () => ({ names: listed, id: "us-west-2", region: "us-west-2" });
+            outputs["aws:eks/cluster:Cluster"] = (args) => {
+                const { [CREATOR_TAG]: _, ...tags } = (args.inputs.tags ?? {}) as Record<string, string>;
+                return { ...cluster(args), tags: creator === undefined ? tags : { ...tags, [CREATOR_TAG]: creator } };
+            };
+            try {
+                return await runAwsLayer({ cluster: { deployerCidrs: ["detect"], adminRoleArns } });
+            } finally {
+                answers["aws:eks/getClusters:getClusters"] = listClusters;
+                outputs["aws:eks/cluster:Cluster"] = cluster;
+            }
+        }
+
+        const accessEntries = (run: ProgramRun) => run.resources.filter((r) => r.type.startsWith("aws:eks/access")).map((r) => `${r.name} ${inputs(r).principalArn}`);
+
+        it("records the role that creates the cluster on it, and never updates it (ignoreChanges)", async () => {
+            const ignored: string[][] = [];
+            await runComponent(() => {
+                const monitor = settings.getMonitor() as unknown as { registerResource(request: RegistrationRequest, callback: unknown): unknown };
+                const register = monitor.registerResource.bind(monitor);
+                monitor.registerResource = (request, callback) => {
+                    if (request.getType() === "aws:eks/cluster:Cluster") {
+                        ignored.push(request.getIgnorechangesList());
+                    }
+                    return register(request, callback);
+                };
+                new EksCluster("r", ARGS);
+            }).then((run) => {
+                assert.strictEqual(inputs(resource(run, "aws:eks/cluster:Cluster", "r-eks")).tags[CREATOR_TAG], DEPLOYER_ROLE);
+            });
+            assert.deepStrictEqual(ignored, [[`tags["${CREATOR_TAG}"]`]]);
         });
 
-        it("gives every other admin role its access entry", async () => {
-            const { run, failures } = await runAwsLayer({ cluster: { deployerCidrs: ["detect"], adminRoleArns: ["arn:aws:iam::123456789012:role/admins"] } });
+        it("first deploy: refuses the role running pulumi up, which creates the cluster, with one line naming the key, before any access entry", async () => {
+            const { run, failures } = await runAwsLayer({ cluster: { deployerCidrs: ["detect"], adminRoleArns: [ADMINS, DEPLOYER_ROLE] } });
+            assert.deepStrictEqual(accessEntries(run), []);
+            assert.deepStrictEqual(failures.map((error) => [error.name, error.message.split("\n").length]), [["ConfigError", 1]]);
+            assert.match(failures[0].message, /^llm-platform:cluster\.adminRoleArns\[1\] = "arn:aws:iam::123456789012:role\/offline-deployer": is the role running pulumi up \(arn:aws:sts::123456789012:assumed-role\/offline-deployer\/offline\), which creates the cluster/);
+        });
+
+        it("first deploy: gives every other admin role its access entry", async () => {
+            const { run, failures } = await runAwsLayer({ cluster: { deployerCidrs: ["detect"], adminRoleArns: [ADMINS] } });
             assert.deepStrictEqual(failures, []);
-            assert.strictEqual(inputs(resource(run, "aws:eks/accessEntry:AccessEntry", "llm-admin-0")).principalArn, "arn:aws:iam::123456789012:role/admins");
+            assert.deepStrictEqual(accessEntries(run), [`llm-admin-0 ${ADMINS}`, `llm-admin-0 ${ADMINS}`]);
+        });
+
+        it("a later run by another admin: CI created the cluster, and an admin listed in adminRoleArns runs pulumi up from a laptop", async () => {
+            const { run, failures } = await laterRun([ADMINS, DEPLOYER_ROLE], CI_ROLE);
+            assert.deepStrictEqual(failures, []);
+            assert.ok(accessEntries(run).includes(`llm-admin-1 ${DEPLOYER_ROLE}`), accessEntries(run).join("\n"));
+        });
+
+        it("the creator listed later: refused on any caller's run, naming the key and the recorded creator", async () => {
+            const { run, failures } = await laterRun([ADMINS, CI_ROLE], CI_ROLE);
+            assert.deepStrictEqual(accessEntries(run), []);
+            assert.deepStrictEqual(failures.map((error) => [error.name, error.message.split("\n").length]), [["ConfigError", 1]]);
+            assert.match(failures[0].message, /^llm-platform:cluster\.adminRoleArns\[1\] = "arn:aws:iam::123456789012:role\/ci-deployer": is the role that created the cluster \(arn:aws:iam::123456789012:role\/ci-deployer, its tag llm-platform\.io\/created-by\)/);
+        });
+
+        it("an update that replaces the cluster: its creator is whoever runs it, not the old cluster's recorded one", async () => {
+            const { failures } = await laterRun([DEPLOYER_ROLE], CI_ROLE, ["llm-eks-1111111"]);
+            assert.match(failures.map((error) => error.message).join("\n"), /adminRoleArns\[0\] = "arn:aws:iam::123456789012:role\/offline-deployer": is the role running pulumi up/);
+        });
+
+        it("a cluster created before the creator was recorded: nothing to compare with, so nothing is refused", async () => {
+            const { run, failures } = await laterRun([DEPLOYER_ROLE], undefined);
+            assert.deepStrictEqual(failures, []);
+            assert.deepStrictEqual(accessEntries(run), [`llm-admin-0 ${DEPLOYER_ROLE}`, `llm-admin-0 ${DEPLOYER_ROLE}`]);
         });
     });
 

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { ConfigError } from "../config";
-import { adminRoleProblems } from "../config/aws";
+import { ClusterCreator, adminRoleProblems, creatorTagValue } from "../config/aws";
 import { loadConfigWith } from "./mocks";
 
 /** The one key an aws stack must set: who runs pulumi up (here, this machine). */
@@ -158,16 +158,31 @@ describe("aws config: the machine that runs pulumi up must reach the API server"
     }
 });
 
-describe("aws config: an admin role that is the role running pulumi up", () => {
+describe("aws config: an admin role that is the cluster's creator", () => {
     const CALLER = "arn:aws:sts::111122223333:assumed-role/platform-deployer/alice@example.com";
-    const refused = (adminRoleArns: string[], caller = CALLER) => adminRoleProblems(adminRoleArns, caller).map(({ path, input }) => [path.join("."), input]);
+    const creating = (arn: string): ClusterCreator => ({ arn, thisRun: true });
+    const refused = (adminRoleArns: string[], caller = CALLER) => adminRoleProblems(adminRoleArns, creating(caller)).map(({ path, input }) => [path.join("."), input]);
 
-    it("is refused naming the entry: EKS already made that role admin when it created the cluster", () => {
-        const [problem, ...others] = adminRoleProblems(["arn:aws:iam::111122223333:role/admins", "arn:aws:iam::111122223333:role/platform-deployer"], CALLER);
+    it("is refused naming the entry, on the run that creates the cluster: EKS makes the creator admin itself", () => {
+        const [problem, ...others] = adminRoleProblems(["arn:aws:iam::111122223333:role/admins", "arn:aws:iam::111122223333:role/platform-deployer"], creating(CALLER));
         assert.deepStrictEqual(others, []);
         assert.deepStrictEqual([problem.path, problem.input], [["cluster", "adminRoleArns", 1], "arn:aws:iam::111122223333:role/platform-deployer"]);
-        assert.strictEqual(problem.message, `is the role running pulumi up (${CALLER}), which EKS makes cluster admin when it creates the cluster `
-            + "(bootstrapClusterCreatorAdminPermissions): a second access entry for it fails with 409 ResourceInUseException; remove it from the list");
+        assert.strictEqual(problem.message, `is the role running pulumi up (${CALLER}), which creates the cluster: EKS makes the cluster's creator admin itself `
+            + "(bootstrapClusterCreatorAdminPermissions), so a second access entry for it fails with 409 ResourceInUseException; remove it from the list");
+    });
+
+    it("is refused on later runs as the creator the cluster recorded, whoever runs pulumi up", () => {
+        const recorded = creatorTagValue(CALLER);
+        assert.strictEqual(recorded, "arn:aws:iam::111122223333:role/platform-deployer");
+        const [problem] = adminRoleProblems(["arn:aws:iam::111122223333:role/team/platform-deployer"], { arn: recorded, thisRun: false });
+        assert.strictEqual(problem.message, "is the role that created the cluster (arn:aws:iam::111122223333:role/platform-deployer, its tag llm-platform.io/created-by): "
+            + "EKS made it admin itself (bootstrapClusterCreatorAdminPermissions), so a second access entry for it fails with 409 ResourceInUseException; remove it from the list");
+    });
+
+    it("records a creator the way EKS tags take it: the role's ARN, an IAM user's as it is, a comma (which IAM names allow) as _", () => {
+        assert.strictEqual(creatorTagValue("arn:aws:iam::111122223333:user/alice"), "arn:aws:iam::111122223333:user/alice");
+        assert.strictEqual(creatorTagValue("arn:aws-cn:sts::111122223333:assumed-role/deploy,ci/run"), "arn:aws-cn:iam::111122223333:role/deploy_ci");
+        assert.strictEqual(adminRoleProblems(["arn:aws-cn:iam::111122223333:role/deploy,ci"], { arn: "arn:aws-cn:iam::111122223333:role/deploy_ci", thisRun: false }).length, 1);
     });
 
     it("compares the assumed role's name with the role's, whatever the role's path (SSO roles have one)", () => {
@@ -180,7 +195,7 @@ describe("aws config: an admin role that is the role running pulumi up", () => {
         assert.strictEqual(refused(["arn:aws:iam::111122223333:role/Platform-Deployer"]).length, 1);
     });
 
-    it("accepts the same name in another account or partition, a role whose name only starts alike, and any role when an IAM user runs pulumi up", () => {
+    it("accepts the same name in another account or partition, a role whose name only starts alike, and any role when an IAM user created the cluster", () => {
         assert.deepStrictEqual(refused(["arn:aws:iam::444455556666:role/platform-deployer"]), []);
         assert.deepStrictEqual(refused(["arn:aws-cn:iam::111122223333:role/platform-deployer"]), []);
         assert.deepStrictEqual(refused(["arn:aws:iam::111122223333:role/platform-deployer-2"]), []);
