@@ -81,7 +81,13 @@ function adminRoleCheck(cluster: ClusterConfig): (creator: ClusterCreator | unde
     };
 }
 
-/** `detect`: this machine's public address, said aloud, since the public endpoint now admits it. */
+/**
+ * `detect`: this machine's public address, said aloud when pulumi up (or preview) runs, since
+ * the public endpoint now admits it and the next deployer's run will replace it. Offline (the
+ * tests, the offline plan) nothing is said: the address is always the same stand-in, which
+ * the README names and the plan's resources.json shows, and the line would only repeat it in
+ * every run.
+ */
 async function detectDeployer(cluster: ClusterConfig): Promise<{ cidr?: string; problems: string[] }> {
     const index = cluster.deployerCidrs.indexOf(DETECT_DEPLOYER);
     if (index < 0) {
@@ -89,8 +95,10 @@ async function detectDeployer(cluster: ClusterConfig): Promise<{ cidr?: string; 
     }
     try {
         const { cidr, source } = await thisMachine();
-        void pulumi.log.info(`llm-platform:cluster.deployerCidrs: ${DETECT_DEPLOYER}: the API server's public endpoint admits ${cidr}, ${source}; `
-            + "a stack that CI or several people deploy should list fixed CIDRs instead");
+        if (source !== undefined) {
+            void pulumi.log.info(`llm-platform:cluster.deployerCidrs: ${DETECT_DEPLOYER}: the API server's public endpoint admits ${cidr}, ${source}; `
+                + "a stack that CI or several people deploy should list fixed CIDRs instead");
+        }
         return { cidr, problems: [] };
     } catch (error) {
         return { problems: [problemAt(["cluster", "deployerCidrs", index], DETECT_DEPLOYER,
@@ -109,19 +117,19 @@ function reason(error: unknown): string {
 export const OFFLINE_DEPLOYER_ADDRESS = "llm-platform:offline:deployerAddress";
 
 /**
- * This machine's public address as a /32. Run by the Pulumi engine (`pulumi up`, `preview`),
- * it asks checkip.amazonaws.com, which answers with the address AWS sees. With no engine, the
- * program runs under the offline run's mocks, with no network: the mocks answer it like every
- * other cloud fact (an engine is what @pulumi/pulumi log/index.ts checks too, to choose between
- * the engine and the console).
+ * This machine's public address as a /32, and where it comes from. Run by the Pulumi engine
+ * (`pulumi up`, `preview`), it asks checkip.amazonaws.com, which answers with the address AWS
+ * sees. With no engine, the program runs under the offline run's mocks, with no network: the
+ * mocks answer it like every other cloud fact, with a stand-in and no source (an engine is
+ * what @pulumi/pulumi log/index.ts checks too, to choose between the engine and the console).
  */
-async function thisMachine(): Promise<{ cidr: string; source: string }> {
+async function thisMachine(): Promise<{ cidr: string; source?: string }> {
     if (pulumi.runtime.getEngine() === undefined) {
         const answer: unknown = await pulumi.runtime.invoke(OFFLINE_DEPLOYER_ADDRESS, {});
         if (!isRecord(answer) || typeof answer.cidr !== "string") {
             throw new Error("the offline run gave no address");
         }
-        return { cidr: answer.cidr, source: "a stand-in of the offline run for the address of the machine that runs pulumi up" };
+        return { cidr: answer.cidr };
     }
     const response = await fetch(CHECKIP_URL, { signal: AbortSignal.timeout(15_000) });
     if (!response.ok) {

@@ -1,9 +1,9 @@
 import * as assert from "assert";
-import { awsCluster } from "../clusters";
+import { awsCluster, awsPreflight } from "../clusters";
 import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
 import { cidrSubnet, subnetLayout } from "../components/cluster-network";
 import { checkipCidr, kubeconfig } from "../lib/eks";
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { computedOutputs, invokeResults } from "../tools/offline/fakes";
 import { settings } from "../tools/offline/internals";
 import { ProgramRun, RecordedResource, SECRET, nameOfUrn } from "../tools/offline/run";
@@ -149,16 +149,44 @@ describe("aws cluster (EksCluster)", () => {
             assert.strictEqual(inputs(resource(run, "aws:eks/cluster:Cluster", "v-eks")).vpcConfig.endpointPublicAccess, false, "a private range needs no public endpoint");
         });
 
-        it("says in the run's output which address detect opened the endpoint to", async () => {
+        /** What `run` prints on the console (where pulumi.log writes with no engine), and its result. */
+        async function consoleOf<T>(run: () => Promise<T>): Promise<{ lines: string[]; result: T }> {
             const lines: string[] = [];
             const log = console.log;
             console.log = (...args: unknown[]) => lines.push(args.join(" "));
             try {
-                await runAwsLayer({ cluster: { deployerCidrs: ["detect"] } });
+                return { lines, result: await run() };
             } finally {
                 console.log = log;
             }
-            assert.ok(lines.some((line) => line.includes("llm-platform:cluster.deployerCidrs: detect: the API server's public endpoint admits 198.51.100.7/32")), lines.join("\n"));
+        }
+
+        it("says in pulumi up's output which address detect opened the endpoint to, as checkip.amazonaws.com gave it", async () => {
+            const config = await loadConfigWith({ target: "aws", cluster: { deployerCidrs: ["detect"] } });
+            assert.ok(!(config instanceof Error) && config.aws, String(config));
+            // An engine runs the program (pulumi up): this machine's address comes from checkip.amazonaws.com.
+            const runtime = pulumi.runtime as unknown as { getEngine: () => unknown };
+            const [getEngine, fetchOf] = [runtime.getEngine, globalThis.fetch];
+            runtime.getEngine = () => ({});
+            globalThis.fetch = async (url) => (String(url) === "https://checkip.amazonaws.com" ? new Response("52.10.0.99\n") : new Response("", { status: 404 }));
+            try {
+                const { lines, result } = await consoleOf(() => awsPreflight(config.aws!.cluster));
+                assert.deepStrictEqual(result, { deployerCidr: "52.10.0.99/32" });
+                assert.deepStrictEqual(lines.filter((line) => line.includes("cluster.deployerCidrs")), [
+                    "info: [runtime] llm-platform:cluster.deployerCidrs: detect: the API server's public endpoint admits 52.10.0.99/32, "
+                    + "this machine's public address as https://checkip.amazonaws.com sees it; a stack that CI or several people deploy should list fixed CIDRs instead",
+                ]);
+            } finally {
+                runtime.getEngine = getEngine;
+                globalThis.fetch = fetchOf;
+            }
+        });
+
+        it("says nothing of detect offline (tests, the offline plan), where the address is always the same stand-in", async () => {
+            const { lines, result } = await consoleOf(() => runAwsLayer({ cluster: { deployerCidrs: ["detect"] } }));
+            assert.deepStrictEqual(result.failures, []);
+            assert.deepStrictEqual(lines.filter((line) => line.includes("deployerCidrs")), []);
+            assert.deepStrictEqual(inputs(resource(result.run, "aws:eks/cluster:Cluster", "llm-eks")).vpcConfig.publicAccessCidrs, ["198.51.100.7/32"], "the stand-in is in the plan");
         });
 
         it("refuses, before any AWS resource, a detect that cannot learn the address", async () => {
