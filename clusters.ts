@@ -7,11 +7,9 @@ import { LocalCluster, LocalClusterArgs } from "./components/local-cluster";
 import { LokiObjectStore, lokiBucketPrefix } from "./components/loki-object-store";
 import type { LokiObjectStoreRef } from "./components/observability";
 import { LOKI_SERVICE_ACCOUNT, MONITORING_NAMESPACE } from "./components/observability/names";
-import type { ClusterConfig, ObservabilityConfig, PlatformConfig } from "./config";
-import { ClusterCreator, adminRoleProblems } from "./config/aws";
-import { ConfigError, problemAt } from "./config/errors";
-import { isRecord } from "./config/project";
-import { CHECKIP_URL, DETECT_DEPLOYER, checkipCidr } from "./lib/eks";
+import type { ObservabilityConfig, PlatformConfig } from "./config";
+import { adminRoleCheck, awsPreflight } from "./config/preflight";
+import { DETECT_DEPLOYER } from "./lib/eks";
 
 /** The cluster layers of one target: the provider every other layer deploys through, and the stack outputs. */
 export interface PlatformCluster {
@@ -24,118 +22,6 @@ export interface PlatformCluster {
     readonly sharedStorageClass?: pulumi.Output<string>;
     /** (aws, `observability.loki.storage` s3) Loki's S3 bucket and what Loki must wait for. */
     readonly lokiObjectStore?: LokiObjectStoreRef;
-}
-
-/**
- * A ConfigError whose message and stack stay its problems. A refusal made while the program
- * runs (the preflight's, or the admin roles') reaches every resource that waits for it, and
- * Pulumi prefixes the message of an error at each property it passes through (`error
- * serializing property "clusterName": ...`, @pulumi/pulumi runtime/rpc.ts serializeProperties,
- * checked in 3.270.0, which keeps the error object so that the uncaught handler reports it
- * once): without this, `pulumi up` would print the lines under dozens of prefixes.
- */
-class PreflightError extends ConfigError {
-    constructor(problems: readonly string[]) {
-        super(problems);
-        const message = problems.join("\n");
-        Object.defineProperty(this, "message", { get: () => message, set: () => undefined });
-        Object.defineProperty(this, "stack", { get: () => `${this.name}: ${message}`, set: () => undefined });
-    }
-}
-
-/** What the preflight learns: this machine's public address as a /32, when the stack says `detect`. */
-export interface Preflight {
-    readonly deployerCidr?: string;
-}
-
-/**
- * The config check that needs the network before any AWS resource (config.ts checks the rest,
- * with no credentials): `detect` in `cluster.deployerCidrs` must learn this machine's address.
- * Rejects with a ConfigError, a RunError, which `pulumi up` prints as its lines, with no stack
- * trace (@pulumi/pulumi cmd/run/run.ts, uncaughtHandler).
- */
-export async function awsPreflight(cluster: ClusterConfig): Promise<Preflight> {
-    const deployer = await detectDeployer(cluster);
-    if (deployer.problems.length > 0) {
-        throw new PreflightError(deployer.problems);
-    }
-    return { deployerCidr: deployer.cidr };
-}
-
-/**
- * No `cluster.adminRoleArns` entry may be the cluster's creator, which EKS made admin itself
- * (config/aws.ts, adminRoleProblems). Only the creator counts: comparing with whoever runs
- * pulumi up would refuse an admin who runs it after CI created the cluster (removing their
- * role would delete their own access entry), and miss the creator listed on someone else's
- * run. The creator is the caller when the run creates the cluster (a first deploy, its preview,
- * a replacement), else the one the cluster's tag recorded at creation (components/eks-cluster.ts,
- * clusterCreator); for a cluster created before that tag nobody is known, and nothing refused.
- * So the check waits for the cluster's name, and gates the access entries only.
- */
-function adminRoleCheck(cluster: ClusterConfig): (creator: ClusterCreator | undefined) => void {
-    return (creator) => {
-        const problems = creator ? adminRoleProblems(cluster.adminRoleArns, creator) : [];
-        if (problems.length > 0) {
-            throw new PreflightError(problems.map(({ path, input, message }) => problemAt(path, input, message)));
-        }
-    };
-}
-
-/**
- * `detect`: this machine's public address, said aloud when pulumi up (or preview) runs, since
- * the public endpoint now admits it and the next deployer's run will replace it. Offline (the
- * tests, the offline plan) nothing is said: the address is always the same stand-in, which
- * the README names and the plan's resources.json shows, and the line would only repeat it in
- * every run.
- */
-async function detectDeployer(cluster: ClusterConfig): Promise<{ cidr?: string; problems: string[] }> {
-    const index = cluster.deployerCidrs.indexOf(DETECT_DEPLOYER);
-    if (index < 0) {
-        return { problems: [] };
-    }
-    try {
-        const { cidr, source } = await thisMachine();
-        if (source !== undefined) {
-            void pulumi.log.info(`llm-platform:cluster.deployerCidrs: ${DETECT_DEPLOYER}: the API server's public endpoint admits ${cidr}, ${source}; `
-                + "a stack that CI or several people deploy should list fixed CIDRs instead");
-        }
-        return { cidr, problems: [] };
-    } catch (error) {
-        return { problems: [problemAt(["cluster", "deployerCidrs", index], DETECT_DEPLOYER,
-            `could not learn this machine's public address from ${CHECKIP_URL} (${reason(error)}); list it yourself as a /32`)] };
-    }
-}
-
-/** Why a request failed, in a few words: fetch says "fetch failed" and keeps the cause (ENOTFOUND, a timeout...) apart. */
-function reason(error: unknown): string {
-    const { message, cause } = error instanceof Error ? error : { message: String(error), cause: undefined };
-    const detail = cause instanceof Error ? (cause as NodeJS.ErrnoException).code ?? cause.message : undefined;
-    return [message, detail].filter((part) => part).join(": ") || "no reason given";
-}
-
-/** The provider function the offline run answers in place of checkip.amazonaws.com (tools/offline/fakes.ts). */
-export const OFFLINE_DEPLOYER_ADDRESS = "llm-platform:offline:deployerAddress";
-
-/**
- * This machine's public address as a /32, and where it comes from. Run by the Pulumi engine
- * (`pulumi up`, `preview`), it asks checkip.amazonaws.com, which answers with the address AWS
- * sees. With no engine, the program runs under the offline run's mocks, with no network: the
- * mocks answer it like every other cloud fact, with a stand-in and no source (an engine is
- * what @pulumi/pulumi log/index.ts checks too, to choose between the engine and the console).
- */
-async function thisMachine(): Promise<{ cidr: string; source?: string }> {
-    if (pulumi.runtime.getEngine() === undefined) {
-        const answer: unknown = await pulumi.runtime.invoke(OFFLINE_DEPLOYER_ADDRESS, {});
-        if (!isRecord(answer) || typeof answer.cidr !== "string") {
-            throw new Error("the offline run gave no address");
-        }
-        return { cidr: answer.cidr };
-    }
-    const response = await fetch(CHECKIP_URL, { signal: AbortSignal.timeout(15_000) });
-    if (!response.ok) {
-        throw new Error(`HTTP ${response.status}`);
-    }
-    return { cidr: checkipCidr(await response.text()), source: `this machine's public address as ${CHECKIP_URL} sees it` };
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { awsCluster, awsPreflight } from "../clusters";
+import { awsCluster } from "../clusters";
+import { awsPreflight } from "../config/preflight";
 import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
 import { cidrSubnet, subnetLayout } from "../components/cluster-network";
 import { checkipCidr, kubeconfig } from "../lib/eks";
