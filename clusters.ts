@@ -46,6 +46,7 @@ export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws
     const pool = new GpuNodePool("gpu", {
         ...gpuPool,
         clusterName: eks.clusterName,
+        clusterExisted: eks.existedBefore,
         region: eks.region,
         kubernetesVersion: cluster.kubernetesVersion,
         subnetIds: eks.privateSubnetIds,

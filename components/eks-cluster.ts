@@ -64,15 +64,15 @@ export const REGULAR_ZONES: aws.GetAvailabilityZonesArgs = {
 
 /**
  * Who created the cluster, which EKS gave the bootstrap access entry: whoever runs pulumi up
- * when this run creates it (its name was not among the clusters listed before it was
- * registered: a first deploy, its preview, or a replacement); else the principal its
- * CREATOR_TAG recorded at creation; undefined for a cluster created before that tag.
+ * when this run creates it (it did not exist before: a first deploy, its preview, or a
+ * replacement); else the principal its CREATOR_TAG recorded at creation; undefined for a
+ * cluster created before that tag.
  */
-export function clusterCreator(cluster: { name: string; tags?: Readonly<Record<string, string>> }, listedBefore: readonly string[], callerArn: string): ClusterCreator | undefined {
-    if (!listedBefore.includes(cluster.name)) {
+export function clusterCreator(tags: Readonly<Record<string, string>> | undefined, existedBefore: boolean, callerArn: string): ClusterCreator | undefined {
+    if (!existedBefore) {
         return { arn: callerArn, thisRun: true };
     }
-    const recorded = cluster.tags?.[CREATOR_TAG];
+    const recorded = tags?.[CREATOR_TAG];
     return recorded ? { arn: recorded, thisRun: false } : undefined;
 }
 
@@ -88,6 +88,12 @@ export const SYSTEM_POOL_LABEL = { "llm-platform.io/pool": "system" } as const;
 export class EksCluster extends pulumi.ComponentResource {
     public readonly cluster: aws.eks.Cluster;
     public readonly clusterName: pulumi.Output<string>;
+    /**
+     * Whether the cluster existed before this run: its name was among the clusters listed before
+     * it was registered (getClusters never fails, where other EKS reads fail for a cluster not
+     * created yet). False on a first deploy, its preview and a replacement.
+     */
+    public readonly existedBefore: pulumi.Output<boolean>;
     public readonly region: pulumi.Output<string>;
     public readonly kubeconfig: pulumi.Output<string>;
     public readonly provider: k8s.Provider;
@@ -148,13 +154,14 @@ export class EksCluster extends pulumi.ComponentResource {
             tags: { [CREATOR_TAG]: pulumi.output(args.callerArn).apply(creatorTagValue) },
         }, { parent: this, dependsOn: afterListing, ignoreChanges: [`tags["${CREATOR_TAG}"]`] });
         this.clusterName = this.cluster.name;
+        this.existedBefore = pulumi.all([this.cluster.name, listedBefore]).apply(([clusterName, listed]) => listed.includes(clusterName));
         this.nodeSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
         const apiAccess = this.privateApiAccess(name, args);
 
         // The access entries wait for the admin-role check, which needs the cluster's name (known
         // in a preview too) and its recorded creator.
-        const adminRolesChecked = pulumi.all([this.cluster.name, this.cluster.tags, listedBefore, args.callerArn])
-            .apply(([clusterName, tags, listed, caller]) => args.checkAdminRoles?.(clusterCreator({ name: clusterName, tags }, listed, caller)));
+        const adminRolesChecked = pulumi.all([this.cluster.tags, this.existedBefore, args.callerArn])
+            .apply(([tags, existed, caller]) => args.checkAdminRoles?.(clusterCreator(tags, existed, caller)));
         args.adminRoleArns.forEach((arn, index) => {
             const principalArn = adminRolesChecked.apply(() => arn);
             const entry = new aws.eks.AccessEntry(`${name}-admin-${index}`, { clusterName: this.clusterName, principalArn, type: "STANDARD" }, parent);
@@ -168,6 +175,7 @@ export class EksCluster extends pulumi.ComponentResource {
         this.nodePrerequisites = ADDONS.filter((addon) => addon.beforeNodes).map((addon) => this.addon(name, addon, []));
         this.systemNodes = new ManagedNodeGroup(`${name}-system`, {
             clusterName: this.clusterName,
+            clusterExisted: this.existedBefore,
             subnetIds: this.privateSubnetIds,
             amiType: "AL2023_x86_64_STANDARD",
             instanceTypes: args.systemPool.instanceTypes,
@@ -196,7 +204,7 @@ export class EksCluster extends pulumi.ComponentResource {
         new k8s.storage.v1.StorageClass(`${name}-gp3`, gp3StorageClass(), { parent: this, provider: this.provider });
 
         this.registerOutputs({
-            cluster: this.cluster, clusterName: this.clusterName, kubeconfig: this.kubeconfig, provider: this.provider,
+            cluster: this.cluster, clusterName: this.clusterName, existedBefore: this.existedBefore, kubeconfig: this.kubeconfig, provider: this.provider,
             vpcId: this.vpcId, privateSubnetIds: this.privateSubnetIds, nodeSecurityGroupId: this.nodeSecurityGroupId,
             efsFileSystemId: this.efsFileSystemId, efsStorageClassName: this.efsStorageClassName,
         });

@@ -7,6 +7,8 @@ import { EksTaintEffect, ManagedNodeGroup, NodeTaint } from "./managed-node-grou
 
 export interface GpuNodePoolArgs {
     readonly clusterName: pulumi.Input<string>;
+    /** Whether the cluster existed before this run (EksCluster.existedBefore). */
+    readonly clusterExisted: pulumi.Input<boolean>;
     readonly region: pulumi.Input<string>;
     /** The cluster's Kubernetes minor, for the matching autoscaler release. */
     readonly kubernetesVersion: string;
@@ -78,6 +80,7 @@ export class GpuNodePool extends pulumi.ComponentResource {
 
         this.nodes = new ManagedNodeGroup(name, {
             clusterName: args.clusterName,
+            clusterExisted: args.clusterExisted,
             subnetIds: args.subnetIds,
             amiType: GPU_AMI_TYPE,
             instanceTypes: args.instanceTypes,

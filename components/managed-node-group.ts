@@ -13,6 +13,11 @@ export interface NodeTaint {
 
 export interface ManagedNodeGroupArgs {
     readonly clusterName: pulumi.Input<string>;
+    /**
+     * Whether the cluster existed before this run (EksCluster.existedBefore): false on a first
+     * deploy, its preview and a replacement, when the cluster has no node group to read yet.
+     */
+    readonly clusterExisted: pulumi.Input<boolean>;
     /** Private subnets the nodes launch in. */
     readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
     /** The EKS AMI type, e.g. `AL2023_x86_64_STANDARD` or `AL2023_x86_64_NVIDIA`. */
@@ -141,7 +146,7 @@ export class ManagedNodeGroup extends pulumi.ComponentResource {
             scalingConfig: {
                 minSize: args.minSize,
                 maxSize: args.maxSize,
-                desiredSize: this.desiredSizeNow(args.clusterName, name).apply((current) => desiredSize(current, args.minSize, args.maxSize)),
+                desiredSize: this.desiredSizeNow(args.clusterName, args.clusterExisted, name).apply((current) => desiredSize(current, args.minSize, args.maxSize)),
             },
             updateConfig: { maxUnavailable: 1 },
             launchTemplate: { id: this.launchTemplate.id, version: pulumi.interpolate`${this.launchTemplate.latestVersion}` },
@@ -171,17 +176,15 @@ export class ManagedNodeGroup extends pulumi.ComponentResource {
      * (and the `pulumi up` that runs it first) and an update that replaces the cluster get the
      * auto-generated name from the engine's Check before anything is created. ListNodegroups
      * fails for such a name with ResourceNotFoundException, which getNodeGroups passes on
-     * (terraform-provider-aws internal/service/eks/node_groups_data_source.go); ListClusters
-     * (getClusters, clusters_data_source.go) never fails for it, so a cluster it does not list
-     * has no groups.
+     * (terraform-provider-aws internal/service/eks/node_groups_data_source.go): so a cluster
+     * that did not exist before this run (`clusterExisted`) is not asked.
      */
-    private desiredSizeNow(clusterName: pulumi.Input<string>, name: string): pulumi.Output<number[]> {
+    private desiredSizeNow(clusterName: pulumi.Input<string>, clusterExisted: pulumi.Input<boolean>, name: string): pulumi.Output<number[]> {
         const opts = { parent: this };
         // The invokes take the name, not its Output: a cluster that fails (a refused preflight,
-        // clusters.ts) then fails this apply quietly instead of logging each invoke's arguments.
-        return pulumi.output(clusterName).apply(async (cluster) => {
-            const { names: clusters } = await aws.eks.getClusters({}, opts);
-            if (!clusters.includes(cluster)) {
+        // config/preflight.ts) then fails this apply quietly instead of logging each invoke's arguments.
+        return pulumi.all([clusterName, clusterExisted]).apply(async ([cluster, existed]) => {
+            if (!existed) {
                 return [];
             }
             const { names } = await aws.eks.getNodeGroups({ clusterName: cluster }, opts);
