@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig } from "../config";
-import { CHECKIP_URL, DETECT_DEPLOYER, checkipCidr } from "../lib/eks";
+import { CHECKIP_URL, DETECT_DEPLOYER, OFFLINE_DEPLOYER_ADDRESS, checkipCidr } from "../lib/eks";
 import { ClusterCreator, adminRoleProblems } from "./aws";
 import { ConfigError, problemAt } from "./errors";
 import { isRecord } from "./project";
@@ -96,9 +96,6 @@ function reason(error: unknown): string {
     const detail = cause instanceof Error ? (cause as NodeJS.ErrnoException).code ?? cause.message : undefined;
     return [message, detail].filter((part) => part).join(": ") || "no reason given";
 }
-
-/** The provider function the offline run answers in place of checkip.amazonaws.com (tools/offline/fakes.ts). */
-export const OFFLINE_DEPLOYER_ADDRESS = "llm-platform:offline:deployerAddress";
 
 /**
  * This machine's public address as a /32, and where it comes from. Run by the Pulumi engine

@@ -19,6 +19,9 @@ export const DETECT_DEPLOYER = "detect";
 /** Where this machine's public address comes from: the address AWS sees, as plain text. */
 export const CHECKIP_URL = "https://checkip.amazonaws.com";
 
+/** The provider function the offline run answers in place of CHECKIP_URL (tools/offline/fakes.ts). */
+export const OFFLINE_DEPLOYER_ADDRESS = "llm-platform:offline:deployerAddress";
+
 /** An IPv4 CIDR block as numbers: its first address and its prefix length. */
 export function parseCidr(cidr: string): { readonly base: number; readonly prefix: number } | undefined {
     const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d|[12]\d|3[0-2])$/.exec(cidr);
@@ -61,7 +64,7 @@ export function cidrClass(cidr: string): CidrClass {
 /** This machine's public address as a /32, from checkip.amazonaws.com's answer (the address and a newline). */
 export function checkipCidr(body: string): string {
     const cidr = `${body.trim()}/32`;
-    if (!/^\d{1,3}(\.\d{1,3}){3}\/32$/.test(cidr) || parseCidr(cidr) === undefined) {
+    if (parseCidr(cidr) === undefined) {
         throw new Error(`${CHECKIP_URL} answered ${JSON.stringify(body.slice(0, 40))}, which is not an IPv4 address`);
     }
     if (cidrClass(cidr) !== "public") {

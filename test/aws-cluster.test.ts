@@ -3,7 +3,7 @@ import { awsCluster } from "../clusters";
 import { awsPreflight } from "../config/preflight";
 import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
 import { cidrSubnet, subnetLayout } from "../components/cluster-network";
-import { checkipCidr, kubeconfig } from "../lib/eks";
+import { OFFLINE_DEPLOYER_ADDRESS, checkipCidr, kubeconfig } from "../lib/eks";
 import * as pulumi from "@pulumi/pulumi";
 import { computedOutputs, invokeResults } from "../tools/offline/fakes";
 import { settings } from "../tools/offline/internals";
@@ -192,8 +192,8 @@ describe("aws cluster (EksCluster)", () => {
 
         it("refuses, before any AWS resource, a detect that cannot learn the address", async () => {
             const answers = invokeResults as Record<string, InvokeAnswer>;
-            const answer = answers["llm-platform:offline:deployerAddress"];
-            answers["llm-platform:offline:deployerAddress"] = () => {
+            const answer = answers[OFFLINE_DEPLOYER_ADDRESS];
+            answers[OFFLINE_DEPLOYER_ADDRESS] = () => {
                 throw new Error("no route to checkip");
             };
             try {
@@ -202,7 +202,7 @@ describe("aws cluster (EksCluster)", () => {
                 assert.deepStrictEqual(failures.map((error) => error.name), ["ConfigError"]);
                 assert.match(failures[0].message, /^llm-platform:cluster\.deployerCidrs\[0\] = "detect": could not learn this machine's public address from https:\/\/checkip\.amazonaws\.com \(.+\); list it yourself as a \/32$/);
             } finally {
-                answers["llm-platform:offline:deployerAddress"] = answer;
+                answers[OFFLINE_DEPLOYER_ADDRESS] = answer;
             }
         });
 

@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isRecord } from "../../config/project";
+import { OFFLINE_DEPLOYER_ADDRESS } from "../../lib/eks";
 
 /**
  * What the offline run answers for cloud state that only a real provider knows: the
@@ -45,9 +46,9 @@ export const invokeResults: Readonly<Record<string, (inputs: Inputs) => Inputs>>
     "aws:index/getCallerIdentity:getCallerIdentity": () => ({
         accountId: OFFLINE_ACCOUNT, arn: `arn:aws:sts::${OFFLINE_ACCOUNT}:assumed-role/offline-deployer/offline`, userId: "AROAOFFLINE:offline", id: OFFLINE_ACCOUNT,
     }),
-    // The public address of the machine that runs pulumi up (clusters.ts asks https://checkip.amazonaws.com
+    // The public address of the machine that runs pulumi up (config/preflight.ts asks https://checkip.amazonaws.com
     // when the engine runs it): a documentation address stands in for it offline.
-    "llm-platform:offline:deployerAddress": () => ({ cidr: OFFLINE_DEPLOYER_CIDR }),
+    [OFFLINE_DEPLOYER_ADDRESS]: () => ({ cidr: OFFLINE_DEPLOYER_CIDR }),
     "aws:index/getPartition:getPartition": () => ({ partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" }),
     "aws:index/getRegion:getRegion": (inputs) => {
         const region = typeof inputs.region === "string" ? inputs.region : OFFLINE_REGION;
