@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import { checkManifests } from "../tools/check";
 import { typeToken } from "../tools/offline/manifests";
 import { modelServer } from "./policies/fixtures";
-import { PROJECT_DIR } from "./mocks";
+import { PROJECT_DIR, buildTools } from "./mocks";
 
 const CHECK = path.join(PROJECT_DIR, "bin", "tools", "check.js");
 
@@ -31,8 +31,7 @@ describe("npm run check", function () {
     this.timeout(120_000);
 
     before(() => {
-        const build = spawnSync("npm", ["run", "-s", "build"], { cwd: PROJECT_DIR, encoding: "utf8" });
-        assert.strictEqual(build.status, 0, build.stderr);
+        buildTools();
     });
 
     it("maps kinds to Pulumi type tokens", () => {

@@ -1,8 +1,11 @@
 /**
  * The one place tests set up Pulumi mocks. Every helper runs code under
  * `pulumi.runtime.setMocks(..., "llm-platform", stack, false)` with strict provider
- * functions (tools/offline/fakes.ts) and records what reached the engine.
+ * functions (tools/offline/fakes.ts) and records what reached the engine. Also where the
+ * suites that run the commands as a user does build them, once.
  */
+import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as path from "path";
 import { PlatformConfig, loadConfig } from "../config";
 import { PROJECT } from "../config/project";
@@ -11,6 +14,20 @@ import { ProgramRun, RecordedResource, runProgram, runUnderMocks } from "../tool
 import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
+
+let built = false;
+
+/**
+ * `npm run build` (bin/, as `npm run plan` and `npm run check` run), once per test run: a
+ * second build would delete bin/ under a command another suite is running.
+ */
+export function buildTools(): void {
+    if (!built) {
+        const build = spawnSync("npm", ["run", "-s", "build"], { cwd: PROJECT_DIR, encoding: "utf8" });
+        assert.strictEqual(build.status, 0, build.stderr);
+        built = true;
+    }
+}
 
 /** The stack files in the repository. */
 export const STACKS = ["dev", "prod", "local"] as const;

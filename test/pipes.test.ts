@@ -3,7 +3,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PROJECT_DIR } from "./mocks";
+import { PROJECT_DIR, buildTools } from "./mocks";
 
 /**
  * The commands print all of a large output through a pipe: spawnSync reads the child's
@@ -15,8 +15,7 @@ describe("output through a pipe", function () {
     let dir: string;
 
     before(() => {
-        const build = spawnSync("npm", ["run", "-s", "build"], { cwd: PROJECT_DIR, encoding: "utf8" });
-        assert.strictEqual(build.status, 0, build.stderr);
+        buildTools();
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "pipes-"));
     });
 

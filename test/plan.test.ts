@@ -7,7 +7,7 @@ import { parse, parseAllDocuments, stringify } from "yaml";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { EXIT, exitStatus, packConfigPath, plan, withStackTraceOnFailure } from "../tools/plan";
 import { InputError } from "../tools/offline/stack-file";
-import { PROJECT_DIR } from "./mocks";
+import { PROJECT_DIR, buildTools } from "./mocks";
 
 /** The compiled plan, as `npm run plan` runs it (built once, in the first `before`). */
 const PLAN = path.join(PROJECT_DIR, "bin", "tools", "plan.js");
@@ -48,8 +48,7 @@ describe("npm run plan", function () {
     this.timeout(180_000);
 
     before(() => {
-        const build = spawnSync("npm", ["run", "-s", "build"], { cwd: PROJECT_DIR, encoding: "utf8" });
-        assert.strictEqual(build.status, 0, build.stderr);
+        buildTools();
     });
 
     describe("on the local stack", () => {
