@@ -13,6 +13,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { PROJECT_DIR } from "../config/project";
 import { PACK_NAME, packArgs } from "../policies/pack";
+import { exitWhenFlushed } from "./offline/exit";
 import { KubernetesObject, kubernetesObjects, sortObjects, toManifestYaml } from "./offline/manifests";
 import { packConfigProblems } from "./offline/pack-config";
 import { PolicyReport, evaluatePolicies } from "./offline/policies";
@@ -215,5 +216,5 @@ async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
     // Not process.exit(): it would cut the output still waiting in a pipe (tools/offline/exit.ts).
-    main(process.argv.slice(2)).then(async (code) => (await import("./offline/exit")).exitWhenFlushed(code));
+    main(process.argv.slice(2)).then(exitWhenFlushed);
 }
