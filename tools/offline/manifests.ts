@@ -1,4 +1,5 @@
 import { dump } from "js-yaml";
+import { isRecord } from "../../config/project";
 import type { RecordedResource } from "./run";
 
 export interface KubernetesObject {
@@ -39,8 +40,9 @@ export function sortObjects(objects: readonly KubernetesObject[]): KubernetesObj
     return [...objects].sort(compareObjects);
 }
 
-function isKubernetesObject(value: Record<string, unknown>): value is KubernetesObject {
-    return typeof value.apiVersion === "string" && typeof value.kind === "string" && typeof value.metadata === "object";
+/** An object with an apiVersion, a kind and metadata. */
+export function isKubernetesObject(value: unknown): value is KubernetesObject {
+    return isRecord(value) && typeof value.apiVersion === "string" && typeof value.kind === "string" && isRecord(value.metadata);
 }
 
 function compareObjects(a: KubernetesObject, b: KubernetesObject): number {

@@ -20,7 +20,7 @@ import { ChartFiles, readChartDirectory } from "./chart-files";
 import { ChartRef } from "./chart-sources";
 import { unknownValuesKeys } from "./chart-values";
 import { parseManifestDocuments } from "./manifest-documents";
-import { KubernetesObject, typeToken } from "./manifests";
+import { KubernetesObject, isKubernetesObject, typeToken } from "./manifests";
 import { PropertyPath, RecordedResource, maskLeaves } from "./run";
 import { TransformCallback, applyTransforms } from "./transforms";
 
@@ -187,10 +187,6 @@ async function helmTemplate(release: ChartRelease, options: RenderOptions, apiVe
     } finally {
         fs.rmSync(scratch, { recursive: true, force: true });
     }
-}
-
-function isKubernetesObject(value: unknown): value is KubernetesObject {
-    return isRecord(value) && typeof value.apiVersion === "string" && typeof value.kind === "string" && isRecord(value.metadata);
 }
 
 async function registeredObjects(
