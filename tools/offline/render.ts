@@ -93,7 +93,11 @@ export interface RenderOptions {
 /**
  * Renders every chart as a first `pulumi up` does. The provider renders a chart with the API
  * versions the cluster serves at that moment (chart.go setKubeVersionAndAPIVersions, from
- * discovery), and a chart is constructed only once what it depends on exists: so a chart sees
+ * discovery), and a chart is constructed only once what it depends on exists (the SDK registers
+ * it after the URNs of every custom resource it depends on, transitively, resolve: @pulumi/pulumi
+ * runtime/dependsOn.ts getAllTransitivelyReferencedResourceURNs; the engine answers a custom
+ * resource's registration only when its step is done: pulumi/pulumi source_eval.go
+ * RegisterResource, "block waiting for the operation to finish"): so a chart sees
  * the CRDs of the charts and objects it depends on, directly or not, and never its own. A first
  * pass renders every chart bare and finds the CRDs; a chart whose templates ask
  * `.Capabilities.APIVersions` and depends on CRDs is rendered again with them.
