@@ -3,7 +3,6 @@ import type { Engine } from "../config";
 import { ENGINE_IMAGES } from "../components/engines";
 import { KEDA_CHART } from "../components/keda";
 import { KEDA_HTTP_CHART, interceptorScaledObjectFallback } from "../components/keda-http-add-on";
-import { startupBudget } from "../components/model-server/deployment";
 import { revisionHash } from "../components/model-server/names";
 import { KubernetesObject } from "../tools/offline/manifests";
 import { ProgramRun, SECRET } from "../tools/offline/run";
@@ -38,7 +37,11 @@ function stackModels(stack: string): Json[] {
 }
 
 /** Everything the issue asks of one model server, checked on the objects the program declared. */
-function assertCompleteModelServer(run: ProgramRun, name: string, expect: { gpus: number; engine: Engine; token: boolean; ingress: boolean; maxReplicas: number; startupBudgetSeconds: number }): void {
+interface ModelServerExpectation {
+    gpus: number; engine: Engine; token: boolean; ingress: boolean; maxReplicas: number; startupBudgetSeconds: number; fallbackReplicas: number;
+}
+
+function assertCompleteModelServer(run: ProgramRun, name: string, expect: ModelServerExpectation): void {
     const deployment = must(run, "Deployment", name);
     const namespace = deployment.metadata.namespace;
     assert.ok(namespace, "the Deployment is namespaced");
@@ -101,7 +104,11 @@ function assertCompleteModelServer(run: ProgramRun, name: string, expect: { gpus
     assert.ok(server.volumeMounts.some((m: Json) => m.mountPath === "/dev/shm" && m.name === "dshm"));
     assert.deepStrictEqual(pod.topologySpreadConstraints.map((t: Json) => t.topologyKey), ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
     assert.ok(pod.topologySpreadConstraints.every((t: Json) => subset(t.labelSelector.matchLabels, deployment.spec.template.metadata.labels)));
-    assert.ok(startupBudget(server.startupProbe) >= expect.startupBudgetSeconds, "the startup probe covers the startup budget");
+    // The kubelet kills a container whose startup probe failed failureThreshold times, periodSeconds apart,
+    // after initialDelaySeconds: that sum must cover the budget (the arithmetic is written out, not the code's own).
+    const startup = server.startupProbe;
+    assert.ok(startup.initialDelaySeconds + startup.failureThreshold * startup.periodSeconds >= expect.startupBudgetSeconds,
+        `the startup probe allows ${startup.initialDelaySeconds} + ${startup.failureThreshold} x ${startup.periodSeconds} s, under the budget ${expect.startupBudgetSeconds} s`);
     assert.ok(server.readinessProbe.httpGet.path);
     assert.ok(server.livenessProbe.httpGet.path);
     const sleep = Number(server.lifecycle.preStop.exec.command[1]);
@@ -159,7 +166,8 @@ function assertCompleteModelServer(run: ProgramRun, name: string, expect: { gpus
     assert.deepStrictEqual(scaler.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name });
     assert.strictEqual(scaler.spec.maxReplicaCount, expect.maxReplicas);
     assert.ok(Number.isInteger(scaler.spec.minReplicaCount));
-    assert.ok(scaler.spec.fallback.failureThreshold >= 1 && Number.isInteger(scaler.spec.fallback.replicas));
+    assert.strictEqual(scaler.spec.fallback.failureThreshold, 3);
+    assert.strictEqual(scaler.spec.fallback.replicas, expect.fallbackReplicas);
     assert.ok(scaler.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.stabilizationWindowSeconds >= 0);
     assert.ok(scaler.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds >= 0);
     const engineTriggers = scaler.spec.triggers.filter((t: Json) => t.type === "prometheus");
@@ -202,7 +210,14 @@ describe("model server under mocks", () => {
             });
 
             it("declares a complete, consistently wired model server", () => {
-                assertCompleteModelServer(run, "qwen", { gpus, engine, token: true, ingress: true, maxReplicas: 3, startupBudgetSeconds: 905 });
+                assertCompleteModelServer(run, "qwen", { gpus, engine, token: true, ingress: true, maxReplicas: 3, startupBudgetSeconds: 905, fallbackReplicas: 1 });
+            });
+
+            it("gives a 905 s startup budget a startup probe of 91 checks 10 s apart, on the readiness path", () => {
+                const server = must(run, "Deployment", "qwen").spec.template.spec.containers.find((c: Json) => c.name === "server");
+                const { initialDelaySeconds, periodSeconds, failureThreshold, httpGet } = server.startupProbe;
+                assert.deepStrictEqual({ initialDelaySeconds, periodSeconds, failureThreshold }, { initialDelaySeconds: 0, periodSeconds: 10, failureThreshold: 91 });
+                assert.strictEqual(httpGet.path, server.readinessProbe.httpGet.path);
             });
 
             it("validates against the upstream schemas (Kubernetes, KEDA and Prometheus operator CRDs)", async () => {
@@ -299,6 +314,7 @@ describe("model server under mocks", () => {
                 assertCompleteModelServer(run, model.name, {
                     gpus: model.gpusPerReplica ?? 1, engine: model.engine ?? "vllm", token: false, ingress: Boolean(model.ingress?.host),
                     maxReplicas: model.maxReplicas, startupBudgetSeconds: model.startupBudgetSeconds ?? 900,
+                    fallbackReplicas: model.autoscaling?.fallbackReplicas ?? 1,
                 });
             }
             const planned: KubernetesObject[] = objects(run);
