@@ -26,23 +26,51 @@ import { promqlString } from "../../lib/promql";
 /** Consecutive failed metric reads before the fallback replica count applies. */
 export const FALLBACK_FAILURE_THRESHOLD = 3;
 
+/**
+ * A series a trigger's query reads: what a fake exporter must emit (metric name, and the labels
+ * the query matches with `=`) for the query to return a value. `podPattern`, when present, is the
+ * regular expression (`=~`) the series' `pod` label must match. A `counter` is read through rate().
+ */
+export interface TriggerSeries {
+    readonly metric: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly kind: "counter" | "gauge";
+    readonly podPattern?: string;
+}
+
 export interface LoadTrigger {
     /** The trigger's name (KEDA `triggers[].name`). */
-    readonly name: "queue" | "running" | "requestRate" | "cpu";
+    readonly name: "queue" | "running" | "requestRate" | "cpu" | "gpuUtilization";
     readonly query: string;
+    /**
+     * The series the query reads, apart from the `or` guard (noReplicasClause, kube-state-metrics'
+     * kube_deployment_status_replicas, which only matters at zero replicas: see noReplicasSeries).
+     */
+    readonly series: TriggerSeries;
     /** Target value per replica (AverageValue). */
     readonly threshold: number;
     /** Above this the model wakes from zero. */
     readonly activationThreshold: number;
 }
 
-function selector(labels: Record<string, string>): string {
+function selector(labels: Readonly<Record<string, string>>): string {
     return `{${Object.entries(labels).map(([key, value]) => `${key}${key === "pod" ? "=~" : "="}${promqlString(value)}`).join(",")}}`;
+}
+
+/** The series' selector: its equality labels, then its pod pattern. */
+function seriesSelector(series: TriggerSeries): string {
+    return selector({ ...series.labels, ...(series.podPattern === undefined ? {} : { pod: series.podPattern }) });
+}
+
+/** The series the `or` guard reads: kube-state-metrics' replicas of the model's Deployment. */
+export function noReplicasSeries(names: Pick<ModelServerNames, "namespace" | "server">): TriggerSeries {
+    return { metric: "kube_deployment_status_replicas", labels: { namespace: names.namespace, deployment: names.server }, kind: "gauge" };
 }
 
 /** `or`-clause: 0 when the Deployment has no replicas, nothing otherwise. */
 export function noReplicasClause(names: Pick<ModelServerNames, "namespace" | "server">): string {
-    return `sum(kube_deployment_status_replicas${selector({ namespace: names.namespace, deployment: names.server })} == 0)`;
+    const series = noReplicasSeries(names);
+    return `sum(${series.metric}${seriesSelector(series)} == 0)`;
 }
 
 /** The triggers for a model: queue and running requests (or request rate) per replica; CPU for engines without metrics. */
@@ -54,19 +82,28 @@ export function loadTriggers(model: ModelConfig, profile: EngineProfile, names: 
         // No load metrics (ollama): CPU seconds per second of the serving containers, from cAdvisor.
         // A Prometheus query rather than KEDA's cpu trigger, which supports neither fallback nor scale to zero.
         const cores = (parseQuantity(model.resources.cpu) ?? 1) * scaling.cpuUtilization;
-        const pods = selector({ namespace: names.namespace, pod: `${names.server}-[a-z0-9]+-[a-z0-9]+`, container: "server" });
-        return [{ name: "cpu", query: `sum(rate(container_cpu_usage_seconds_total${pods}[2m]))${guard}`, threshold: round(cores), activationThreshold }];
+        const series: TriggerSeries = {
+            metric: "container_cpu_usage_seconds_total",
+            labels: { namespace: names.namespace, container: "server" },
+            kind: "counter",
+            podPattern: `${names.server}-[a-z0-9]+-[a-z0-9]+`,
+        };
+        return [{ name: "cpu", query: `sum(rate(${series.metric}${seriesSelector(series)}[2m]))${guard}`, series, threshold: round(cores), activationThreshold }];
     }
     const labels = profile.modelLabel
         ? { namespace: names.namespace, [profile.modelLabel]: model.servedModelName }
         : { namespace: names.namespace, service: names.server };
-    const gauge = (metric: string) => `sum(${metric}${selector(labels)})${guard}`;
-    const queue: LoadTrigger = { name: "queue", query: gauge(profile.load.waiting.name), threshold: scaling.queuePerReplica, activationThreshold };
+    const gaugeSeries = (metric: string): TriggerSeries => ({ metric, labels, kind: "gauge" });
+    const gauge = (series: TriggerSeries) => `sum(${series.metric}${seriesSelector(series)})${guard}`;
+    const waiting = gaugeSeries(profile.load.waiting.name);
+    const queue: LoadTrigger = { name: "queue", query: gauge(waiting), series: waiting, threshold: scaling.queuePerReplica, activationThreshold };
     if (scaling.signal === "requestRate") {
-        const rate = `sum(rate(${profile.load.finished.name}${selector(labels)}[1m]))${guard}`;
-        return [queue, { name: "requestRate", query: rate, threshold: scaling.requestsPerSecondPerReplica, activationThreshold }];
+        const finished: TriggerSeries = { metric: profile.load.finished.name, labels, kind: "counter" };
+        const rate = `sum(rate(${finished.metric}${seriesSelector(finished)}[1m]))${guard}`;
+        return [queue, { name: "requestRate", query: rate, series: finished, threshold: scaling.requestsPerSecondPerReplica, activationThreshold }];
     }
-    return [queue, { name: "running", query: gauge(profile.load.running.name), threshold: scaling.runningPerReplica, activationThreshold }];
+    const running = gaugeSeries(profile.load.running.name);
+    return [queue, { name: "running", query: gauge(running), series: running, threshold: scaling.runningPerReplica, activationThreshold }];
 }
 
 function round(value: number): number {
