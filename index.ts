@@ -1,7 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import { GpuRuntime } from "./components/gpu-runtime";
 import { Keda } from "./components/keda";
+import { longestHoldSeconds } from "./components/keda-http-add-on";
 import { ModelServer } from "./components/model-server";
+import { scalesFromZero } from "./components/model-server/request-routing";
 import { Observability } from "./components/observability";
 import { awsCluster, localCluster } from "./clusters";
 import { loadConfig } from "./config";
@@ -36,8 +38,13 @@ if (config.aws) {
     new GpuRuntime("gpu-runtime", { provider, scrapeInterval: config.observability.scrapeInterval, dependsOn: [observability] });
 }
 
-// The HTTP add-on only where a model scales to zero: its interceptor holds the requests that wake it.
-const keda = new Keda("keda", { httpAddOn: config.models.some((model) => model.minReplicas === 0), dependsOn: [observability] }, { provider });
+// The HTTP add-on only where a model scales to zero: its interceptor holds the requests that wake it,
+// and drains for as long as it may hold one.
+const heldModels = config.models.filter(scalesFromZero);
+const keda = new Keda("keda", {
+    httpAddOn: heldModels.length > 0 ? { holdSeconds: longestHoldSeconds(heldModels) } : undefined,
+    dependsOn: [observability],
+}, { provider });
 
 const modelServers = config.models.map((model) => new ModelServer(model.name, {
     model,

@@ -1,5 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { ModelConfig } from "../config";
+import { coldStartSeconds, scalesFromZero } from "./model-server/request-routing";
 
 /**
  * The KEDA HTTP add-on's chart, pinned: kedacore/charts commit c4b92e9 "feat(http-add-on): release
@@ -44,17 +46,84 @@ const resources = (cpu: string, memory: string, cpuLimit: string, memoryLimit: s
     limits: { cpu: cpuLimit, memory: memoryLimit },
 });
 
+/** Replicas of the external scaler, which KEDA asks whether a model scaled to zero has requests waiting. */
+export const SCALER_REPLICAS = 2;
+
+/** Pod labels the chart gives each component (templates/<component>/deployment.yaml at v0.15.0). */
+const componentLabels = (component: "interceptor" | "scaler") => ({
+    "app.kubernetes.io/component": component,
+    "app.kubernetes.io/name": "http-add-on",
+    "app.kubernetes.io/part-of": KEDA_HTTP_CHART.chart,
+});
+
+/**
+ * How an interceptor pod stops (kedacore/http-add-on v0.15.0 interceptor/main.go, "Shutdown
+ * sequencing"): on SIGTERM its readiness turns 503 and it keeps accepting requests for
+ * KEDA_HTTP_SHUTDOWN_DELAY, then closes the proxy listener and waits up to KEDA_HTTP_DRAIN_TIMEOUT
+ * for the requests it holds or streams (pkg/http/server.go `serve`: `srv.Shutdown` bounded by the
+ * drain context, then `cancelBase()` cancels every request still open). The chart's defaults
+ * (values.yaml: shutdownDelay 5s, drainTimeout 30s, terminationGracePeriodSeconds 45) cut a request
+ * held for a model that is still waking, which the interceptor may hold for the InterceptorRoute's
+ * readiness timeout (the model's cold start, ./model-server/request-routing.ts), and then streams for
+ * as long as the generation runs. A drain that idles costs nothing: `srv.Shutdown` returns, and the
+ * pod exits, as soon as the last request is done.
+ */
+export interface InterceptorDrain {
+    readonly shutdownDelaySeconds: number;
+    readonly drainTimeoutSeconds: number;
+    /** shutdownDelay + drainTimeout, and time for the admin server and caches to stop (chart: "at least shutdownDelay + drainTimeout"). */
+    readonly terminationGracePeriodSeconds: number;
+}
+
+/** The chart's drain (values.yaml `interceptor.drainTimeout`), the floor when no model is held. */
+const CHART_DRAIN_SECONDS = 30;
+const SHUTDOWN_DELAY_SECONDS = 5;
+const STOP_SECONDS = 10;
+
+/**
+ * The longest a request stays in an interceptor, over the models that go through it (those that
+ * scale from zero): held for the model's cold start (the InterceptorRoute's readiness timeout), then
+ * answered within the model's own drainSeconds, the time the platform gives a generation in flight.
+ */
+export function longestHoldSeconds(models: readonly Pick<ModelConfig, "minReplicas" | "startupBudgetSeconds" | "drainSeconds">[]): number {
+    return Math.max(CHART_DRAIN_SECONDS, ...models.filter(scalesFromZero).map((model) => coldStartSeconds(model) + model.drainSeconds));
+}
+
+export function interceptorDrain(holdSeconds: number): InterceptorDrain {
+    const drainTimeoutSeconds = Math.max(CHART_DRAIN_SECONDS, Math.ceil(holdSeconds));
+    return {
+        shutdownDelaySeconds: SHUTDOWN_DELAY_SECONDS,
+        drainTimeoutSeconds,
+        terminationGracePeriodSeconds: SHUTDOWN_DELAY_SECONDS + drainTimeoutSeconds + STOP_SECONDS,
+    };
+}
+
+export interface KedaHttpChartOptions {
+    /** The longest a request stays in an interceptor (longestHoldSeconds): its drain. */
+    readonly holdSeconds: number;
+}
+
 /**
  * Values for the chart (keys of kedacore/charts http-add-on/values.yaml at v0.15.0). Each component
  * with requests and limits; no tolerations, so nothing lands on GPU nodes; the restricted pod
  * security profile (the chart's default pod context lacks runAsNonRoot and seccomp; the add-on's own
- * config/*\/deployment.yaml at v0.15.0 run its images with exactly these settings). One operator and
- * one scaler (a second scaler would need a PodDisruptionBudget the chart does not render); the
- * interceptors, which every request of a scale-to-zero model passes through, at least two, spread
- * over nodes, with the chart's PodDisruptionBudget (maxUnavailable 1).
+ * config/*\/deployment.yaml at v0.15.0 run its images with exactly these settings).
+ *
+ * One operator (a controller that reconciles routes; nothing waits on it). Two external scalers,
+ * spread over nodes, with a PodDisruptionBudget the chart does not render (scalerPodDisruptionBudget):
+ * KEDA holds one gRPC stream to the scaler's Service, and while no scaler runs, no model scaled to
+ * zero wakes. Two are safe: each scaler pings every interceptor itself and answers from its own
+ * counts (scaler/queue_pinger.go at v0.15.0: no leader, no shared state), and the chart's own
+ * default is three. The interceptors, which every request of a scale-to-zero model passes through,
+ * at least two, spread over nodes, with the chart's PodDisruptionBudget (maxUnavailable 1), and a
+ * drain as long as the longest hold (interceptorDrain).
  */
-export function kedaHttpChartValues() {
-    const interceptorLabels = { "app.kubernetes.io/component": "interceptor", "app.kubernetes.io/name": "http-add-on" };
+export function kedaHttpChartValues(options: KedaHttpChartOptions) {
+    const drain = interceptorDrain(options.holdSeconds);
+    const spread = (component: "interceptor" | "scaler") => [{
+        maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: { matchLabels: componentLabels(component) },
+    }];
     return {
         crds: { install: true },
         operator: {
@@ -64,12 +133,13 @@ export function kedaHttpChartValues() {
             tolerations: [],
         },
         scaler: {
-            replicas: 1,
+            replicas: SCALER_REPLICAS,
             pullPolicy: "IfNotPresent",
             service: "external-scaler",
             grpcPort: EXTERNAL_SCALER.port,
             resources: resources("50m", "64Mi", "500m", "128Mi"),
             tolerations: [],
+            topologySpreadConstraints: spread("scaler"),
         },
         interceptor: {
             pullPolicy: "IfNotPresent",
@@ -78,11 +148,12 @@ export function kedaHttpChartValues() {
             // Held requests and streamed responses live in the interceptor: more memory than the chart's 64Mi.
             resources: resources("100m", "128Mi", "1", "256Mi"),
             tolerations: [],
-            topologySpreadConstraints: [{
-                maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway",
-                labelSelector: { matchLabels: interceptorLabels },
-            }],
+            topologySpreadConstraints: spread("interceptor"),
             pdb: { enabled: true, maxUnavailable: 1 },
+            // Rendered as KEDA_HTTP_SHUTDOWN_DELAY and KEDA_HTTP_DRAIN_TIMEOUT (templates/interceptor/deployment.yaml), Go durations.
+            shutdownDelay: `${drain.shutdownDelaySeconds}s`,
+            drainTimeout: `${drain.drainTimeoutSeconds}s`,
+            terminationGracePeriodSeconds: drain.terminationGracePeriodSeconds,
         },
         podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
         securityContext: {
@@ -93,6 +164,19 @@ export function kedaHttpChartValues() {
             capabilities: { drop: ["ALL"] },
             seccompProfile: { type: "RuntimeDefault" },
         },
+    };
+}
+
+/**
+ * The external scalers' PodDisruptionBudget, which the chart does not render (it has one for the
+ * interceptor only, templates/interceptor/poddisruptionbudget.yaml at 0.15.0): a node drain takes
+ * one scaler at a time, so KEDA's stream always finds one. It selects the labels of
+ * templates/scaler/deployment.yaml at 0.15.0 (whatever the release name).
+ */
+export function scalerPodDisruptionBudget(namespace: pulumi.Input<string>) {
+    return {
+        metadata: { name: EXTERNAL_SCALER.service, namespace, labels: { "app.kubernetes.io/part-of": "llm-platform" } },
+        spec: { maxUnavailable: 1, selector: { matchLabels: componentLabels("scaler") } },
     };
 }
 
@@ -116,6 +200,8 @@ export function interceptorScaledObjectFallback(args: pulumi.ResourceTransformAr
 export interface KedaHttpAddOnArgs {
     /** Namespace the add-on runs in: KEDA's own, which must exist (see `dependsOn`). */
     readonly namespace: pulumi.Input<string>;
+    /** The longest a request stays in an interceptor (longestHoldSeconds of the models it serves): its drain. */
+    readonly holdSeconds: number;
     /** What the chart waits for: KEDA and its CRDs (the chart renders a ScaledObject). Defaults to none. */
     readonly dependsOn?: pulumi.Resource[];
 }
@@ -126,6 +212,8 @@ export interface KedaHttpAddOnArgs {
  */
 export class KedaHttpAddOn extends pulumi.ComponentResource {
     public readonly chart: k8s.helm.v4.Chart;
+    /** The external scalers' PodDisruptionBudget (scalerPodDisruptionBudget). */
+    public readonly scalerBudget: k8s.policy.v1.PodDisruptionBudget;
 
     constructor(name: string, args: KedaHttpAddOnArgs, opts?: pulumi.ComponentResourceOptions) {
         super("llm-platform:autoscaling:KedaHttpAddOn", name, {}, opts);
@@ -135,9 +223,11 @@ export class KedaHttpAddOn extends pulumi.ComponentResource {
             version: KEDA_HTTP_CHART.version,
             repositoryOpts: { repo: KEDA_HTTP_CHART.repo },
             namespace: args.namespace,
-            values: kedaHttpChartValues(),
+            values: kedaHttpChartValues({ holdSeconds: args.holdSeconds }),
         }, { parent: this, dependsOn: args.dependsOn ?? [], transforms: [interceptorScaledObjectFallback] });
 
-        this.registerOutputs({ chart: this.chart });
+        this.scalerBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-scaler`, scalerPodDisruptionBudget(args.namespace), { parent: this });
+
+        this.registerOutputs({ chart: this.chart, scalerBudget: this.scalerBudget });
     }
 }

@@ -10,9 +10,10 @@ export interface KedaArgs {
     readonly namespace?: string;
     /**
      * Also install the KEDA HTTP add-on, whose interceptor wakes models scaled to zero
-     * (components/keda-http-add-on.ts). Defaults to false.
+     * (components/keda-http-add-on.ts), draining for `holdSeconds`: the longest a request of those
+     * models stays in an interceptor (longestHoldSeconds). Defaults to none.
      */
-    readonly httpAddOn?: boolean;
+    readonly httpAddOn?: { readonly holdSeconds: number };
     /** What the chart waits for: the observability layer, whose CRD its ServiceMonitor is. Defaults to none. */
     readonly dependsOn?: pulumi.Resource[];
 }
@@ -74,7 +75,9 @@ export class Keda extends pulumi.ComponentResource {
 
         if (args.httpAddOn) {
             // After KEDA: the add-on's chart renders a ScaledObject for its interceptors.
-            this.httpAddOn = new KedaHttpAddOn(`${name}-http`, { namespace: this.namespace.metadata.name, dependsOn: [this.chart] }, { parent: this });
+            this.httpAddOn = new KedaHttpAddOn(`${name}-http`, {
+                namespace: this.namespace.metadata.name, holdSeconds: args.httpAddOn.holdSeconds, dependsOn: [this.chart],
+            }, { parent: this });
             this.httpAddOnEndpoints = httpAddOnEndpoints(namespace);
         }
 
