@@ -1,0 +1,122 @@
+/**
+ * npm run replay -- --stack <name> [--config <file>] [--model <name>] [--out <file.svg>]
+ *                   [--profile 3x60,12x60,...] [--quiet <seconds>] [--pod-start <seconds>]
+ *
+ * Replays a load profile (by default the seed design's 3, 12, 25, 8, 2 req/s for a minute each,
+ * then a quiet tail) against a model's ScaledObject as the stack's program builds it: the series
+ * its Prometheus triggers read are backfilled into a real Prometheus, the exact queries run at
+ * each instant KEDA and the HPA read them, and the HPA's algorithm with the ScaledObject's
+ * behavior turns the values into desired and Ready replicas (tools/replay/simulate.ts). Prints
+ * the time from each load step to the scale decision and to Ready, and writes an SVG of load,
+ * desired and Ready replicas over time. Exit status: 0 done, 2 bad input, 3 the replay failed.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { PROJECT_DIR } from "../config/project";
+import { exitWhenFlushed } from "./offline/exit";
+import { InputError, readStackFile, stackFilePath } from "./offline/stack-file";
+import { figuresText } from "./replay/figures";
+import { LoadProfile, parseProfile, seedProfile } from "./replay/profile";
+import { missingBinaries } from "./replay/prometheus";
+import { stackReplay } from "./replay/setup";
+import { replay } from "./replay/simulate";
+import { replaySvg } from "./replay/svg";
+
+const USAGE = "usage: npm run replay -- --stack <name> [--config <file>] [--model <name>] [--out <file.svg>] [--profile 3x60,12x60,...] [--quiet <seconds>] [--pod-start <seconds>]";
+
+/** The quiet tail after the seed's table: longer than a 300 s stabilisation window plus the scale-down policy periods. */
+export const DEFAULT_QUIET_SECONDS = 900;
+/** From a pod's creation to Ready, when nothing else is said: image cached, weights on the volume. */
+export const DEFAULT_POD_START_SECONDS = 30;
+
+/** The program beside tools/: index.ts from source, bin/index.js when compiled (as tools/plan.ts). */
+const PROGRAM = path.join(__dirname, "..", "index");
+
+interface ReplayOptions {
+    readonly stack: string;
+    readonly configFile: string;
+    readonly model?: string;
+    readonly out: string;
+    readonly profile: LoadProfile;
+    readonly podStartSeconds: number;
+}
+
+function whole(name: string, value: string | undefined, fallback: number): number {
+    if (value === undefined) {
+        return fallback;
+    }
+    if (!/^\d+$/.test(value)) {
+        throw new InputError(`--${name} "${value}" is not a whole number of seconds`);
+    }
+    return Number(value);
+}
+
+function parseCommandLine(argv: string[]): ReplayOptions {
+    let values;
+    try {
+        ({ values } = parseArgs({
+            args: argv,
+            options: {
+                stack: { type: "string" }, config: { type: "string" }, model: { type: "string" }, out: { type: "string" },
+                profile: { type: "string" }, quiet: { type: "string" }, "pod-start": { type: "string" },
+            },
+            strict: true,
+            allowPositionals: false,
+        }));
+    } catch (error) {
+        throw new InputError(`${(error as Error).message.split("\n")[0]}; ${USAGE}`);
+    }
+    if (!values.stack || !/^[\w.-]+$/.test(values.stack)) {
+        throw new InputError(values.stack ? `--stack "${values.stack}" is not a stack name; ${USAGE}` : USAGE);
+    }
+    const quiet = whole("quiet", values.quiet, DEFAULT_QUIET_SECONDS);
+    let profile: LoadProfile;
+    try {
+        profile = values.profile === undefined ? seedProfile(quiet) : parseProfile(values.profile);
+    } catch (error) {
+        throw new InputError((error as Error).message);
+    }
+    return {
+        stack: values.stack,
+        configFile: path.resolve(values.config ?? stackFilePath(PROJECT_DIR, values.stack)),
+        model: values.model,
+        out: path.resolve(values.out ?? path.join("out", values.stack, "scaling-replay.svg")),
+        profile,
+        podStartSeconds: whole("pod-start", values["pod-start"], DEFAULT_POD_START_SECONDS),
+    };
+}
+
+async function main(argv: string[]): Promise<number> {
+    try {
+        const options = parseCommandLine(argv);
+        const missing = missingBinaries();
+        if (missing) {
+            throw new InputError(missing);
+        }
+        const stack = await stackReplay(options.stack, readStackFile(options.configFile), PROGRAM);
+        const target = options.model === undefined ? stack.targets[0] : stack.targets.find((candidate) => candidate.model === options.model);
+        if (!target) {
+            throw new InputError(options.model === undefined ? `stack ${options.stack} has no models` : `--model "${options.model}": stack ${options.stack} has models ${stack.targets.map((t) => t.model).join(", ")}`);
+        }
+        const result = await replay(target, options.profile, { scrapeIntervalSeconds: stack.scrapeIntervalSeconds, podStartSeconds: options.podStartSeconds });
+        console.log(figuresText(result));
+        fs.mkdirSync(path.dirname(options.out), { recursive: true });
+        fs.writeFileSync(options.out, replaySvg(result, { min: Math.max(target.minReplicaCount, 1), max: target.maxReplicaCount }));
+        console.log(`wrote ${path.relative(process.cwd(), options.out) || options.out}`);
+        return 0;
+    } catch (error) {
+        if (error instanceof InputError || (error instanceof Error && error.name === "ConfigError")) {
+            const problems = (error as Error & { problems?: string[] }).problems ?? error.message.split("\n");
+            problems.forEach((line) => console.error(`error: ${line}`));
+            return 2;
+        }
+        console.error(`error: the replay failed: ${error instanceof Error ? error.message : String(error)}`);
+        return 3;
+    }
+}
+
+if (require.main === module) {
+    // Not process.exit(): it would cut the output still waiting in a pipe (tools/offline/exit.ts).
+    main(process.argv.slice(2)).then(exitWhenFlushed);
+}
