@@ -4,13 +4,15 @@ import { ConfigError, describeIssues, problemAt, unknownKey } from "./config/err
 import { ClusterConfig, GpuPoolConfig, awsProblems, clusterSchema, gpuPoolSchema } from "./config/aws";
 import { dnsLabel } from "./config/fields";
 import { ModelConfig, modelDefaultsSchema, modelListProblems, modelSchema } from "./config/models";
-import { ObservabilityConfig, observabilityProblems, observabilitySchema } from "./config/observability";
+import {
+    ClusterFlavour, ObservabilityConfig, clusterFlavourProblems, clusterFlavourSchema, effectiveFlavour, observabilityProblems, observabilitySchema,
+} from "./config/observability";
 import { ConfigDeclaration, PROJECT, configDeclarations, isRecord } from "./config/project";
 
 export { ConfigError } from "./config/errors";
 export type { ClusterConfig, GpuPoolConfig } from "./config/aws";
 export type { Engine, ModelConfig } from "./config/models";
-export type { ObservabilityConfig } from "./config/observability";
+export type { ClusterFlavour, ObservabilityConfig } from "./config/observability";
 
 /** The stack config, validated, with every default applied. */
 export interface PlatformConfig {
@@ -19,6 +21,8 @@ export interface PlatformConfig {
     readonly namespace: string;
     /** (local) Where the kubeconfig is; undefined fields mean the Kubernetes defaults. */
     readonly kubernetes: { readonly kubeconfig?: string; readonly context?: string };
+    /** The Kubernetes the stack runs on: `eks` on aws, else `clusterFlavour` (k3s, kind, minikube, generic). */
+    readonly clusterFlavour: ClusterFlavour;
     /** (aws) The EKS cluster and its GPU node pool; undefined for other targets. */
     readonly aws?: { readonly cluster: ClusterConfig; readonly gpuPool: GpuPoolConfig };
     readonly models: readonly ModelConfig[];
@@ -35,6 +39,7 @@ const platformSchema = z.strictObject({
     namespace: dnsLabel(63),
     kubeconfig: z.string(),
     kubeContext: z.string(),
+    clusterFlavour: clusterFlavourSchema,
     cluster: clusterSchema,
     gpuPool: gpuPoolSchema,
     modelDefaults: modelDefaultsSchema,
@@ -73,6 +78,7 @@ export function loadConfig(): PlatformConfig {
     }
     problems.push(...awsProblems(values.cluster, values.gpuPool, values.target).map(({ path, input, message }) => problemAt(path, input, message)));
     problems.push(...observabilityProblems(values.observability, values.target).map(({ path, input, message }) => problemAt(path, input, message)));
+    problems.push(...clusterFlavourProblems(values.clusterFlavour, values.target).map(({ path, input, message }) => problemAt(path, input, message)));
     if (problems.length > 0 || !parsed.success) {
         throw new ConfigError(problems);
     }
@@ -81,6 +87,7 @@ export function loadConfig(): PlatformConfig {
         target,
         namespace,
         kubernetes: { kubeconfig: kubeconfig || undefined, context: kubeContext || undefined },
+        clusterFlavour: effectiveFlavour(target, parsed.data.clusterFlavour),
         aws: target === "aws" ? { cluster, gpuPool } : undefined,
         models: parsed.data.models,
         hfToken: config.getSecret("hfToken"),

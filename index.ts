@@ -28,6 +28,7 @@ const modelNamespace = new k8s.core.v1.Namespace("models", {
 // Before the model servers: their ServiceMonitors need its CRDs, their ScaledObjects its Prometheus.
 const observability = new Observability("observability", {
     config: config.observability,
+    clusterFlavour: config.clusterFlavour,
     modelNamespace: config.namespace,
     grafanaAdminPassword: config.grafanaAdminPassword,
     lokiObjectStore: cluster.lokiObjectStore,

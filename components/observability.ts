@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { ObservabilityConfig } from "../config";
+import type { ClusterFlavour, ObservabilityConfig } from "../config";
 import { prometheusRule } from "./observability/alert-rules";
 import { dashboardConfigMaps, datasourceConfigMap, readDashboards } from "./observability/dashboards";
 import { ALLOY_CHART, LOKI_CHART, LokiBucket, alloyValues, lokiValues } from "./observability/logging-values";
@@ -19,6 +19,8 @@ export interface LokiObjectStoreRef extends LokiBucket {
 export interface ObservabilityArgs {
     /** Retention, storage, scrape interval and alert thresholds (config.observability). */
     readonly config: ObservabilityConfig;
+    /** The Kubernetes underneath: what of its control plane Prometheus scrapes (observability/control-plane.ts). Defaults to generic. */
+    readonly clusterFlavour?: ClusterFlavour;
     /** Namespace of the model servers: the alert rules watch it and the dashboards default to it. */
     readonly modelNamespace: string;
     /** Grafana's admin password (a secret). Defaults to a generated 32-character password (@pulumi/random). */
@@ -94,7 +96,7 @@ export class Observability extends pulumi.ComponentResource {
             repositoryOpts: { repo: PROMETHEUS_STACK_CHART.repo },
             name: RELEASES.prometheusStack,
             namespace,
-            values: prometheusStackValues(config),
+            values: prometheusStackValues(config, args.clusterFlavour),
         }, { ...inNamespace, dependsOn: [this.namespace, this.adminSecret] });
 
         this.loki = new k8s.helm.v4.Chart(`${name}-loki`, {
@@ -112,7 +114,7 @@ export class Observability extends pulumi.ComponentResource {
             repositoryOpts: { repo: ALLOY_CHART.repo },
             name: RELEASES.alloy,
             namespace,
-            values: alloyValues(),
+            values: alloyValues(config),
         }, inNamespace);
 
         // The PrometheusRule kind comes with the stack's CRDs.

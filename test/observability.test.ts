@@ -196,7 +196,7 @@ describe("observability", () => {
         it("sets cpu and memory requests and a memory limit on every container the charts run", () => {
             const stack = prometheusStackValues(config) as Values;
             const loki = lokiValues(config) as Values;
-            const alloy = alloyValues() as Values;
+            const alloy = alloyValues(config) as Values;
             const containers: [string, Values][] = [
                 ["operator", stack.prometheusOperator.resources], ["config reloader", stack.prometheusOperator.prometheusConfigReloader.resources],
                 ["prometheus", stack.prometheus.prometheusSpec.resources],
@@ -228,13 +228,13 @@ describe("observability", () => {
             }
             assert.match(pipeline, /__meta_kubernetes_pod_label_app_kubernetes_io_instance/);
             assert.ok(pipeline.includes(`url = "${LOKI_PUSH_URL}"`));
-            assert.strictEqual(alloyValues().alloy.configMap.content, pipeline);
+            assert.strictEqual(alloyValues(config).alloy.configMap.content, pipeline);
         });
 
         it("lets only the named node agents tolerate the GPU taint", () => {
             assert.deepStrictEqual([...GPU_TOLERATING_NODE_AGENTS].sort(), ["alloy", "kube-prometheus-stack-prometheus-node-exporter"]);
             const gpuTaint = [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }];
-            assert.deepStrictEqual(alloyValues().controller, { type: "daemonset", tolerations: gpuTaint });
+            assert.deepStrictEqual(alloyValues(config).controller, { type: "daemonset", tolerations: gpuTaint });
             const stack = prometheusStackValues(config) as Values;
             assert.deepStrictEqual(stack["prometheus-node-exporter"].tolerations, gpuTaint);
             const json = JSON.stringify({ ...stack, "prometheus-node-exporter": undefined, loki: lokiValues(config) });

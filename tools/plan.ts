@@ -13,6 +13,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { PROJECT_DIR } from "../config/project";
 import { PACK_NAME, packArgs } from "../policies/pack";
+import { boxLine, boxNeeds } from "./offline/box";
 import { exitWhenFlushed } from "./offline/exit";
 import { KubernetesObject, kubernetesObjects, sortObjects, toManifestYaml } from "./offline/manifests";
 import { packConfigProblems } from "./offline/pack-config";
@@ -153,6 +154,8 @@ function summarise(options: PlanOptions, { run, charts, objects, report }: Plan)
         ...chartProblems(charts).map((problem) => `error: ${problem}`),
         `policy pack ${PACK_NAME}: ${report.violations.length === 0 ? "no violations" : `${report.violations.length} violations`}`,
         ...report.violations.map((v) => `  [${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`),
+        // A local stack is one box (README, "Stacks"); an aws stack's nodes come and go with its pools.
+        ...(run.outputs.target === "local" ? [boxLine(options.stack, boxNeeds(run.resources, charts))] : []),
         `wrote resources.json, manifests.yaml, policy-report.json to ${path.relative(process.cwd(), options.outDir) || "."}`,
     ];
     return lines.join("\n");

@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ObservabilityConfig } from "../../config";
 import { LOKI_PUSH_URL, LOKI_SERVICE, LOKI_SERVICE_ACCOUNT, MODEL_POD_LABELS } from "./names";
-import { GPU_TOLERATION, resources } from "./prometheus-values";
+import { GPU_TOLERATION, configuredResources, resources } from "./prometheus-values";
 
 /**
  * Loki, pinned: grafana-community/helm-charts charts/loki/Chart.yaml version 18.11.0 (Loki 3.7.6),
@@ -80,7 +80,7 @@ export function lokiValues(config: ObservabilityConfig, bucket?: LokiBucket) {
         },
         singleBinary: {
             replicas: 1,
-            resources: resources("100m", "512Mi", "1", "1Gi"),
+            resources: configuredResources(loki.resources),
             persistence: {
                 enabled: true,
                 size: loki.storageSize,
@@ -150,8 +150,8 @@ loki.write "default" {
 `;
 }
 
-/** Alloy as a DaemonSet on every node, GPU nodes included (a named node agent). */
-export function alloyValues() {
+/** Alloy as a DaemonSet on every node, GPU nodes included (a named node agent), sized by `alloy.resources`. */
+export function alloyValues(config: ObservabilityConfig) {
     return {
         fullnameOverride: "alloy",
         crds: { create: false },
@@ -160,7 +160,7 @@ export function alloyValues() {
             configMap: { create: true, content: alloyPipeline() },
             enableReporting: false,
             extraEnv: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
-            resources: resources("50m", "128Mi", "500m", "512Mi"),
+            resources: configuredResources(config.alloy.resources),
             securityContext: {
                 runAsNonRoot: true,
                 runAsUser: ALLOY_USER,

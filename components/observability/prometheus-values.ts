@@ -1,5 +1,7 @@
-import type { ObservabilityConfig } from "../../config";
+import type { ClusterFlavour, ObservabilityConfig } from "../../config";
+import type { ContainerResources } from "../../config/observability";
 import { gpuToleration } from "../../lib/gpu-scheduling";
+import { controlPlaneValues } from "./control-plane";
 import {
     GRAFANA_ADMIN_KEYS, GRAFANA_ADMIN_SECRET, GRAFANA_DASHBOARD_LABEL, GRAFANA_DATASOURCE_LABEL, GRAFANA_SERVICE, RELEASES,
 } from "./names";
@@ -63,6 +65,11 @@ export function resources(cpu: string, memory: string, cpuLimit: string, memoryL
     return { requests: { cpu, memory }, limits: { cpu: cpuLimit, memory: memoryLimit } };
 }
 
+/** A configured container's requests and limits (`observability.<component>.resources`), as a chart takes them. */
+export function configuredResources({ cpu, memory, cpuLimit, memoryLimit }: ContainerResources) {
+    return resources(cpu, memory, cpuLimit, memoryLimit);
+}
+
 /** The GPU taint, tolerated only by node agents (see names.ts GPU_TOLERATING_NODE_AGENTS). */
 export const GPU_TOLERATION = gpuToleration();
 
@@ -86,12 +93,14 @@ function claimTemplate(size: string, storageClass: string) {
  * from the GRAFANA_ADMIN_SECRET Secret and its data sources and dashboards from labelled
  * ConfigMaps (sidecars); the chart's own Prometheus data source is off, ours names both Prometheus
  * and Loki (dashboards.ts). No Pulumi secret goes in here: it would make all the values secret.
+ * The control plane is scraped, and alerted on, as far as `flavour` exposes it (control-plane.ts).
  */
-export function prometheusStackValues(config: ObservabilityConfig) {
+export function prometheusStackValues(config: ObservabilityConfig, flavour: ClusterFlavour = "generic") {
     const { prometheus, scrapeInterval } = config;
     return {
         fullnameOverride: RELEASES.prometheusStack,
         crds: { enabled: true },
+        ...controlPlaneValues(flavour),
         prometheusOperator: {
             ...OPERATOR_WITHOUT_HOOKS,
             resources: resources("100m", "128Mi", "500m", "512Mi"),
@@ -120,7 +129,7 @@ export function prometheusStackValues(config: ObservabilityConfig) {
                 ruleSelectorNilUsesHelmValues: false,
                 ruleSelector: {},
                 ruleNamespaceSelector: {},
-                resources: resources("500m", "2Gi", "2", "4Gi"),
+                resources: configuredResources(prometheus.resources),
             },
         },
         alertmanager: {
@@ -144,7 +153,7 @@ export function prometheusStackValues(config: ObservabilityConfig) {
             // Dashboards and data sources are provisioned from ConfigMaps; nothing else is worth a volume.
             persistence: { enabled: false },
             testFramework: { enabled: false },
-            resources: resources("100m", "256Mi", "500m", "512Mi"),
+            resources: configuredResources(config.grafana.resources),
             sidecar: {
                 resources: resources("10m", "64Mi", "100m", "128Mi"),
                 dashboards: {
