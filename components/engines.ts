@@ -40,8 +40,58 @@ export interface EngineProfile {
     readonly modelLabel?: string;
     /** Load metrics: requests waiting in the queue, requests being served, finished requests. */
     readonly load?: { readonly waiting: LoadMetric; readonly running: LoadMetric; readonly finished: LoadMetric };
-    /** The user the image can run as (all three run as root by default; none needs to). */
+    /**
+     * The user the server runs as. vLLM and Ollama run as any uid (1000 here); TGI only as root
+     * (0): its image keeps Python under /root, which no other uid can enter (TGI_ROOT_REASON).
+     */
     readonly runAsUser: number;
+    /**
+     * The Pod Security Standard level its pods need: `restricted` (non-root), or `baseline` for
+     * TGI, which therefore runs in its own namespace (servingNamespace).
+     */
+    readonly podSecurity: "restricted" | "baseline";
+    /**
+     * What the engine does on SIGTERM. `drains`: it stops taking requests and lets the in-flight
+     * ones finish, for at most the timeout engineCommand gives it (drainSeconds). `closes`: it drops
+     * every connection at once, so the drain has to happen before the signal (drainTiming).
+     */
+    readonly onSigterm: "drains" | "closes";
+}
+
+/** The uid of every non-root container here (vLLM, Ollama, init containers, the download Job). */
+export const NON_ROOT_UID = 1000;
+
+/**
+ * Why TGI runs as root, checked in huggingface/text-generation-inference at v3.3.2 (and still at
+ * v3.3.7): its `Dockerfile` runs `uv python install` as root, which puts the interpreter under
+ * /root/.local/share/uv/python, and sets `LD_LIBRARY_PATH=...:/root/.local/share/uv/python/
+ * cpython-3.11.11-linux-x86_64-gnu/lib/`; /usr/src/.venv/bin/python links there, and the launcher
+ * binary itself loads libpython3.11.so from there. /root is mode 0700 (Ubuntu), so any other uid
+ * fails before main: "text-generation-launcher: error while loading shared libraries:
+ * libpython3.11.so.1.0" (issue #3082, open; the fix, PR #3197, is unmerged). No non-root
+ * container can make /root readable, so TGI models are served from their own namespace at the
+ * `baseline` level, as root with every other restricted setting kept (README "Model serving").
+ */
+export const TGI_ROOT_REASON = "TGI 3.3.2 installs its Python under /root (mode 0700) and its launcher loads libpython from there (huggingface/text-generation-inference Dockerfile, issue #3082): it starts only as root. It runs in the baseline namespace with no capabilities, no privilege escalation and the RuntimeDefault seccomp profile.";
+
+/**
+ * The namespace a model's server runs in: the models' namespace, which enforces `restricted`,
+ * or for an engine that needs `baseline` (TGI) a sibling namespace `<namespace>-tgi` that
+ * enforces `baseline` (and warns and audits at `restricted`), so that the other models keep
+ * the stricter admission.
+ */
+export function servingNamespace(namespace: string, engine: Engine): string {
+    return PROFILES[engine].podSecurity === "restricted" ? namespace : `${namespace}-${engine}`;
+}
+
+/** Pod Security admission labels of a serving namespace (Kubernetes Pod Security Standards). */
+export function podSecurityLabels(level: EngineProfile["podSecurity"]): Record<string, string> {
+    return {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        // A weaker namespace still says what restricted would refuse, in warnings and the audit log.
+        ...(level === "restricted" ? {} : { "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted" }),
+    };
 }
 
 const PROFILES: Readonly<Record<Engine, Omit<EngineProfile, "image">>> = {
@@ -59,7 +109,11 @@ const PROFILES: Readonly<Record<Engine, Omit<EngineProfile, "image">>> = {
             running: { name: "vllm:num_requests_running" },
             finished: { name: "vllm:request_success_total", counter: true },
         },
-        runAsUser: 1000,
+        runAsUser: NON_ROOT_UID,
+        podSecurity: "restricted",
+        // vllm-project/vllm PR #34730 / #36666 (since v0.18.0): on SIGTERM the API server answers new
+        // requests 503 and waits up to --shutdown-timeout for the running ones; the default, 0, aborts them.
+        onSigterm: "drains",
     },
     tgi: {
         engine: "tgi",
@@ -74,7 +128,13 @@ const PROFILES: Readonly<Record<Engine, Omit<EngineProfile, "image">>> = {
             running: { name: "tgi_batch_current_size" },
             finished: { name: "tgi_request_success", counter: true },
         },
-        runAsUser: 1000,
+        runAsUser: 0,
+        podSecurity: "baseline",
+        // TGI v3.3.2 launcher/src/main.rs: SIGTERM (ctrlc "termination") makes the launcher send
+        // SIGTERM to the router and wait up to --graceful-termination-timeout (default 90 s) before
+        // killing it, then stop the shards the same way. The router (router/src/server.rs) serves
+        // with axum's with_graceful_shutdown: it stops accepting and finishes the open requests.
+        onSigterm: "drains",
     },
     ollama: {
         engine: "ollama",
@@ -84,7 +144,11 @@ const PROFILES: Readonly<Record<Engine, Omit<EngineProfile, "image">>> = {
         // OpenAI-compatible "retrieve model": 404 until the model has been created from the weights.
         readinessPath: (served) => `/v1/models/${encodeURIComponent(served)}`,
         // Ollama exports no Prometheus metrics: it scales on CPU (see scaled-object.ts).
-        runAsUser: 1000,
+        runAsUser: NON_ROOT_UID,
+        podSecurity: "restricted",
+        // ollama/ollama server/routes.go Serve (v0.33.0-rc2 and main): on SIGINT/SIGTERM it calls
+        // http.Server.Close, which closes the listener and every connection at once: no drain.
+        onSigterm: "closes",
     },
 };
 
@@ -116,6 +180,35 @@ const OFFLINE_ENV = [
     { name: "HF_HUB_DISABLE_TELEMETRY", value: "1" },
 ];
 
+/**
+ * vLLM runs as uid 1000, which has no passwd entry in the image (vllm/vllm-openai keeps USER root;
+ * since vllm-project/vllm PR #40275 it also ships a user `vllm`, uid 2000 gid 0, that an older or
+ * custom image override would not have). Torch before 2.13 calls getpass.getuser() for its
+ * compile caches, which raises when the uid has no passwd entry; getuser() reads LOGNAME and USER
+ * before it asks pwd (CPython Lib/getpass.py), so naming the user here works with any image.
+ * HOME is the cache emptyDir, writable by the pod's fsGroup.
+ */
+const VLLM_USER_ENV = [{ name: "USER", value: "vllm" }, { name: "LOGNAME", value: "vllm" }];
+
+/**
+ * The Ollama container's script. The server must be up to import the model (`ollama create`
+ * talks to it), so it starts in the background; sh is then PID 1, and PID 1 ignores a signal it
+ * has no handler for: without the trap SIGTERM never reached `ollama serve`, and every pod lived
+ * out its grace period until SIGKILL. The trap forwards TERM (and INT) to the server; `wait`
+ * returns early when a trapped signal arrives, so the script waits again until the server has
+ * exited, and exits with its status. `-e` would end the script at a failing `wait`: hence `||`.
+ */
+export const OLLAMA_SCRIPT = [
+    "ollama serve & server=$!",
+    `trap 'kill -TERM "$server" 2>/dev/null' TERM INT`,
+    "i=0; until ollama list >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 120 ] || exit 1; sleep 1; done",
+    `printf 'FROM %s\\n' "$MODEL_DIR" > "$HOME/Modelfile"`,
+    `ollama create "$SERVED_MODEL_NAME" -f "$HOME/Modelfile" || { kill "$server"; exit 1; }`,
+    `status=0; wait "$server" || status=$?`,
+    `while kill -0 "$server" 2>/dev/null; do status=0; wait "$server" || status=$?; done`,
+    `exit "$status"`,
+].join("\n");
+
 /** The command line and environment of the serving container, from the model's config. */
 export function engineCommand(model: ModelConfig, profile: EngineProfile, cacheDir: string): EngineCommand {
     const dir = modelDirectory(model);
@@ -131,6 +224,7 @@ export function engineCommand(model: ModelConfig, profile: EngineProfile, cacheD
                     `--port=${profile.port}`,
                     `--served-model-name=${model.servedModelName}`,
                     `--tensor-parallel-size=${vllm.tensorParallelSize}`,
+                    `--pipeline-parallel-size=${vllm.pipelineParallelSize}`,
                     `--max-model-len=${vllm.maxModelLen}`,
                     `--dtype=${vllm.dtype}`,
                     ...(vllm.quantization ? [`--quantization=${vllm.quantization}`] : []),
@@ -139,8 +233,10 @@ export function engineCommand(model: ModelConfig, profile: EngineProfile, cacheD
                     vllm.enablePrefixCaching ? "--enable-prefix-caching" : "--no-enable-prefix-caching",
                     vllm.enableChunkedPrefill ? "--enable-chunked-prefill" : "--no-enable-chunked-prefill",
                     "--disable-uvicorn-access-log",
+                    // In-flight requests get drainSeconds after SIGTERM (see drainTiming).
+                    `--shutdown-timeout=${model.drainSeconds}`,
                 ],
-                env: [...OFFLINE_ENV, ...home, { name: "VLLM_NO_USAGE_STATS", value: "1" }, { name: "DO_NOT_TRACK", value: "1" }],
+                env: [...OFFLINE_ENV, ...home, ...VLLM_USER_ENV, { name: "VLLM_NO_USAGE_STATS", value: "1" }, { name: "DO_NOT_TRACK", value: "1" }],
             };
         case "tgi": {
             // TGI's equivalents of the vLLM settings: shards = tensor parallel size, total tokens = model length.
@@ -156,6 +252,8 @@ export function engineCommand(model: ModelConfig, profile: EngineProfile, cacheD
                     `--max-input-tokens=${vllm.maxModelLen - 1}`,
                     `--max-concurrent-requests=${vllm.maxNumSeqs}`,
                     `--cuda-memory-fraction=${vllm.gpuMemoryUtilization}`,
+                    // The router finishes its open requests for at most this long after SIGTERM (drainTiming).
+                    `--graceful-termination-timeout=${model.drainSeconds}`,
                     ...(dtype ? [`--dtype=${dtype}`] : []),
                     ...(vllm.quantization ? [`--quantize=${vllm.quantization}`] : []),
                 ],
@@ -167,13 +265,7 @@ export function engineCommand(model: ModelConfig, profile: EngineProfile, cacheD
             // own store on the cache emptyDir; nothing is fetched from the network.
             return {
                 command: ["/bin/sh", "-ec"],
-                args: [[
-                    "ollama serve & server=$!",
-                    "i=0; until ollama list >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 120 ] || exit 1; sleep 1; done",
-                    `printf 'FROM %s\\n' "$MODEL_DIR" > "$HOME/Modelfile"`,
-                    `ollama create "$SERVED_MODEL_NAME" -f "$HOME/Modelfile" || { kill $server; exit 1; }`,
-                    "wait $server",
-                ].join("\n")],
+                args: [OLLAMA_SCRIPT],
                 env: [
                     ...OFFLINE_ENV, ...home,
                     { name: "OLLAMA_HOST", value: `0.0.0.0:${profile.port}` },

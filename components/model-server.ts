@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ModelConfig } from "../config";
 import { engineProfile } from "./engines";
 import type { HttpAddOnEndpoints } from "./keda-http-add-on";
-import { serverDeployment } from "./model-server/deployment";
+import { RollingUpdate, serverDeployment } from "./model-server/deployment";
 import { DOWNLOAD_DEADLINE_SECONDS, downloadJob } from "./model-server/download-job";
 import { modelServerNames } from "./model-server/names";
 import {
@@ -32,6 +32,11 @@ export interface ModelServerArgs {
      * (minReplicas 0): its interceptor holds the requests that wake the model. Defaults to none.
      */
     readonly httpAddOn?: HttpAddOnEndpoints;
+    /**
+     * The Deployment's rolling update, from the GPU pool's headroom (model-server/deployment.ts
+     * rollingUpdate()). Defaults to a surge of one (a spare replica's resources needed).
+     */
+    readonly rollingUpdate?: RollingUpdate;
 }
 
 /**
@@ -92,7 +97,7 @@ export class ModelServer extends pulumi.ComponentResource {
             customTimeouts: { create: downloadTimeout, update: downloadTimeout },
         });
 
-        this.deployment = new k8s.apps.v1.Deployment(`${name}-server`, serverDeployment(model, { names, profile }), {
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-server`, serverDeployment(model, { names, profile, rollingUpdate: args.rollingUpdate }), {
             ...base,
             dependsOn: [...base.dependsOn, this.downloadJob],
             // Rollout waits for readiness: node scale-up plus the model's startup budget.

@@ -19,6 +19,8 @@ export type Engine = (typeof ENGINES)[number];
 
 const vllmSchema = z.strictObject({
     tensorParallelSize: count(1),
+    // vLLM --pipeline-parallel-size (vllm/config/parallel.py ParallelConfig, default 1): layers split over GPUs.
+    pipelineParallelSize: count(1),
     maxModelLen: count(1),
     dtype: z.enum(["auto", "half", "bfloat16", "float16", "float32"]),
     quantization: z.enum(["", "awq", "gptq"]),
@@ -116,7 +118,7 @@ export function modelListProblems(models: readonly unknown[], context: ModelChec
 }
 
 function checkModel(model: Partial<ModelConfig>, problem: (path: (string | number)[], input: unknown, message: string) => void): void {
-    const { resources, storage, vllm } = model;
+    const { resources, storage } = model;
 
     if (isCount(model.minReplicas) && isCount(model.maxReplicas) && model.minReplicas > model.maxReplicas) {
         problem(["minReplicas"], model.minReplicas, `is greater than maxReplicas (${model.maxReplicas})`);
@@ -130,7 +132,6 @@ function checkModel(model: Partial<ModelConfig>, problem: (path: (string | numbe
     if (exceeds(model.modelSize, storage?.size, { orEqual: true })) {
         problem(["storage", "size"], storage?.size, `does not exceed modelSize (${model.modelSize}): the weights would not fit`);
     }
-    const tensorParallel = vllm?.tensorParallelSize;
     if (model.engine !== "ollama" && model.gpusPerReplica === 0 && !model.image) {
         problem(["gpusPerReplica"], 0, `is 0, but the ${model.engine ?? "vllm"} image needs an NVIDIA GPU: use engine ollama on CPU, or set image to a CPU build`);
     }
@@ -138,9 +139,33 @@ function checkModel(model: Partial<ModelConfig>, problem: (path: (string | numbe
     if (isCount(fallback) && isCount(model.maxReplicas) && fallback > model.maxReplicas) {
         problem(["autoscaling", "fallbackReplicas"], fallback, `is greater than maxReplicas (${model.maxReplicas})`);
     }
-    if (model.engine !== "ollama" && isCount(model.gpusPerReplica) && model.gpusPerReplica > 0 && isCount(tensorParallel)
-        && tensorParallel > 0 && model.gpusPerReplica % tensorParallel !== 0) {
-        problem(["vllm", "tensorParallelSize"], tensorParallel, `does not divide gpusPerReplica (${model.gpusPerReplica})`);
+    checkParallelism(model, problem);
+}
+
+/**
+ * The GPUs of a replica are the engine's workers, exactly. vLLM starts tensorParallelSize x
+ * pipelineParallelSize workers, one GPU each (its world size); TGI starts one shard per GPU
+ * (--num-shard, tensor parallel only: launcher/src/main.rs find_num_shards) and has no pipeline
+ * parallelism. More GPUs than workers sit idle; fewer and the engine fails at start.
+ */
+function checkParallelism(model: Partial<ModelConfig>, problem: (path: (string | number)[], input: unknown, message: string) => void): void {
+    const gpus = model.gpusPerReplica;
+    const tensorParallel = model.vllm?.tensorParallelSize;
+    const pipelineParallel = model.vllm?.pipelineParallelSize ?? 1;
+    if (model.engine === "ollama" || !isCount(gpus) || gpus === 0 || !isCount(tensorParallel) || !isCount(pipelineParallel)) {
+        return;
+    }
+    if (model.engine === "tgi") {
+        if (pipelineParallel !== 1) {
+            problem(["vllm", "pipelineParallelSize"], pipelineParallel, "must be 1 with engine tgi: TGI has no pipeline parallelism");
+        } else if (tensorParallel !== gpus) {
+            problem(["vllm", "tensorParallelSize"], tensorParallel, `must equal gpusPerReplica (${gpus}) with engine tgi: TGI runs one shard per GPU (--num-shard)`);
+        }
+        return;
+    }
+    if (tensorParallel * pipelineParallel !== gpus) {
+        problem(["vllm", "tensorParallelSize"], tensorParallel,
+            `x vllm.pipelineParallelSize (${pipelineParallel}) is ${tensorParallel * pipelineParallel}, not gpusPerReplica (${gpus}): vLLM runs one worker per GPU`);
     }
 }
 

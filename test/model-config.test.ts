@@ -26,10 +26,10 @@ async function accepts(config: Record<string, unknown>): Promise<void> {
 describe("model config: cross-field checks", () => {
     const cases: [string, Record<string, unknown>, string][] = [
         ["a tensor parallel size that does not divide the GPUs", { ...AWS, models: [model({ gpusPerReplica: 3, vllm: { tensorParallelSize: 2 } })] },
-            "llm-platform:models[0].vllm.tensorParallelSize = 2: does not divide gpusPerReplica (3)"],
+            "llm-platform:models[0].vllm.tensorParallelSize = 2: x vllm.pipelineParallelSize (1) is 2, not gpusPerReplica (3): vLLM runs one worker per GPU"],
         ["a replica larger than one node", { ...AWS, models: [model({ gpusPerReplica: 8, storage: RWX, vllm: { tensorParallelSize: 8 } })] },
             "llm-platform:models[0].gpusPerReplica = 8: does not fit one node (gpuPool.gpusPerNode = 4)"],
-        ["more replicas than the pool holds at its max size", { ...AWS, models: [model({ gpusPerReplica: 2, maxReplicas: 5, storage: RWX })] },
+        ["more replicas than the pool holds at its max size", { ...AWS, models: [model({ gpusPerReplica: 2, maxReplicas: 5, storage: RWX, vllm: { tensorParallelSize: 2 } })] },
             "llm-platform:models[0].maxReplicas = 5: x gpusPerReplica (2) needs 10 GPUs; the GPU pool holds 8 at its max size (gpuPool.maxSize 2 x gpusPerNode 4)"],
         ["several aws replicas on a ReadWriteOnce claim", { ...AWS, models: [model({ maxReplicas: 2 })] },
             'llm-platform:models[0].storage.accessMode = "ReadWriteOnce": must be ReadWriteMany on aws when maxReplicas > 1: replicas on different nodes share one copy of the weights (EFS)'],

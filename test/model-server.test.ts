@@ -113,7 +113,7 @@ function assertCompleteModelServer(run: ProgramRun, name: string, expect: ModelS
     assert.ok(server.livenessProbe.httpGet.path);
     const sleep = Number(server.lifecycle.preStop.exec.command[1]);
     assert.ok(pod.terminationGracePeriodSeconds > sleep, "the grace period outlasts the preStop drain");
-    assert.strictEqual(pod.securityContext.runAsNonRoot, true);
+    assert.strictEqual(pod.securityContext.runAsNonRoot, expect.engine !== "tgi", "non-root, but TGI (root, in its baseline namespace)");
     assert.deepStrictEqual(pod.securityContext.seccompProfile, { type: "RuntimeDefault" });
     for (const container of [...pod.containers, ...pod.initContainers, ...jobPod.containers]) {
         assert.strictEqual(container.securityContext.allowPrivilegeEscalation, false);
@@ -242,7 +242,7 @@ describe("model server under mocks", () => {
 
             it("exports the model's URL and served name", () => {
                 assert.deepStrictEqual(run.outputs.models, {
-                    qwen: { url: "http://qwen.llm.svc.cluster.local/v1", servedModelName: "Qwen/Qwen2.5-0.5B-Instruct" },
+                    qwen: { url: `http://qwen.${engine === "tgi" ? "llm-tgi" : "llm"}.svc.cluster.local/v1`, servedModelName: "Qwen/Qwen2.5-0.5B-Instruct" },
                 });
             });
         });
