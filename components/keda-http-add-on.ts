@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelConfig } from "../config";
-import { coldStartSeconds, scalesFromZero } from "./model-server/request-routing";
+import { coldStartSeconds } from "./model-server/request-routing";
 
 /**
  * The KEDA HTTP add-on's chart, pinned: kedacore/charts commit c4b92e9 "feat(http-add-on): release
@@ -81,12 +81,13 @@ const SHUTDOWN_DELAY_SECONDS = 5;
 const STOP_SECONDS = 10;
 
 /**
- * The longest a request stays in an interceptor, over the models that go through it (those that
- * scale from zero): held for the model's cold start (the InterceptorRoute's readiness timeout), then
- * answered within the model's own drainSeconds, the time the platform gives a generation in flight.
+ * The longest a request stays in an interceptor, over `models`, the models called through it: held
+ * while the model has no ready replica for up to its cold start (the readiness timeout of its
+ * InterceptorRoute, ./model-server/request-routing.ts), then answered within the model's own
+ * drainSeconds, the time the platform gives a generation in flight.
  */
-export function longestHoldSeconds(models: readonly Pick<ModelConfig, "minReplicas" | "startupBudgetSeconds" | "drainSeconds">[]): number {
-    return Math.max(CHART_DRAIN_SECONDS, ...models.filter(scalesFromZero).map((model) => coldStartSeconds(model) + model.drainSeconds));
+export function longestHoldSeconds(models: readonly Pick<ModelConfig, "startupBudgetSeconds" | "drainSeconds">[]): number {
+    return Math.max(CHART_DRAIN_SECONDS, ...models.map((model) => coldStartSeconds(model) + model.drainSeconds));
 }
 
 export function interceptorDrain(holdSeconds: number): InterceptorDrain {

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ClusterFlavour, ObservabilityConfig } from "../config";
-import { prometheusRule } from "./observability/alert-rules";
+import { AlertedModel, prometheusRule } from "./observability/alert-rules";
 import { dashboardConfigMaps, datasourceConfigMap, readDashboards } from "./observability/dashboards";
 import { ALLOY_CHART, LOKI_CHART, LokiBucket, alloyValues, lokiValues } from "./observability/logging-values";
 import {
@@ -23,6 +23,8 @@ export interface ObservabilityArgs {
     readonly clusterFlavour?: ClusterFlavour;
     /** Namespace of the model servers: the alert rules watch it and the dashboards default to it. */
     readonly modelNamespace: string;
+    /** The stack's models: each alerts for no ready replica only past its own cold start (alert-rules.ts). Defaults to none. */
+    readonly models?: readonly AlertedModel[];
     /** Grafana's admin password (a secret). Defaults to a generated 32-character password (@pulumi/random). */
     readonly grafanaAdminPassword?: pulumi.Input<string>;
     /** Loki's S3 bucket; required when `config.loki.storage` is s3, refused otherwise. Defaults to none (filesystem). */
@@ -121,7 +123,7 @@ export class Observability extends pulumi.ComponentResource {
         this.alertRules = new k8s.apiextensions.CustomResource(`${name}-alert-rules`, {
             apiVersion: "monitoring.coreos.com/v1",
             kind: "PrometheusRule",
-            ...prometheusRule(config.alerts, args.modelNamespace, namespace),
+            ...prometheusRule(config.alerts, args.modelNamespace, namespace, args.models),
         }, { ...inNamespace, dependsOn: [this.namespace, this.prometheusStack] });
 
         this.registerOutputs({

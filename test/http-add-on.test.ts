@@ -46,7 +46,7 @@ const selects = (selector: unknown, labels: Record<string, string>): boolean => 
     return Object.keys(matchLabels).length > 0 && Object.entries(matchLabels).every(([key, value]) => labels[key] === value);
 };
 
-const model = (minReplicas: number, startupBudgetSeconds: number, drainSeconds: number) => ({ minReplicas, startupBudgetSeconds, drainSeconds });
+const model = (startupBudgetSeconds: number, drainSeconds: number) => ({ startupBudgetSeconds, drainSeconds });
 
 describe("the KEDA HTTP add-on: replicas, and a drain as long as a hold", function () {
     this.timeout(120_000);
@@ -62,11 +62,10 @@ describe("the KEDA HTTP add-on: replicas, and a drain as long as a hold", functi
         values = release.values as typeof values;
     });
 
-    it("holds a request for as long as a scale-to-zero model's cold start and one generation; the chart's 30 s at least", () => {
-        // 600 s budget + 1200 s for a node and the image + 60 s drain; a warm model's requests are never held.
-        assert.strictEqual(longestHoldSeconds([model(0, 600, 60)]), 1860);
-        assert.strictEqual(longestHoldSeconds([model(0, 600, 60), model(0, 1800, 300), model(1, 7200, 600)]), 3300);
-        assert.strictEqual(longestHoldSeconds([model(1, 600, 60)]), 30);
+    it("holds a request for as long as a model's cold start (its route's readiness timeout) and one generation; the chart's 30 s at least", () => {
+        // 600 s budget + 1200 s for a node and the image + 60 s drain.
+        assert.strictEqual(longestHoldSeconds([model(600, 60)]), 1860);
+        assert.strictEqual(longestHoldSeconds([model(600, 60), model(1800, 300), model(60, 30)]), 3300);
         assert.strictEqual(longestHoldSeconds([]), 30);
     });
 
@@ -90,12 +89,6 @@ describe("the KEDA HTTP add-on: replicas, and a drain as long as a hold", functi
         assert.strictEqual(scalers.length, 1, JSON.stringify(budgets));
         assert.strictEqual(scalers[0].maxUnavailable, 1);
         assert.ok(!selects(scalers[0].selector, INTERCEPTOR_POD_LABELS), "the interceptor keeps the chart's own budget");
-    });
-
-    it("local: no model scales to zero, no add-on", () => {
-        return runStackFile("local").then((local) => {
-            assert.deepStrictEqual(chartReleases(local.resources).filter((candidate) => candidate.chart === "keda-add-ons-http"), []);
-        });
     });
 
     /**

@@ -1,5 +1,7 @@
 import { dump } from "js-yaml";
-import type { ObservabilityConfig } from "../../config";
+import type { ModelConfig, ObservabilityConfig } from "../../config";
+import { modelServerNames } from "../model-server/names";
+import { coldStartSeconds } from "../model-server/request-routing";
 import { MONITORING_NAMESPACE } from "./names";
 import { promqlString } from "../../lib/promql";
 
@@ -28,27 +30,91 @@ export interface RuleGroup {
 /** The model servers' Download Jobs: `<model>-download-<8 hex digits>` (components/model-server/names.ts). */
 const DOWNLOAD_JOB = ".+-download-[0-9a-f]{8}";
 
+/** What the alerts need of a model: its Deployment's name (also its ScaledObject's) and its startup budget. */
+export type AlertedModel = Pick<ModelConfig, "name" | "repo" | "revision" | "startupBudgetSeconds">;
+
+/**
+ * The window of the KEDA alerts' rate and increase, and as long again: the engine's first scrape
+ * and KEDA's next poll come a scrape interval or two after the pod is Ready, and the errors of
+ * the cold start stay in a 5-minute rate for 5 minutes after the last one.
+ */
+const COLD_START_TAIL = "10m";
+
+function regexAlternatives(values: readonly string[]): string {
+    return values.map((value) => value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
+}
+
+/**
+ * A model with replicas wanted (spec > 0; a model scaled to zero is not down) and none ready,
+ * among the Deployments `selector` selects.
+ */
+function noReadyReplicas(selector: string): string {
+    return `(sum by (namespace, deployment) (kube_deployment_spec_replicas{${selector}}) > 0) and (sum by (namespace, deployment) (kube_deployment_status_replicas_ready{${selector}}) == 0)`;
+}
+
+/**
+ * LlmModelNoReadyReplicas, once per cold-start allowance: a model waking from zero (or replacing
+ * its only replica) has no ready replica until a GPU node has joined, the image is pulled and the
+ * weights are loaded, which the platform allows startupBudgetSeconds plus NODE_AND_IMAGE_SECONDS
+ * (coldStartSeconds, components/model-server/request-routing.ts: what the interceptor holds a
+ * request for). A model alerts only past its own allowance, or past noReadyReplicasMinutes if
+ * that is longer; a Deployment of the namespace that is no configured model, past
+ * noReadyReplicasMinutes. Past it the model is stuck: every request waits in the interceptor
+ * until it times out.
+ */
+function noReadyReplicasRules(alerts: AlertThresholds, ns: string, models: readonly AlertedModel[], modelNamespace: string): AlertRule[] {
+    const byMinutes = new Map<number, string[]>();
+    for (const model of models) {
+        const minutes = Math.max(alerts.noReadyReplicasMinutes, Math.ceil(coldStartSeconds(model) / 60));
+        byMinutes.set(minutes, [...(byMinutes.get(minutes) ?? []), modelServerNames(model, modelNamespace).server]);
+    }
+    const rule = (minutes: number, selector: string): AlertRule => ({
+        alert: "LlmModelNoReadyReplicas",
+        expr: noReadyReplicas(selector),
+        for: `${minutes}m`,
+        labels: { severity: "critical" },
+        annotations: {
+            summary: "Model {{ $labels.deployment }} has no ready replica",
+            description: `Deployment {{ $labels.namespace }}/{{ $labels.deployment }} wants replicas but none has been ready for ${minutes} minutes, longer than a cold start may take: the endpoint is down. Check its pods' events (GPU node, image pull) and its engine's logs (weights, startup probe).`,
+        },
+    });
+    const configured = [...byMinutes.values()].flat();
+    const others = configured.length === 0 ? ns : `${ns}, deployment!~${promqlString(regexAlternatives(configured))}`;
+    return [
+        rule(alerts.noReadyReplicasMinutes, others),
+        ...[...byMinutes.entries()].sort(([a], [b]) => a - b)
+            .map(([minutes, deployments]) => rule(minutes, `${ns}, deployment=~${promqlString(regexAlternatives(deployments))}`)),
+    ];
+}
+
+/**
+ * The model servers of `modelNamespace` that wanted replicas and had none ready at some moment of
+ * the last COLD_START_TAIL, as `label`: a KEDA alert names them by their ScaledObject, which
+ * has the Deployment's name (components/model-server/names.ts `server`). While a model has no
+ * ready replica, its engine serves no metrics, so its Prometheus triggers get empty results and
+ * KEDA counts errors: that is a cold start, which LlmModelNoReadyReplicas watches against the
+ * model's own allowance, not a scaler fault. kube-state-metrics (v2.20.0 in kube-prometheus-stack
+ * 88.5.3; internal/store/deployment.go) labels these series with the Deployment's namespace and
+ * name: the stack scrapes it with honorLabels (values.yaml kube-state-metrics.prometheus.monitor).
+ */
+function coldStarting(ns: string, label: string): string {
+    const wanted = `sum by (deployment) (max_over_time(kube_deployment_spec_replicas{${ns}}[${COLD_START_TAIL}])) > 0`;
+    const noneReady = `sum by (deployment) (min_over_time(kube_deployment_status_replicas_ready{${ns}}[${COLD_START_TAIL}])) == 0`;
+    return `label_replace((${wanted}) and (${noneReady}), ${promqlString(label)}, "$1", "deployment", "(.+)")`;
+}
+
 /**
  * The alert groups for the model servers in `modelNamespace` (every Deployment there is a model
- * server), their GPUs and their KEDA autoscalers.
+ * server), their GPUs and their KEDA autoscalers. `models`, the stack's models, give each its
+ * cold-start allowance; without them every Deployment has noReadyReplicasMinutes.
  */
-export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string): RuleGroup[] {
+export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string, models: readonly AlertedModel[] = []): RuleGroup[] {
     const ns = `namespace=${promqlString(modelNamespace)}`;
     return [
         {
             name: "llm-platform.model-servers",
             rules: [
-                {
-                    alert: "LlmModelNoReadyReplicas",
-                    // Replicas wanted (spec > 0; a model scaled to zero is not down) and none ready.
-                    expr: `(sum by (namespace, deployment) (kube_deployment_spec_replicas{${ns}}) > 0) and (sum by (namespace, deployment) (kube_deployment_status_replicas_ready{${ns}}) == 0)`,
-                    for: `${alerts.noReadyReplicasMinutes}m`,
-                    labels: { severity: "critical" },
-                    annotations: {
-                        summary: "Model {{ $labels.deployment }} has no ready replica",
-                        description: `Deployment {{ $labels.namespace }}/{{ $labels.deployment }} wants replicas but none has been ready for ${alerts.noReadyReplicasMinutes} minutes: the endpoint is down.`,
-                    },
-                },
+                ...noReadyReplicasRules(alerts, ns, models, modelNamespace),
                 {
                     alert: "LlmModelEndpointDown",
                     // Only pods that are Ready: a server still loading its weights serves no /metrics yet.
@@ -113,7 +179,8 @@ export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string)
             rules: [
                 {
                     alert: "KedaScalerErrors",
-                    expr: `sum by (scaledObject, scaler) (rate(keda_scaler_detail_errors_total{type="scaledobject"}[5m])) > 0`,
+                    // Not a model's cold start (coldStarting): KEDA's errors of a model with no ready replica are LlmModelNoReadyReplicas' business.
+                    expr: `(sum by (scaledObject, scaler) (rate(keda_scaler_detail_errors_total{type="scaledobject"}[5m])) > 0) unless on (scaledObject) ${coldStarting(ns, "scaledObject")}`,
                     for: "5m",
                     labels: { severity: "warning" },
                     annotations: {
@@ -124,7 +191,7 @@ export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string)
                 {
                     alert: "KedaScalerMetricMissing",
                     // ignoreNullValues "false": an empty Prometheus result is an error, counted here (KEDA 2.20 prommetrics.go).
-                    expr: `sum by (scaledResource, triggerName) (increase(keda_scaler_empty_upstream_responses_total{ignoreNullValues="false"}[5m])) > 0`,
+                    expr: `(sum by (scaledResource, triggerName) (increase(keda_scaler_empty_upstream_responses_total{ignoreNullValues="false"}[5m])) > 0) unless on (scaledResource) ${coldStarting(ns, "scaledResource")}`,
                     for: "5m",
                     labels: { severity: "warning" },
                     annotations: {
@@ -138,10 +205,10 @@ export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string)
 }
 
 /** The PrometheusRule's object body. */
-export function prometheusRule(alerts: AlertThresholds, modelNamespace: string, namespace = MONITORING_NAMESPACE) {
+export function prometheusRule(alerts: AlertThresholds, modelNamespace: string, namespace = MONITORING_NAMESPACE, models: readonly AlertedModel[] = []) {
     return {
         metadata: { name: "llm-platform-alerts", namespace, labels: { "app.kubernetes.io/part-of": "llm-platform" } },
-        spec: { groups: alertRuleGroups(alerts, modelNamespace) },
+        spec: { groups: alertRuleGroups(alerts, modelNamespace, models) },
     };
 }
 
