@@ -2,7 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import { GpuRuntime } from "./components/gpu-runtime";
 import { Keda } from "./components/keda";
 import { longestHoldSeconds } from "./components/keda-http-add-on";
+import { podSecurityLabels, servingNamespace } from "./components/engines";
 import { ModelServer } from "./components/model-server";
+import { rollingUpdate } from "./components/model-server/deployment";
 import { scalesFromZero } from "./components/model-server/request-routing";
 import { Observability } from "./components/observability";
 import { awsCluster, localCluster } from "./clusters";
@@ -13,17 +15,13 @@ const config = loadConfig();
 const cluster = config.aws ? awsCluster(config.aws, config.observability.loki) : localCluster(config.kubernetes);
 const provider = cluster.provider;
 
-const modelNamespace = new k8s.core.v1.Namespace("models", {
-    metadata: {
-        name: config.namespace,
-        labels: {
-            "app.kubernetes.io/part-of": "llm-platform",
-            // Model servers run as restricted pods; the API server enforces it.
-            "pod-security.kubernetes.io/enforce": "restricted",
-            "pod-security.kubernetes.io/enforce-version": "latest",
-        },
-    },
-}, { provider });
+// Model servers run as restricted pods; the API server enforces it. TGI, which starts only as
+// root, gets a sibling namespace at the baseline level (components/engines.ts TGI_ROOT_REASON).
+const servingNamespaces = new Map([...new Set([config.namespace, ...config.models.map((model) => servingNamespace(config.namespace, model.engine))])].map((name) => [name,
+    new k8s.core.v1.Namespace(name === config.namespace ? "models" : `models-${name}`, {
+        metadata: { name, labels: { "app.kubernetes.io/part-of": "llm-platform", ...podSecurityLabels(name === config.namespace ? "restricted" : "baseline") } },
+    }, { provider })]));
+const modelNamespace = servingNamespaces.get(config.namespace) as k8s.core.v1.Namespace;
 
 // Before the model servers: their ServiceMonitors need its CRDs, their ScaledObjects its Prometheus.
 const observability = new Observability("observability", {
@@ -50,9 +48,10 @@ const keda = new Keda("keda", {
 
 const modelServers = config.models.map((model) => new ModelServer(model.name, {
     model,
-    namespace: config.namespace,
+    namespace: servingNamespace(config.namespace, model.engine),
     hfToken: config.hfToken,
-    dependsOn: [modelNamespace, observability],
+    dependsOn: [servingNamespaces.get(servingNamespace(config.namespace, model.engine)) as k8s.core.v1.Namespace, observability],
+    rollingUpdate: rollingUpdate(model, config.models, config.aws?.gpuPool),
     prometheusAddress: observability.prometheusUrl,
     autoscalerDependsOn: [keda],
     httpAddOn: keda.httpAddOnEndpoints,
