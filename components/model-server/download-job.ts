@@ -106,15 +106,16 @@ const SCRATCH_LIMIT = "2Gi";
 /**
  * Where hf-xet keeps state, and that it keeps no chunk cache. hf-xet up to 1.2.0 cached downloaded chunks in
  * `<HF_XET_CACHE, else $HF_HOME/xet>/<endpoint>/chunk-cache`, 10 GB by default (xet-core v1.2.0
- * `chunk_cache/src/disk.rs` DEFAULT_CHUNK_CACHE_CAPACITY, `data/src/data_client.rs`; the cache root:
- * `utils` HF_XET_CACHE > HF_HOME/xet > ~/.cache/huggingface/xet): with HF_HOME under /tmp that is the
- * 2 GiB emptyDir. From 1.3.0 the wheels build with the `no-default-cache` feature (xet-core v1.6.0
+ * `chunk_cache/src/disk.rs` DEFAULT_CHUNK_CACHE_CAPACITY, `data/src/data_client.rs`; the cache root is
+ * HF_XET_CACHE, else $HF_HOME/xet, else ~/.cache/huggingface/xet, v1.6.0 `xet_runtime/src/core/cache_dir.rs`):
+ * with HF_HOME under /tmp that is the 2 GiB emptyDir. From 1.3.0 the wheels build with the `no-default-cache` feature (xet-core v1.6.0
  * `hf_xet/Cargo.toml` default features; `xet_runtime/src/config/groups/chunk_cache.rs`: capacity 0), and
  * 1.6.0's download path passes no chunk cache at all (`xet_pkg/src/legacy/data_client.rs`
  * `FileDownloadSession::new(config, None)`). HF_XET_CHUNK_CACHE_SIZE_BYTES=0 (the env name of
  * `chunk_cache.size_bytes`, `xet_runtime/src/config/macros.rs`; `CHUNK_CACHE_SIZE_BYTES` in v1.2.0
  * `utils/src/constant_declarations.rs`) says so for any hf-xet. What stays under HF_XET_CACHE is small: an
- * empty staging directory per endpoint and logs, pruned to 250 MB (`groups/log.rs` dir_max_size).
+ * empty staging directory per endpoint and hf-xet's log files (one run's; older ones are pruned above
+ * 250 MB, `groups/log.rs`).
  * Partial downloads go to `<local_dir>/.cache/huggingface/download` (huggingface_hub v1.28.0
  * `_local_folder.py`), on the claim, not here.
  */
