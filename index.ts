@@ -2,10 +2,10 @@ import * as k8s from "@pulumi/kubernetes";
 import { GpuRuntime } from "./components/gpu-runtime";
 import { Keda } from "./components/keda";
 import { longestHoldSeconds } from "./components/keda-http-add-on";
-import { podSecurityLabels, servingNamespace } from "./components/engines";
+import { engineProfile, podSecurityLabels, servingNamespace } from "./components/engines";
 import { ModelServer } from "./components/model-server";
 import { rollingUpdate } from "./components/model-server/deployment";
-import { scalesFromZero } from "./components/model-server/request-routing";
+import { usesInterceptor } from "./components/model-server/request-routing";
 import { Observability } from "./components/observability";
 import { awsCluster, localCluster } from "./clusters";
 import { loadConfig } from "./config";
@@ -38,9 +38,10 @@ if (config.aws) {
     new GpuRuntime("gpu-runtime", { provider, scrapeInterval: config.observability.scrapeInterval, dependsOn: [observability] });
 }
 
-// The HTTP add-on only where a model scales to zero: its interceptor holds the requests that wake it,
-// and drains for as long as it may hold one.
-const heldModels = config.models.filter(scalesFromZero);
+// The HTTP add-on only where a model is called through it: its interceptor holds the requests that
+// wake a model at zero, and drains for as long as it may hold one; it also counts the requests of a
+// requestRate model without engine metrics (components/model-server/request-routing.ts usesInterceptor).
+const heldModels = config.models.filter((model) => usesInterceptor(model, engineProfile(model.engine, model.image)));
 const keda = new Keda("keda", {
     httpAddOn: heldModels.length > 0 ? { holdSeconds: longestHoldSeconds(heldModels) } : undefined,
     dependsOn: [observability],
@@ -63,7 +64,8 @@ export const { clusterName, kubeconfig, gpuPoolName, gpuCapacityAtMax } = cluste
 export const namespace = modelNamespace.metadata.name;
 /**
  * Per model: the in-cluster base URL of its OpenAI-compatible API and the model name clients send.
- * A model that scales to zero is called through the KEDA HTTP add-on (`http://<model>-proxy.<namespace>.svc.cluster.local:8080/v1`).
+ * A model that scales to zero, or on request rate without engine metrics (local), is called through the KEDA HTTP add-on
+ * (`http://<model>-proxy.<namespace>.svc.cluster.local:8080/v1`).
  */
 export const models = Object.fromEntries(modelServers.map((server, i) => [config.models[i].name, { url: server.url, servedModelName: server.servedModelName }]));
 /** Grafana inside the cluster (kubectl -n monitoring port-forward svc/grafana 3000:80), and the Secret with its admin login. */

@@ -69,6 +69,13 @@ export function dcgmExporterValues(serviceMonitor: boolean, serviceMonitorLabels
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
         // honorLabels keeps the exporter's own pod/namespace/container labels (the GPU's user),
         // instead of renaming them exported_* under the exporter pod's: chart 4.8.2 values.yaml.
+        // The exporter sets them from the kubelet's pod-resources API whenever its Kubernetes
+        // mapping is on, which the chart always turns on (templates/daemonset.yaml
+        // DCGM_EXPORTER_KUBERNETES "true"; names from NVIDIA/dcgm-exporter 4.5.3-4.8.2
+        // internal/pkg/transformation/const.go, not the 1.x pod_name/pod_namespace without
+        // --use-old-namespace). The gpuUtilization signal selects a model's GPUs by them
+        // (model-server/scaled-object.ts); kubernetes.enablePodLabels (the pod's own labels, with a
+        // ClusterRole) is not needed for that.
         serviceMonitor: {
             enabled: serviceMonitor, interval: scrapeInterval, scrapeTimeout: `${timeoutSeconds}s`, honorLabels: true, additionalLabels: { ...serviceMonitorLabels },
         },

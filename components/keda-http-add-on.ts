@@ -18,6 +18,38 @@ export const KEDA_HTTP_CHART = { chart: "keda-add-ons-http", version: "0.15.0", 
 export const INTERCEPTOR_PROXY = { service: `${KEDA_HTTP_CHART.chart}-interceptor-proxy`, port: 8080 } as const;
 export const EXTERNAL_SCALER = { service: `${KEDA_HTTP_CHART.chart}-external-scaler`, port: 9090 } as const;
 
+/**
+ * The interceptor's Prometheus exporter (kedacore/http-add-on v0.15.0): on by default on port 2223
+ * (pkg/observability/config.go `OTEL_PROM_EXPORTER_ENABLED` default true, `OTEL_PROM_EXPORTER_PORT`
+ * default 2223; interceptor/main.go `runMetricsServer` serves it at /metrics). It counts every
+ * request it proxies in `interceptor_request_count_total` with labels code, method, route_name and
+ * route_namespace (interceptor/metrics/instruments.go `RecordRequest`, OTel counter
+ * "interceptor.request.count" exported without scope labels: pkg/observability/metrics.go), where
+ * route_name and route_namespace are the matched InterceptorRoute's own name and namespace
+ * (interceptor/middleware/routing.go sets them from the route object).
+ *
+ * The chart neither declares that port on the container nor exposes it as a Service
+ * (kedacore/charts c4b92e9 http-add-on/templates/interceptor/deployment.yaml: ports admin and proxy
+ * only; no values key for it), and a PodMonitor can only scrape a declared container port
+ * (prometheus-operator v0.93.0 pkg/prometheus/promcfg.go keeps targets by
+ * __meta_kubernetes_pod_container_port_name/number; podmonitor_types.go: "This cannot be used to
+ * enable scraping of an undeclared port"). interceptorMetricsPort() therefore declares it (and pins
+ * the exporter's port to it), and interceptorPodMonitor() scrapes it by name.
+ */
+export const INTERCEPTOR_METRICS = {
+    port: 2223,
+    portName: "metrics",
+    /** The PodMonitor's name; Prometheus names its job "<namespace>/<name>" (promcfg.go, PodMonitor job label). */
+    podMonitor: `${KEDA_HTTP_CHART.chart}-interceptor`,
+    requestCount: "interceptor_request_count_total",
+} as const;
+
+/** The labels the chart puts on the interceptor pods (and selects them by): templates/interceptor/deployment.yaml. */
+export const INTERCEPTOR_POD_LABELS = { "app.kubernetes.io/component": "interceptor", "app.kubernetes.io/name": "http-add-on" } as const;
+
+/** The interceptor Deployment and its container, as the chart names them: `{{ .Chart.Name }}-interceptor`. */
+const INTERCEPTOR_DEPLOYMENT = `${KEDA_HTTP_CHART.chart}-interceptor`;
+
 /** Replicas of the interceptor fleet, which the chart's own ScaledObject scales. */
 export const INTERCEPTOR_REPLICAS = { min: 2, max: 10 } as const;
 
@@ -31,13 +63,19 @@ export interface HttpAddOnEndpoints {
      * writes it (operator/controllers/http/config/config.go `HostName`: "<service>.<namespace>:<port>").
      */
     readonly scalerAddress: string;
+    /** The Prometheus job of the interceptors' metrics (interceptorPodMonitor): "<namespace>/<PodMonitor name>". */
+    readonly interceptorMetricsJob: string;
 }
 
-export function httpAddOnEndpoints(namespace: string): HttpAddOnEndpoints {
+/** The namespace the Keda component installs KEDA and the add-on into by default (components/keda.ts). */
+export const DEFAULT_KEDA_NAMESPACE = "keda";
+
+export function httpAddOnEndpoints(namespace: string = DEFAULT_KEDA_NAMESPACE): HttpAddOnEndpoints {
     return {
         proxyHost: `${INTERCEPTOR_PROXY.service}.${namespace}.svc.cluster.local`,
         proxyPort: INTERCEPTOR_PROXY.port,
         scalerAddress: `${EXTERNAL_SCALER.service}.${namespace}:${EXTERNAL_SCALER.port}`,
+        interceptorMetricsJob: `${namespace}/${INTERCEPTOR_METRICS.podMonitor}`,
     };
 }
 
@@ -192,15 +230,76 @@ export function interceptorScaledObjectFallback(args: pulumi.ResourceTransformAr
         return undefined;
     }
     const spec = (args.props.spec ?? {}) as Record<string, unknown>;
+    // currentReplicasIfHigher (KEDA v2.20.2 pkg/fallback/fallback.go doFallback): hold the fleet it
+    // has when that is more than the minimum, as the model servers' ScaledObjects do.
+    const fallback = { failureThreshold: 3, replicas: INTERCEPTOR_REPLICAS.min, behavior: "currentReplicasIfHigher" };
     return {
-        props: { ...args.props, spec: { ...spec, fallback: spec.fallback ?? { failureThreshold: 3, replicas: INTERCEPTOR_REPLICAS.min } } },
+        props: { ...args.props, spec: { ...spec, fallback: spec.fallback ?? fallback } },
         opts: args.opts,
+    };
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Declares the interceptor's metrics port on its container (named, so the PodMonitor can select
+ * it), and sets the exporter's port to it explicitly rather than trusting the default to stay
+ * 2223: see INTERCEPTOR_METRICS. Touches the interceptor Deployment only; what is already there
+ * stays.
+ */
+export function interceptorMetricsPort(args: pulumi.ResourceTransformArgs): pulumi.ResourceTransformResult | undefined {
+    const metadata = (args.props.metadata ?? {}) as Json;
+    if (args.type !== "kubernetes:apps/v1:Deployment" || metadata.name !== INTERCEPTOR_DEPLOYMENT) {
+        return undefined;
+    }
+    const spec = (args.props.spec ?? {}) as Json;
+    const template = (spec.template ?? {}) as Json;
+    const podSpec = (template.spec ?? {}) as Json;
+    const containers = ((podSpec.containers ?? []) as Json[]).map((container) => {
+        if (container.name !== INTERCEPTOR_DEPLOYMENT) {
+            return container;
+        }
+        const ports = (container.ports ?? []) as Json[];
+        const env = (container.env ?? []) as Json[];
+        return {
+            ...container,
+            ports: ports.some((port) => port.name === INTERCEPTOR_METRICS.portName)
+                ? ports : [...ports, { name: INTERCEPTOR_METRICS.portName, containerPort: INTERCEPTOR_METRICS.port, protocol: "TCP" }],
+            env: env.some((variable) => variable.name === "OTEL_PROM_EXPORTER_PORT")
+                ? env : [...env, { name: "OTEL_PROM_EXPORTER_PORT", value: String(INTERCEPTOR_METRICS.port) }],
+        };
+    });
+    return {
+        props: { ...args.props, spec: { ...spec, template: { ...template, spec: { ...podSpec, containers } } } },
+        opts: args.opts,
+    };
+}
+
+/**
+ * The PodMonitor (monitoring.coreos.com/v1) that brings the interceptors' request counts to
+ * Prometheus: the add-on's pods, by the chart's labels, in its own namespace, on the port
+ * interceptorMetricsPort() declares. Prometheus selects every PodMonitor in every namespace
+ * (components/observability/prometheus-values.ts: podMonitorSelector {}), so it needs no label.
+ */
+export function interceptorPodMonitor<Namespace extends pulumi.Input<string>>(namespace: Namespace) {
+    return {
+        metadata: { name: INTERCEPTOR_METRICS.podMonitor, namespace, labels: { "app.kubernetes.io/part-of": "llm-platform" } },
+        spec: {
+            selector: { matchLabels: { ...INTERCEPTOR_POD_LABELS } },
+            podMetricsEndpoints: [{ port: INTERCEPTOR_METRICS.portName, path: "/metrics" }],
+        },
     };
 }
 
 export interface KedaHttpAddOnArgs {
     /** Namespace the add-on runs in: KEDA's own, which must exist (see `dependsOn`). */
     readonly namespace: pulumi.Input<string>;
+    /**
+     * Scrape the interceptors' request counts with a PodMonitor (its CRD comes with the
+     * observability layer, which `dependsOn` must then include, directly or through KEDA).
+     * Defaults to true.
+     */
+    readonly podMonitor?: boolean;
     /** The longest a request stays in an interceptor (longestHoldSeconds of the models it serves): its drain. */
     readonly holdSeconds: number;
     /** What the chart waits for: KEDA and its CRDs (the chart renders a ScaledObject). Defaults to none. */
@@ -213,6 +312,8 @@ export interface KedaHttpAddOnArgs {
  */
 export class KedaHttpAddOn extends pulumi.ComponentResource {
     public readonly chart: k8s.helm.v4.Chart;
+    /** Scrapes the interceptors' request counts (interceptor_request_count_total), which `requestRate` models without engine metrics scale on. */
+    public readonly podMonitor?: k8s.apiextensions.CustomResource;
     /** The external scalers' PodDisruptionBudget (scalerPodDisruptionBudget). */
     public readonly scalerBudget: k8s.policy.v1.PodDisruptionBudget;
 
@@ -225,10 +326,18 @@ export class KedaHttpAddOn extends pulumi.ComponentResource {
             repositoryOpts: { repo: KEDA_HTTP_CHART.repo },
             namespace: args.namespace,
             values: kedaHttpChartValues({ holdSeconds: args.holdSeconds }),
-        }, { parent: this, dependsOn: args.dependsOn ?? [], transforms: [interceptorScaledObjectFallback] });
+        }, { parent: this, dependsOn: args.dependsOn ?? [], transforms: [interceptorScaledObjectFallback, interceptorMetricsPort] });
 
         this.scalerBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-scaler`, scalerPodDisruptionBudget(args.namespace), { parent: this });
 
-        this.registerOutputs({ chart: this.chart, scalerBudget: this.scalerBudget });
+        if (args.podMonitor ?? true) {
+            this.podMonitor = new k8s.apiextensions.CustomResource(`${name}-interceptor-monitor`, {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "PodMonitor",
+                ...interceptorPodMonitor(args.namespace),
+            }, { parent: this, dependsOn: args.dependsOn ?? [] });
+        }
+
+        this.registerOutputs({ chart: this.chart, podMonitor: this.podMonitor, scalerBudget: this.scalerBudget });
     }
 }

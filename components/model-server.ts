@@ -9,7 +9,7 @@ import { modelServerNames } from "./model-server/names";
 import {
     disruptionBudget, serverIngress, serverService, serviceMonitor, serviceUrl, tokenSecretMetadata, weightsClaim,
 } from "./model-server/resources";
-import { interceptorRoute, proxyService, proxyUrl, scalesFromZero } from "./model-server/request-routing";
+import { interceptorRoute, proxyService, proxyUrl, scalesFromZero, usesInterceptor } from "./model-server/request-routing";
 import { scaledObject } from "./model-server/scaled-object";
 
 export interface ModelServerArgs {
@@ -28,8 +28,10 @@ export interface ModelServerArgs {
     /** What the ScaledObject (and InterceptorRoute) wait for: KEDA, its HTTP add-on and their CRDs. Defaults to none. */
     readonly autoscalerDependsOn?: pulumi.Resource[];
     /**
-     * The KEDA HTTP add-on (Keda's `httpAddOnEndpoints`), required when the model scales to zero
-     * (minReplicas 0): its interceptor holds the requests that wake the model. Defaults to none.
+     * The KEDA HTTP add-on (Keda's `httpAddOnEndpoints`), required when the model is called through
+     * its interceptor (model-server/request-routing.ts usesInterceptor): when it scales to zero
+     * (minReplicas 0), the interceptor holds the requests that wake it; when it scales on
+     * requestRate on an engine without metrics, the interceptor counts its requests. Defaults to none.
      */
     readonly httpAddOn?: HttpAddOnEndpoints;
     /**
@@ -43,9 +45,10 @@ export interface ModelServerArgs {
  * One served model: weights claim, the Job that fills it with the pinned revision, the
  * serving Deployment (which waits for that Job), Service, ServiceMonitor, PodDisruptionBudget,
  * optional Ingress and the KEDA ScaledObject that owns the replica count. A model that scales to
- * zero is called through the KEDA HTTP add-on's interceptor, which wakes it
- * (model-server/request-routing.ts): an InterceptorRoute, a `<model>-proxy` Service and an
- * `external-push` trigger in the same ScaledObject.
+ * zero, or on requestRate on an engine without metrics, is called through the KEDA HTTP add-on's
+ * interceptor, which wakes it or counts its requests (model-server/request-routing.ts): an
+ * InterceptorRoute and a `<model>-proxy` Service; at zero, an `external-push` trigger in the same
+ * ScaledObject.
  */
 export class ModelServer extends pulumi.ComponentResource {
     public readonly claim: k8s.core.v1.PersistentVolumeClaim;
@@ -57,11 +60,11 @@ export class ModelServer extends pulumi.ComponentResource {
     public readonly disruptionBudget?: k8s.policy.v1.PodDisruptionBudget;
     public readonly ingress?: k8s.networking.v1.Ingress;
     public readonly scaledObject: k8s.apiextensions.CustomResource;
-    /** (scale to zero) Routes the model's proxy host names to its Service through the interceptor. */
+    /** (through the interceptor) Routes the model's proxy host names to its Service. */
     public readonly interceptorRoute?: k8s.apiextensions.CustomResource;
-    /** (scale to zero) The ExternalName Service clients call, an alias of the interceptor's proxy. */
+    /** (through the interceptor) The ExternalName Service clients call, an alias of the interceptor's proxy. */
     public readonly proxyService?: k8s.core.v1.Service;
-    /** In-cluster base URL of the OpenAI-compatible API (through the interceptor when the model scales to zero). */
+    /** In-cluster base URL of the OpenAI-compatible API (through the interceptor when the model uses it). */
     public readonly url: pulumi.Output<string>;
     /** The model name clients send (`model` in OpenAI requests). */
     public readonly servedModelName: pulumi.Output<string>;
@@ -72,9 +75,12 @@ export class ModelServer extends pulumi.ComponentResource {
         const names = modelServerNames(model, args.namespace);
         const profile = engineProfile(model.engine, model.image);
         const base = { parent: this, dependsOn: args.dependsOn ?? [] };
-        const httpAddOn = scalesFromZero(model) ? args.httpAddOn : undefined;
+        const httpAddOn = usesInterceptor(model, profile) ? args.httpAddOn : undefined;
         if (scalesFromZero(model) && !httpAddOn) {
             throw new Error(`model ${model.name}: minReplicas 0 needs the KEDA HTTP add-on (httpAddOn), or nothing would wake it`);
+        }
+        if (usesInterceptor(model, profile) && !httpAddOn) {
+            throw new Error(`model ${model.name}: autoscaling.signal requestRate on ${model.engine} (no metrics) needs the KEDA HTTP add-on (httpAddOn), whose interceptor counts the requests`);
         }
 
         this.claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-weights`, weightsClaim(model, names), base);

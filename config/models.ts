@@ -30,11 +30,21 @@ const vllmSchema = z.strictObject({
     enableChunkedPrefill: z.boolean(),
 });
 
+/**
+ * What a model scales on (components/model-server/scaled-object.ts): `queue` (waiting and running
+ * requests), `requestRate` (requests per second: the engine's own counter, or, for an engine without
+ * metrics, the KEDA HTTP add-on's interceptor), `gpuUtilization` (DCGM's utilisation of the model's
+ * own GPUs, next to the queue: the weaker signal).
+ */
+export const SCALING_SIGNALS = ["queue", "requestRate", "gpuUtilization"] as const;
+
 const autoscalingSchema = z.strictObject({
-    signal: z.enum(["queue", "requestRate"]),
+    signal: z.enum(SCALING_SIGNALS),
     queuePerReplica: z.number().gt(0),
     runningPerReplica: z.number().gt(0),
     requestsPerSecondPerReplica: z.number().gt(0),
+    gpuUtilizationPercent: z.number().gt(0).max(100),
+    // The signal's own trigger (req/s, GPU percent, or cpu cores); queue and running activate above 0.
     activationThreshold: z.number().min(0),
     pollingIntervalSeconds: count(1),
     cooldownPeriodSeconds: seconds,
@@ -134,6 +144,9 @@ function checkModel(model: Partial<ModelConfig>, problem: (path: (string | numbe
     }
     if (model.engine !== "ollama" && model.gpusPerReplica === 0 && !model.image) {
         problem(["gpusPerReplica"], 0, `is 0, but the ${model.engine ?? "vllm"} image needs an NVIDIA GPU: use engine ollama on CPU, or set image to a CPU build`);
+    }
+    if (model.autoscaling?.signal === "gpuUtilization" && model.gpusPerReplica === 0) {
+        problem(["autoscaling", "signal"], "gpuUtilization", "needs GPUs, but gpusPerReplica is 0: scale on queue or requestRate");
     }
     const fallback = model.autoscaling?.fallbackReplicas;
     if (isCount(fallback) && isCount(model.maxReplicas) && fallback > model.maxReplicas) {

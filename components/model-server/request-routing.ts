@@ -1,4 +1,5 @@
 import type { ModelConfig } from "../../config";
+import type { EngineProfile } from "../engines";
 import type { HttpAddOnEndpoints } from "../keda-http-add-on";
 import { ModelServerNames, commonLabels } from "./names";
 import { SERVICE_PORT } from "./resources";
@@ -20,13 +21,31 @@ import { SERVICE_PORT } from "./resources";
  *   and send, without trying, a Host header the InterceptorRoute matches (the interceptor ignores
  *   the port: pkg/routing `stripPort`).
  *
- * Only models that can scale to zero (minReplicas 0) go through the interceptor: with a warm
- * minimum the engine's own metrics see every request, and the extra hop would only add latency
- * and a shared point of failure.
+ * Two kinds of model go through the interceptor:
+ * - models that can scale to zero (minReplicas 0): nothing else would wake them;
+ * - models that scale on `requestRate` on an engine without metrics (Ollama): the interceptor is
+ *   where their requests are counted (`interceptor_request_count_total` per route, scraped by the
+ *   add-on's PodMonitor: components/keda-http-add-on.ts INTERCEPTOR_METRICS), on every cluster
+ *   flavour, EKS, k3s, kind and minikube alike. Traefik, which k3s ships, would count only Ingress
+ *   traffic and is absent from kind and minikube; a metrics proxy in front of the engine would be one
+ *   more image to build and pin. The count covers what goes through the interceptor: the exported
+ *   URL and the Ingress; a client that calls the model's own Service bypasses it.
+ * Any other model is called on its own Service: its engine's metrics see every request, and the
+ * extra hop would only add latency and a shared point of failure.
  */
 
 export function scalesFromZero(model: Pick<ModelConfig, "minReplicas">): boolean {
     return model.minReplicas === 0;
+}
+
+/** True when the model's request rate is measured at the interceptor: signal requestRate on an engine without metrics. */
+export function countsRequestsAtInterceptor(model: Pick<ModelConfig, "autoscaling">, profile: Pick<EngineProfile, "load">): boolean {
+    return model.autoscaling.signal === "requestRate" && profile.load === undefined;
+}
+
+/** True when clients call the model through the add-on's interceptor (see above). */
+export function usesInterceptor(model: Pick<ModelConfig, "minReplicas" | "autoscaling">, profile: Pick<EngineProfile, "load">): boolean {
+    return scalesFromZero(model) || countsRequestsAtInterceptor(model, profile);
 }
 
 /**
