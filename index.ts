@@ -2,7 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import { GpuRuntime } from "./components/gpu-runtime";
 import { Keda } from "./components/keda";
 import { longestHoldSeconds } from "./components/keda-http-add-on";
-import { engineProfile, podSecurityLabels, servingNamespace } from "./components/engines";
+import { engineProfile, servingNamespace } from "./components/engines";
+import { modelNamespaces } from "./components/model-namespaces";
 import { ModelServer } from "./components/model-server";
 import { rollingUpdate } from "./components/model-server/deployment";
 import { usesInterceptor } from "./components/model-server/request-routing";
@@ -15,19 +16,16 @@ const config = loadConfig();
 const cluster = config.aws ? awsCluster(config.aws, config.observability.loki) : localCluster(config.kubernetes);
 const provider = cluster.provider;
 
-// Model servers run as restricted pods; the API server enforces it. TGI, which starts only as
-// root, gets a sibling namespace at the baseline level (components/engines.ts TGI_ROOT_REASON).
-const servingNamespaces = new Map([...new Set([config.namespace, ...config.models.map((model) => servingNamespace(config.namespace, model.engine))])].map((name) => [name,
-    new k8s.core.v1.Namespace(name === config.namespace ? "models" : `models-${name}`, {
-        metadata: { name, labels: { "app.kubernetes.io/part-of": "llm-platform", ...podSecurityLabels(name === config.namespace ? "restricted" : "baseline") } },
-    }, { provider })]));
+// Model servers run as restricted pods (the API server enforces it); TGI, which starts only as
+// root, in a baseline sibling namespace.
+const servingNamespaces = modelNamespaces(config.namespace, config.models.map((model) => model.engine), { provider });
 const modelNamespace = servingNamespaces.get(config.namespace) as k8s.core.v1.Namespace;
 
 // Before the model servers: their ServiceMonitors need its CRDs, their ScaledObjects its Prometheus.
 const observability = new Observability("observability", {
     config: config.observability,
     clusterFlavour: config.clusterFlavour,
-    modelNamespace: config.namespace,
+    modelNamespaces: [...servingNamespaces.keys()],
     models: config.models,
     grafanaAdminPassword: config.grafanaAdminPassword,
     lokiObjectStore: cluster.lokiObjectStore,
@@ -47,16 +45,19 @@ const keda = new Keda("keda", {
     dependsOn: [observability],
 }, { provider });
 
-const modelServers = config.models.map((model) => new ModelServer(model.name, {
-    model,
-    namespace: servingNamespace(config.namespace, model.engine),
-    hfToken: config.hfToken,
-    dependsOn: [servingNamespaces.get(servingNamespace(config.namespace, model.engine)) as k8s.core.v1.Namespace, observability],
-    rollingUpdate: rollingUpdate(model, config.models, config.aws?.gpuPool),
-    prometheusAddress: observability.prometheusUrl,
-    autoscalerDependsOn: [keda],
-    httpAddOn: keda.httpAddOnEndpoints,
-}, { provider }));
+const modelServers = config.models.map((model) => {
+    const namespace = servingNamespace(config.namespace, model.engine);
+    return new ModelServer(model.name, {
+        model,
+        namespace,
+        hfToken: config.hfToken,
+        dependsOn: [servingNamespaces.get(namespace) as k8s.core.v1.Namespace, observability],
+        rollingUpdate: rollingUpdate(model, config.models, config.aws?.gpuPool),
+        prometheusAddress: observability.prometheusUrl,
+        autoscalerDependsOn: [keda],
+        httpAddOn: keda.httpAddOnEndpoints,
+    }, { provider });
+});
 
 export const target = config.target;
 /** (aws) The EKS cluster, its kubeconfig (secret: it names the endpoint), the GPU pool and the GPUs it holds at max size. */

@@ -21,8 +21,8 @@ export interface ObservabilityArgs {
     readonly config: ObservabilityConfig;
     /** The Kubernetes underneath: what of its control plane Prometheus scrapes (observability/control-plane.ts). Defaults to generic. */
     readonly clusterFlavour?: ClusterFlavour;
-    /** Namespace of the model servers: the alert rules watch it and the dashboards default to it. */
-    readonly modelNamespace: string;
+    /** Namespaces of the model servers (the stack's, and its TGI sibling if any): the alert rules watch them. */
+    readonly modelNamespaces: readonly string[];
     /** The stack's models: each alerts for no ready replica only past its own cold start (alert-rules.ts). Defaults to none. */
     readonly models?: readonly AlertedModel[];
     /** Grafana's admin password (a secret). Defaults to a generated 32-character password (@pulumi/random). */
@@ -123,7 +123,7 @@ export class Observability extends pulumi.ComponentResource {
         this.alertRules = new k8s.apiextensions.CustomResource(`${name}-alert-rules`, {
             apiVersion: "monitoring.coreos.com/v1",
             kind: "PrometheusRule",
-            ...prometheusRule(config.alerts, args.modelNamespace, namespace, args.models),
+            ...prometheusRule(config.alerts, args.modelNamespaces, namespace, args.models),
         }, { ...inNamespace, dependsOn: [this.namespace, this.prometheusStack] });
 
         this.registerOutputs({

@@ -213,6 +213,18 @@ function checkPlacement(model: Partial<ModelConfig>, context: ModelCheckContext,
     }
 }
 
+/**
+ * TGI models run in the sibling namespace `<namespace>-tgi` (components/engines.ts
+ * servingNamespace), which must be a DNS label of at most 63 characters too.
+ */
+export function tgiNamespaceProblems(namespace: unknown, models: readonly unknown[]): CrossFieldProblem[] {
+    const servesTgi = models.some((model) => isRecord(model) && model.engine === "tgi");
+    if (!servesTgi || typeof namespace !== "string" || `${namespace}-tgi`.length <= 63) {
+        return [];
+    }
+    return [{ path: ["namespace"], input: namespace, message: `is ${namespace.length} characters: TGI models run in ${namespace}-tgi, which must be at most 63` }];
+}
+
 /** True when both parse as quantities and the first is larger (or equal, when asked). */
 function exceeds(first: unknown, second: unknown, { orEqual = false } = {}): boolean {
     const [a, b] = [first, second].map((value) => (typeof value === "string" || typeof value === "number" ? parseQuantity(value) : undefined));

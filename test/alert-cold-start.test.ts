@@ -23,7 +23,7 @@ import * as path from "path";
 import { parse, stringify } from "yaml";
 import type { PlatformConfig } from "../config";
 import { AlertRule, RuleGroup, alertRuleGroups, rulesFile } from "../components/observability/alert-rules";
-import { PROJECT_DIR, loadConfigWith, objects, runStackFile } from "./mocks";
+import { PROJECT_DIR, loadConfigWith, objects, runStack, runStackFile } from "./mocks";
 
 const MODEL = "qwen-1-5b";
 
@@ -67,7 +67,7 @@ describe("alerts and cold starts: silent within the allowance, firing past it (p
         assert.ok(!(loaded instanceof Error), String(loaded));
         config = loaded;
         ns = config.namespace;
-        groups = alertRuleGroups(config.observability.alerts, ns, config.models);
+        groups = alertRuleGroups(config.observability.alerts, [ns], config.models);
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "llm-cold-start-"));
         fs.writeFileSync(path.join(dir, "rules.yaml"), rulesFile(groups));
     });
@@ -188,5 +188,53 @@ describe("alerts and cold starts: silent within the allowance, firing past it (p
         const all = (prometheusRule.spec as { groups: RuleGroup[] }).groups.flatMap((group) => group.rules);
         const noReady = all.filter((candidate) => candidate.alert === "LlmModelNoReadyReplicas").map((candidate) => ({ for: candidate.for, model: candidate.expr.includes(`deployment=~"${MODEL}"`) }));
         assert.deepStrictEqual(noReady, [{ for: "20m", model: false }, { for: "30m", model: true }]);
+    });
+});
+
+describe("alerts watch every serving namespace: TGI models in <namespace>-tgi", function () {
+    this.timeout(120_000);
+    const TGI = { name: "tgi-model", repo: "Qwen/Qwen2.5-0.5B-Instruct", revision: "7ae557604adf67be50417f59c2c2f167def9a775", modelSize: "1Gi", storage: { size: "5Gi" }, engine: "tgi" };
+
+    it("a TGI model stuck without a ready replica in llm-tgi raises LlmModelNoReadyReplicas (promtool)", async () => {
+        const config = await loadConfigWith({ target: "local", models: [TGI] });
+        assert.ok(!(config instanceof Error), String(config));
+        const groups = alertRuleGroups(config.observability.alerts, ["llm", "llm-tgi"], config.models);
+        const noReady = groups.flatMap((group) => group.rules).filter((candidate) => candidate.alert === "LlmModelNoReadyReplicas");
+        // 900 s startup budget + 20 minutes for a node and the image: 35 minutes.
+        const forModel = noReady.find((candidate) => candidate.for === "35m");
+        assert.ok(forModel, JSON.stringify(noReady.map((candidate) => candidate.for)));
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llm-tgi-alerts-"));
+        try {
+            fs.writeFileSync(path.join(dir, "rules.yaml"), rulesFile(groups));
+            const tests = [{
+                name: "a TGI model in llm-tgi wants a replica and never gets one Ready",
+                interval: "1m",
+                input_series: [
+                    { series: `kube_deployment_spec_replicas{namespace="llm-tgi", deployment="${TGI.name}"}`, values: "1x50" },
+                    { series: `kube_deployment_status_replicas_ready{namespace="llm-tgi", deployment="${TGI.name}"}`, values: "0x50" },
+                ],
+                alert_rule_test: [
+                    { eval_time: "34m", alertname: "LlmModelNoReadyReplicas", exp_alerts: [] },
+                    { eval_time: "36m", alertname: "LlmModelNoReadyReplicas", exp_alerts: [expected(forModel, { namespace: "llm-tgi", deployment: TGI.name })] },
+                ],
+            }];
+            fs.writeFileSync(path.join(dir, "tgi.yaml"), stringify({ rule_files: ["rules.yaml"], evaluation_interval: "1m", tests }, { lineWidth: 0 }));
+            const result = promtool(["test", "rules", "tgi.yaml"], dir);
+            assert.strictEqual(result.status, 0, result.output);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("the program's PrometheusRule selects both namespaces when a TGI model exists, and only the stack's otherwise", async () => {
+        const selectors = async (models: unknown[]) => {
+            const run = await runStack({ target: "local", models });
+            const rule = objects(run).find((object) => object.kind === "PrometheusRule" && object.metadata.name === "llm-platform-alerts");
+            assert.ok(rule, "a PrometheusRule");
+            const noReady = (rule.spec as { groups: RuleGroup[] }).groups.flatMap((group) => group.rules).find((candidate) => candidate.alert === "LlmModelNoReadyReplicas");
+            return noReady?.expr.match(/namespace=~?"[^"]*"/)?.[0];
+        };
+        assert.strictEqual(await selectors([TGI, { ...TGI, name: "vllm-model", engine: "vllm" }]), 'namespace=~"llm|llm-tgi"');
+        assert.strictEqual(await selectors([{ ...TGI, engine: "vllm" }]), 'namespace="llm"');
     });
 });

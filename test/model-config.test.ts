@@ -45,6 +45,8 @@ describe("model config: cross-field checks", () => {
             "llm-platform:models[0].minReplicas = 2: is greater than maxReplicas (1)"],
         ["a CUDA engine without a GPU", { target: "local", models: [model({ engine: "tgi", gpusPerReplica: 0 })] },
             "llm-platform:models[0].gpusPerReplica = 0: is 0, but the tgi image needs an NVIDIA GPU: use engine ollama on CPU, or set image to a CPU build"],
+        ["a namespace whose TGI sibling would be longer than a DNS label", { target: "local", namespace: "n".repeat(60), models: [model({ engine: "tgi" })] },
+            `llm-platform:namespace = "${"n".repeat(60)}": is 60 characters: TGI models run in ${"n".repeat(60)}-tgi, which must be at most 63`],
         ["fallback replicas above max", { target: "local", models: [model({ maxReplicas: 2, autoscaling: { fallbackReplicas: 3 } })] },
             "llm-platform:models[0].autoscaling.fallbackReplicas = 3: is greater than maxReplicas (2)"],
         ["an image on latest", { target: "local", models: [model({ image: "vllm/vllm-openai:latest" })] },

@@ -101,7 +101,7 @@ describe("observability PromQL (promtool)", function () {
         const config = await loadConfigWith({ target: "local" });
         assert.ok(!(config instanceof Error), String(config));
         alerts = config.observability.alerts;
-        groups = alertRuleGroups(alerts, MODEL_NAMESPACE);
+        groups = alertRuleGroups(alerts, [MODEL_NAMESPACE]);
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "llm-promql-"));
         fs.writeFileSync(path.join(dir, "rules.yaml"), rulesFile(groups));
     });

@@ -44,6 +44,14 @@ function regexAlternatives(values: readonly string[]): string {
     return values.map((value) => value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
 }
 
+/** `namespace="llm"`, or `namespace=~"llm|llm-tgi"` for several namespaces. */
+function namespaceMatcher(namespaces: readonly string[]): string {
+    if (namespaces.length === 0) {
+        throw new Error("alert rules need at least one model namespace");
+    }
+    return namespaces.length === 1 ? `namespace=${promqlString(namespaces[0])}` : `namespace=~${promqlString(regexAlternatives(namespaces))}`;
+}
+
 /**
  * A model with replicas wanted (spec > 0; a model scaled to zero is not down) and none ready,
  * among the Deployments `selector` selects.
@@ -62,11 +70,12 @@ function noReadyReplicas(selector: string): string {
  * noReadyReplicasMinutes. Past it the model is stuck: every request waits in the interceptor
  * until it times out.
  */
-function noReadyReplicasRules(alerts: AlertThresholds, ns: string, models: readonly AlertedModel[], modelNamespace: string): AlertRule[] {
+function noReadyReplicasRules(alerts: AlertThresholds, ns: string, models: readonly AlertedModel[]): AlertRule[] {
     const byMinutes = new Map<number, string[]>();
     for (const model of models) {
         const minutes = Math.max(alerts.noReadyReplicasMinutes, Math.ceil(coldStartSeconds(model) / 60));
-        byMinutes.set(minutes, [...(byMinutes.get(minutes) ?? []), modelServerNames(model, modelNamespace).server]);
+        // A server's name does not depend on its namespace (components/model-server/names.ts).
+        byMinutes.set(minutes, [...(byMinutes.get(minutes) ?? []), modelServerNames(model, "").server]);
     }
     const rule = (minutes: number, selector: string): AlertRule => ({
         alert: "LlmModelNoReadyReplicas",
@@ -88,7 +97,7 @@ function noReadyReplicasRules(alerts: AlertThresholds, ns: string, models: reado
 }
 
 /**
- * The model servers of `modelNamespace` that wanted replicas and had none ready at some moment of
+ * The model servers of the serving namespaces that wanted replicas and had none ready at some moment of
  * the last COLD_START_TAIL, as `label`: a KEDA alert names them by their ScaledObject, which
  * has the Deployment's name (components/model-server/names.ts `server`). While a model has no
  * ready replica, its engine serves no metrics, so its Prometheus triggers get empty results and
@@ -104,17 +113,18 @@ function coldStarting(ns: string, label: string): string {
 }
 
 /**
- * The alert groups for the model servers in `modelNamespace` (every Deployment there is a model
- * server), their GPUs and their KEDA autoscalers. `models`, the stack's models, give each its
+ * The alert groups for the model servers in `modelNamespaces` (every Deployment there is a model
+ * server: the stack's namespace, and its TGI sibling when a TGI model exists, components/engines.ts
+ * servingNamespace), their GPUs and their KEDA autoscalers. `models`, the stack's models, give each its
  * cold-start allowance; without them every Deployment has noReadyReplicasMinutes.
  */
-export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string, models: readonly AlertedModel[] = []): RuleGroup[] {
-    const ns = `namespace=${promqlString(modelNamespace)}`;
+export function alertRuleGroups(alerts: AlertThresholds, modelNamespaces: readonly string[], models: readonly AlertedModel[] = []): RuleGroup[] {
+    const ns = namespaceMatcher(modelNamespaces);
     return [
         {
             name: "llm-platform.model-servers",
             rules: [
-                ...noReadyReplicasRules(alerts, ns, models, modelNamespace),
+                ...noReadyReplicasRules(alerts, ns, models),
                 {
                     alert: "LlmModelEndpointDown",
                     // Only pods that are Ready: a server still loading its weights serves no /metrics yet.
@@ -205,10 +215,10 @@ export function alertRuleGroups(alerts: AlertThresholds, modelNamespace: string,
 }
 
 /** The PrometheusRule's object body. */
-export function prometheusRule(alerts: AlertThresholds, modelNamespace: string, namespace = MONITORING_NAMESPACE, models: readonly AlertedModel[] = []) {
+export function prometheusRule(alerts: AlertThresholds, modelNamespaces: readonly string[], namespace = MONITORING_NAMESPACE, models: readonly AlertedModel[] = []) {
     return {
         metadata: { name: "llm-platform-alerts", namespace, labels: { "app.kubernetes.io/part-of": "llm-platform" } },
-        spec: { groups: alertRuleGroups(alerts, modelNamespace, models) },
+        spec: { groups: alertRuleGroups(alerts, modelNamespaces, models) },
     };
 }
 
