@@ -5,19 +5,26 @@
  * scraping and no waiting on wall time: the samples carry their own timestamps.
  *
  * - Debian's prometheus 2.42 package (`apt-get install prometheus`): its promtool takes
- *   `create-blocks-from openmetrics <input file> [<output directory>]` with no block-duration
- *   flag, so blocks are 2 h long and aligned to multiples of 2 h since the epoch
- *   (prometheus/prometheus tsdb/importer... cmd/promtool/backfill.go, createBlocks: blockDuration
- *   = tsdb.DefaultBlockDuration, mint aligned down to it). A profile that crosses a 2 h boundary
- *   simply becomes two blocks, which Prometheus serves side by side.
+ *   `create-blocks-from openmetrics <input file> [<output directory>]`; the block duration is
+ *   2 h unless the hidden --max-block-duration asks for more (prometheus/prometheus v2.42.0
+ *   cmd/promtool/main.go, and cmd/promtool/backfill.go createBlocks: getCompatibleBlockDuration,
+ *   the input cut at multiples of it since the epoch). Each block's own range is its samples'
+ *   [min, max + 1) (tsdb/blockwriter.go Flush), so a profile that crosses a 2 h boundary simply
+ *   becomes two blocks, which Prometheus serves side by side.
  * - The input is OpenMetrics text: a `# TYPE` line per family, samples with timestamps in
  *   seconds, `# EOF` at the end (model/textparse/openmetricsparse.go). Each series' samples
- *   must be in time order (the block writer's appender rejects out-of-order samples), so a
- *   series is written whole before the next.
+ *   must be in time order (the block writer's head appender rejects an older sample of a series
+ *   as out of order), so a series is written whole before the next.
  * - Prometheus opens every block in --storage.tsdb.path at start. Its time retention compares
  *   blocks with the newest block, not with the wall clock (tsdb/db.go BeyondTimeRetention), and
  *   the replay's blocks are all there is, so samples from any past date stay queryable; a long
  *   retention is set anyway. With no scrape configs the head stays empty and never overlaps them.
+ * - A backfill writes no staleness markers (a text NaN is an ordinary NaN, not the marker), so a
+ *   series that stops would stay visible for the default 5 min lookback. The replay sets
+ *   --query.lookback-delta just under the scrape interval instead: an instant query at t reads
+ *   the newest sample in [t - lookback, t] (promql/engine.go vectorSelectorSingle), so a series
+ *   scraped at every interval is always seen and one that stopped is gone at the next scrape's
+ *   instant, as a staleness marker would make it.
  */
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -100,8 +107,8 @@ export type QueryResult = { readonly value: number } | { readonly error: string 
 export class PrometheusServer {
     private constructor(private readonly process: ChildProcess, readonly url: string, private readonly output: () => string) {}
 
-    /** Starts prometheus over the blocks in `dataDir` and waits until it answers /-/ready. */
-    static async start(dataDir: string): Promise<PrometheusServer> {
+    /** Starts prometheus over the blocks in `dataDir` and waits until it answers /-/ready; `lookbackSeconds`: see above. */
+    static async start(dataDir: string, options: { lookbackSeconds?: number } = {}): Promise<PrometheusServer> {
         const config = path.join(path.dirname(dataDir), "prometheus.yml");
         fs.writeFileSync(config, "global: { evaluation_interval: 1h }\nscrape_configs: []\n");
         const port = await freePort();
@@ -111,6 +118,7 @@ export class PrometheusServer {
             "--storage.tsdb.retention.time=100y",
             `--web.listen-address=127.0.0.1:${port}`,
             "--log.level=warn",
+            ...(options.lookbackSeconds === undefined ? [] : [`--query.lookback-delta=${Math.round(options.lookbackSeconds * 1000)}ms`]),
         ], { stdio: ["ignore", "pipe", "pipe"] });
         let output = "";
         child.stdout?.on("data", (chunk) => { output += String(chunk); });

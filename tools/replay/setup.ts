@@ -19,7 +19,22 @@ import type { ReplayTarget, ReplayTrigger } from "./simulate";
 export interface StackReplay {
     readonly targets: readonly ReplayTarget[];
     readonly scrapeIntervalSeconds: number;
+    /** The pod start delay the replay assumes for the stack's target when none is given (START_SECONDS). */
+    readonly startSeconds: number;
 }
+
+/**
+ * From a pod's creation to Ready, when `--start-seconds` does not say: an assumption per target,
+ * for a node that is already there and has the image.
+ * - `local`: Ollama on CPU with a small model from the volume (the seed's Qwen2.5-0.5B): scheduling,
+ *   the server up, the model loaded on the first request, the readiness probe's first success: 30 s.
+ * - `aws`: vLLM on a GPU node that is up, the image cached on it, the weights on the EFS volume:
+ *   the CUDA context, about 3 GB of weights read from EFS, the KV cache profiled and the CUDA
+ *   graphs captured, then the probe: 120 s.
+ * A GPU node to add (Cluster Autoscaler, spot) and an image to pull add minutes; the model's
+ * startupBudgetSeconds bounds what the startup probe tolerates. Replay those with --start-seconds.
+ */
+export const START_SECONDS: Readonly<Record<"local" | "aws", number>> = { local: 30, aws: 120 };
 
 interface ScaledObjectSpec {
     minReplicaCount?: number;
@@ -29,6 +44,11 @@ interface ScaledObjectSpec {
     fallback?: { failureThreshold: number; replicas: number; behavior?: FallbackBehavior };
     advanced?: { horizontalPodAutoscalerConfig?: { behavior?: Partial<Record<"scaleUp" | "scaleDown", Partial<ScalingRules>>> } };
     triggers: { type: string; name?: string; metricType?: string; metadata: Record<string, string> }[];
+}
+
+/** What the replay reads of an InterceptorRoute (http.keda.sh/v1beta1, kedacore/http-add-on v0.15.0). */
+interface InterceptorRouteSpec {
+    scalingMetric?: { concurrency?: { targetValue?: number } };
 }
 
 /** The stack's config, loaded as the program loads it. */
@@ -75,10 +95,32 @@ function guardOf(trigger: object): TriggerSeries | undefined {
     return guard && typeof guard === "object" && "metric" in guard ? guard as TriggerSeries : undefined;
 }
 
-function replayTriggers(model: ModelConfig, namespace: string, spec: ScaledObjectSpec): ReplayTrigger[] {
+/**
+ * The external-push trigger of the KEDA HTTP add-on: its metric is the route's in-flight count
+ * against the InterceptorRoute's concurrency target (http-add-on v0.15.0 scaler/handlers.go
+ * GetMetricSpec: TargetSize is scalingMetric.concurrency.targetValue).
+ */
+function pushTrigger(model: ModelConfig, trigger: ScaledObjectSpec["triggers"][number], routes: readonly { metadata: { name?: string }; spec?: InterceptorRouteSpec }[]): ReplayTrigger {
+    const route = routes.find((candidate) => candidate.metadata.name === trigger.metadata.interceptorRoute);
+    const target = route?.spec?.scalingMetric?.concurrency?.targetValue;
+    if (target === undefined) {
+        throw new Error(`model ${model.name}: trigger ${trigger.name} names InterceptorRoute ${trigger.metadata.interceptorRoute}, which the program does not declare with a concurrency target`);
+    }
+    return { kind: "push", name: trigger.name ?? "external-push", threshold: target, activationThreshold: 0 };
+}
+
+function replayTriggers(
+    model: ModelConfig, namespace: string, spec: ScaledObjectSpec, routes: readonly { metadata: { name?: string }; spec?: InterceptorRouteSpec }[],
+): ReplayTrigger[] {
     const names = modelServerNames(model, namespace);
     const known = loadTriggers(model, engineProfile(model.engine, model.image), names);
-    return spec.triggers.filter((trigger) => trigger.type === "prometheus").map((trigger) => {
+    return spec.triggers.map((trigger): ReplayTrigger => {
+        if (trigger.type === "external-push") {
+            return pushTrigger(model, trigger, routes);
+        }
+        if (trigger.type !== "prometheus") {
+            throw new Error(`model ${model.name}: trigger ${trigger.name} is of type ${trigger.type}, which the replay does not model`);
+        }
         const match = known.find((candidate) => candidate.name === trigger.name);
         if (!match || match.query !== trigger.metadata.query) {
             throw new Error(`model ${model.name}: the ScaledObject's trigger ${trigger.name} has no matching loadTriggers() entry with its query`);
@@ -87,7 +129,7 @@ function replayTriggers(model: ModelConfig, namespace: string, spec: ScaledObjec
             throw new Error(`model ${model.name}: trigger ${trigger.name} is ${trigger.metricType}; the replay models AverageValue triggers`);
         }
         return {
-            name: match.name, query: trigger.metadata.query, series: match.series, guard: guardOf(match),
+            kind: "prometheus", name: match.name, query: trigger.metadata.query, series: match.series, guard: guardOf(match),
             threshold: Number(trigger.metadata.threshold), activationThreshold: Number(trigger.metadata.activationThreshold ?? 0),
         };
     });
@@ -100,7 +142,9 @@ function replayTriggers(model: ModelConfig, namespace: string, spec: ScaledObjec
 export async function stackReplay(stack: string, config: StackConfig, program?: string): Promise<StackReplay> {
     const platform = await stackConfig(stack, config);
     const run = await runProgram({ stack, ...config, program });
-    const scaledObjects = kubernetesObjects(run.resources).filter((object) => object.kind === "ScaledObject");
+    const objects = kubernetesObjects(run.resources);
+    const scaledObjects = objects.filter((object) => object.kind === "ScaledObject");
+    const routes = objects.filter((object) => object.kind === "InterceptorRoute") as unknown as { metadata: { name?: string }; spec?: InterceptorRouteSpec }[];
     const targets = platform.models.map((model): ReplayTarget => {
         const object = scaledObjects.find((candidate) => candidate.metadata.name === modelServerNames(model, platform.namespace).server);
         if (!object) {
@@ -109,14 +153,18 @@ export async function stackReplay(stack: string, config: StackConfig, program?: 
         const spec = (object as unknown as { spec: ScaledObjectSpec }).spec;
         return {
             model: model.name,
-            triggers: replayTriggers(model, platform.namespace, spec),
+            triggers: replayTriggers(model, platform.namespace, spec, routes),
             minReplicaCount: spec.minReplicaCount ?? 0,
             maxReplicaCount: spec.maxReplicaCount ?? 100,
             pollingInterval: spec.pollingInterval ?? 30,
             cooldownPeriod: spec.cooldownPeriod ?? 300,
             fallback: spec.fallback ? { ...spec.fallback, behavior: spec.fallback.behavior ?? "static" } : undefined,
             behavior: hpaBehavior(spec),
+            maxNumSeqs: model.vllm.maxNumSeqs,
         };
     });
-    return { targets, scrapeIntervalSeconds: durationSeconds(platform.observability.scrapeInterval) ?? 30 };
+    return {
+        targets, scrapeIntervalSeconds: durationSeconds(platform.observability.scrapeInterval) ?? 30,
+        startSeconds: START_SECONDS[platform.target === "local" ? "local" : "aws"],
+    };
 }

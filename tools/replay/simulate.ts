@@ -1,29 +1,44 @@
 /**
  * The replay: a load profile drives the series a ScaledObject's Prometheus triggers read, the
- * series are backfilled into a real Prometheus (./prometheus.ts), and the exact trigger queries
- * are evaluated at each instant KEDA or the HPA would read them; KEDA (./keda.ts) and the HPA
- * (./hpa.ts) turn the values into the Deployment's replicas, and pods become Ready a start
+ * series are backfilled into a real Prometheus step by step (./stepped.ts), and the exact trigger
+ * queries are evaluated at each instant KEDA or the HPA would read them; KEDA (./keda.ts) and the
+ * HPA (./hpa.ts) turn the values into the Deployment's replicas, and pods become Ready a start
  * delay after they are created.
  *
- * Series the replay can drive from the load alone are counters of requests (the KEDA HTTP
- * add-on interceptor's interceptor_request_count_total, an engine's finished-requests counter):
- * their rate depends on the load, not on the replicas, so one backfill of the whole profile
- * serves every instant. Samples are taken as Prometheus scrapes: every scrape interval, at a
- * fixed offset; a counter exists from the first scrape after its first request (an OpenTelemetry
- * or Prometheus client counter with labels is exported once it has been incremented).
- * Gauges whose value depends on the replicas (a queue) would need the replicas before the
- * samples: they are refused here (one line naming the series).
+ * The series, sampled as Prometheus scrapes them (every scrape interval, at a fixed offset):
+ * - the KEDA HTTP add-on interceptor's interceptor_request_count_total: requests arrived, from the
+ *   load alone; it exists from the first scrape after its first request (a counter with labels is
+ *   exported once incremented) whether the model has pods or not;
+ * - the engine's queue (waiting), running requests and finished-requests counter: ./engine.ts
+ *   models them from the load and the replicas Ready at each instant; they exist while at least
+ *   one replica is Ready (a pod that is not Ready has not started its server, so no /metrics);
+ * - the guards: the interceptors' `up` (1), and kube-state-metrics' kube_deployment_status_replicas
+ *   of the Deployment (its non-terminated pods: status.replicas).
+ * Series of other kinds (CPU seconds, GPU utilisation) are refused with one line naming them.
+ *
+ * The KEDA HTTP add-on's external-push trigger (a model that scales to zero) is modelled from
+ * kedacore/http-add-on v0.15.0: the scaler asks the interceptors for their in-flight counts every
+ * KEDA_HTTP_QUEUE_TICK_DURATION (500 ms: scaler/config.go, scaler/queue_pinger.go) and answers
+ * StreamIsActive every KEDA_HTTP_SCALER_STREAM_INTERVAL_MS (200 ms: scaler/handlers.go), active
+ * when the route's count is above 0 (IsActive). KEDA acts on each active push at once
+ * (kedacore/keda v2.20.2 pkg/scaling/scale_handler.go startPushScalers: RequestScale with
+ * isActive true; inactive pushes are ignored), and also reads the trigger at each poll and the HPA
+ * reads its value (GetMetrics: the count) against the InterceptorRoute's concurrency target.
+ * The replay takes the worst case: a push 200 ms after each 500 ms count.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { TriggerSeries } from "../../components/model-server/scaled-object";
+import { EngineReading, EngineSpec, EngineState, IDLE_ENGINE, advanceEngine, engineReading } from "./engine";
 import { HorizontalPodAutoscaler, HpaBehavior } from "./hpa";
 import { FallbackSpec, KedaTriggers, requestScale } from "./keda";
 import { LoadProfile, loadAt, profileSeconds, requestsBy } from "./profile";
-import { BackfillSeries, PrometheusServer, Sample, backfill } from "./prometheus";
+import { Scrape, SeriesIdentity, SteppedPrometheus, SteppedStats, seriesKey } from "./stepped";
 
-export interface ReplayTrigger {
+/** A Prometheus trigger of the ScaledObject. */
+export interface PrometheusTrigger {
+    readonly kind: "prometheus";
     readonly name: string;
     readonly query: string;
     readonly threshold: number;
@@ -32,6 +47,18 @@ export interface ReplayTrigger {
     /** The series the query's `or` guard reads, if the trigger names one. */
     readonly guard?: TriggerSeries;
 }
+
+/** The KEDA HTTP add-on's external-push trigger: the interceptors' in-flight count of the route against its concurrency target. */
+export interface PushTrigger {
+    readonly kind: "push";
+    readonly name: string;
+    /** The InterceptorRoute's scalingMetric.concurrency.targetValue (the HPA's AverageValue target). */
+    readonly threshold: number;
+    /** IsActive: any count above 0. */
+    readonly activationThreshold: 0;
+}
+
+export type ReplayTrigger = PrometheusTrigger | PushTrigger;
 
 /** What the replay needs of a ScaledObject. */
 export interface ReplayTarget {
@@ -43,6 +70,8 @@ export interface ReplayTarget {
     readonly cooldownPeriod: number;
     readonly fallback?: FallbackSpec;
     readonly behavior: HpaBehavior;
+    /** Requests one replica runs at once (config `vllm.maxNumSeqs`): the engine model's capacity. */
+    readonly maxNumSeqs: number;
 }
 
 export interface ReplayTiming {
@@ -50,8 +79,10 @@ export interface ReplayTiming {
     readonly scrapeIntervalSeconds: number;
     /** kube-controller-manager --horizontal-pod-autoscaler-sync-period. Defaults to 15. */
     readonly hpaSyncSeconds?: number;
-    /** From a pod's creation to Ready (image present, model loaded). */
+    /** From a pod's creation to Ready (node present, image present, model loaded). */
     readonly podStartSeconds: number;
+    /** Mean time a running request takes (./engine.ts). Defaults to DEFAULT_REQUEST_SECONDS. */
+    readonly requestSeconds?: number;
     /** Offsets of the first scrape, HPA sync and KEDA poll after the profile starts. Default 0. */
     readonly scrapeOffsetSeconds?: number;
     readonly hpaOffsetSeconds?: number;
@@ -75,9 +106,16 @@ export interface ScaleDecision {
     readonly at: number;
     readonly from: number;
     readonly to: number;
-    readonly by: "hpa" | "keda";
+    /** Who decided: the HPA, KEDA's polling loop, or KEDA on the add-on's push. */
+    readonly by: "hpa" | "keda" | "push";
     /** When the Ready count first reached `to` (scale-up), or `at` (scale-down, pods leave Ready at once). */
     readonly readyAt?: number;
+}
+
+/** The engine model's readings at each scrape (what the gauges reported). */
+export interface EnginePoint extends EngineReading {
+    readonly at: number;
+    readonly ready: number;
 }
 
 export interface ReplayResult {
@@ -89,11 +127,25 @@ export interface ReplayResult {
     readonly decisions: readonly ScaleDecision[];
     /** Each HPA read: the largest metric proposal, before stabilisation and policies. */
     readonly proposals: readonly { readonly at: number; readonly proposal: number | undefined }[];
+    /** The engine and interceptor at each scrape. */
+    readonly engine: readonly EnginePoint[];
     /** The Ready replicas at any instant. */
     readonly readyReplicas: (at: number) => number;
+    /** Prometheus (re)starts and queries. */
+    readonly prometheus: SteppedStats;
 }
 
 const DEFAULT_EPOCH = Date.UTC(2025, 0, 1, 0, 10) / 1000;
+
+/**
+ * Mean request time of the engine model when none is given: a chat completion of a few hundred
+ * tokens at tens of tokens per second per sequence. An assumption; --request-seconds changes it.
+ */
+export const DEFAULT_REQUEST_SECONDS = 5;
+
+/** The add-on's scaler: in-flight counts every 500 ms, a push 200 ms later (see above). */
+export const QUEUE_TICK_SECONDS = 0.5;
+export const STREAM_INTERVAL_SECONDS = 0.2;
 
 /** The labels of a backfilled series: the trigger's equality labels, and a pod name its pattern matches. */
 export function seriesLabels(series: TriggerSeries): Record<string, string> {
@@ -108,65 +160,97 @@ export function seriesLabels(series: TriggerSeries): Record<string, string> {
     return { ...series.labels, pod };
 }
 
-/** Whether the replay can drive the series from the load alone: a counter of requests. */
-export function drivenByLoad(series: TriggerSeries): boolean {
-    return series.kind === "counter" && /request/.test(series.metric);
+/** The world at a scrape, as the series report it. */
+interface ScrapeState {
+    readonly at: number;
+    readonly engine: EngineReading;
+    readonly ready: number;
+    readonly statusReplicas: number;
 }
 
-/** The samples Prometheus would have scraped of a request counter under the profile. */
-export function requestCounterSamples(profile: LoadProfile, timing: Required<ReplayTiming>, seconds: number): Sample[] {
-    const samples: Sample[] = [];
-    for (let at = timing.scrapeOffsetSeconds; at <= seconds; at += timing.scrapeIntervalSeconds) {
-        const count = Math.floor(requestsBy(profile, at));
-        if (count > 0) {
-            samples.push({ at: timing.epochSeconds + at, value: count });
-        }
+/** A series the replay writes and how its value follows from the world (undefined: absent). */
+interface SeriesSource {
+    readonly identity: SeriesIdentity;
+    readonly value: (state: ScrapeState) => number | undefined;
+}
+
+function identity(series: TriggerSeries): SeriesIdentity {
+    return { metric: series.metric, labels: seriesLabels(series), kind: series.kind };
+}
+
+/** What drives a trigger's series: see the list above. */
+function loadSource(trigger: PrometheusTrigger, model: string, profile: LoadProfile): SeriesSource {
+    const { series } = trigger;
+    const fromEngine = (read: (engine: EngineReading) => number) => (state: ScrapeState) => (state.ready > 0 ? read(state.engine) : undefined);
+    if (series.kind === "counter" && series.metric.startsWith("interceptor_")) {
+        return {
+            identity: identity(series),
+            value: (state) => {
+                const count = Math.floor(requestsBy(profile, state.at));
+                return count > 0 ? count : undefined;
+            },
+        };
     }
-    return samples;
+    if (trigger.name === "queue" && series.kind === "gauge") {
+        return { identity: identity(series), value: fromEngine((engine) => engine.waiting) };
+    }
+    if (trigger.name === "running" && series.kind === "gauge") {
+        return { identity: identity(series), value: fromEngine((engine) => engine.running) };
+    }
+    if (trigger.name === "requestRate" && series.kind === "counter") {
+        return { identity: identity(series), value: fromEngine((engine) => engine.finished) };
+    }
+    throw new Error(`trigger ${trigger.name} of ${model} reads ${series.metric} (${series.kind}), which the replay does not model: it models request counters, the engine's queue and running requests`);
 }
 
-/**
- * A guard series, scraped with the load's: the interceptors' `up` (1 while scraped), or
- * kube-state-metrics' replicas of the Deployment, which only the `== 0` of the guard reads: with
- * a minimum of 1 or more it is never 0, so the minimum stands for it. At a minimum of 0 its value
- * would follow the replicas, which one backfill cannot know in advance: refused.
- */
-function guardSeries(series: TriggerSeries, target: ReplayTarget, timing: Required<ReplayTiming>, seconds: number): BackfillSeries {
-    let value: number;
+function guardSource(series: TriggerSeries, model: string): SeriesSource {
     if (series.metric === "up") {
-        value = 1;
-    } else if (series.metric === "kube_deployment_status_replicas" && target.minReplicaCount >= 1) {
-        value = target.minReplicaCount;
-    } else {
-        throw new Error(`the guard series ${series.metric} of ${target.model} would follow the replicas; the replay backfills once, so it needs a minimum of 1 or more`);
+        return { identity: identity(series), value: () => 1 };
     }
-    const samples = instants(timing.scrapeOffsetSeconds, timing.scrapeIntervalSeconds, seconds).map((at) => ({ at: timing.epochSeconds + at, value }));
-    return { metric: series.metric, labels: seriesLabels(series), kind: series.kind, samples };
+    if (series.metric === "kube_deployment_status_replicas") {
+        return { identity: identity(series), value: (state) => state.statusReplicas };
+    }
+    throw new Error(`the guard series ${series.metric} of ${model} is not modelled (up, kube_deployment_status_replicas)`);
+}
+
+function uniqueSources(sources: readonly SeriesSource[]): SeriesSource[] {
+    const seen = new Map<string, SeriesSource>();
+    sources.forEach((source) => seen.set(seriesKey(source.identity), source));
+    return [...seen.values()];
 }
 
 function withDefaults(timing: ReplayTiming): Required<ReplayTiming> {
     return {
-        hpaSyncSeconds: 15, scrapeOffsetSeconds: 0, hpaOffsetSeconds: 0, pollOffsetSeconds: 0, epochSeconds: DEFAULT_EPOCH, ...timing,
+        hpaSyncSeconds: 15, requestSeconds: DEFAULT_REQUEST_SECONDS, scrapeOffsetSeconds: 0, hpaOffsetSeconds: 0, pollOffsetSeconds: 0,
+        epochSeconds: DEFAULT_EPOCH, ...timing,
     };
 }
 
-function instants(offset: number, interval: number, seconds: number): number[] {
+/** Instants offset + k x interval up to `seconds`, in milliseconds (exact keys for fractional instants). */
+function instantsMs(offset: number, interval: number, seconds: number): number[] {
     const result: number[] = [];
-    for (let at = offset; at <= seconds; at += interval) {
+    const step = Math.round(interval * 1000);
+    for (let at = Math.round(offset * 1000); at <= seconds * 1000; at += step) {
         result.push(at);
     }
     return result;
 }
 
+interface Pod { readonly readyAt: number; deletedAt?: number }
+
 /** Pods of the Deployment: when each was created, is (or becomes) Ready, and was deleted. */
 class Pods {
-    private readonly history: { readyAt: number; deletedAt?: number }[];
+    constructor(private readonly history: Pod[]) {}
 
-    constructor(replicas: number, readyAt: number) {
-        this.history = Array.from({ length: replicas }, () => ({ readyAt }));
+    static initial(replicas: number, readyAt: number): Pods {
+        return new Pods(Array.from({ length: replicas }, () => ({ readyAt })));
     }
 
-    private live(): { readyAt: number; deletedAt?: number }[] {
+    clone(): Pods {
+        return new Pods(this.history.map((pod) => ({ ...pod })));
+    }
+
+    private live(): Pod[] {
         return this.history.filter((pod) => pod.deletedAt === undefined);
     }
 
@@ -195,82 +279,141 @@ class Pods {
     }
 }
 
-/** Replays the profile against the ScaledObject with a real Prometheus; `workDir` is removed afterwards. */
+/** The engine and the pods, advanced together through time. */
+class World {
+    private state: EngineState = IDLE_ENGINE;
+    private now = 0;
+
+    constructor(private readonly profile: LoadProfile, private readonly spec: EngineSpec, readonly pods: Pods) {}
+
+    clone(): World {
+        const copy = new World(this.profile, this.spec, this.pods.clone());
+        copy.state = this.state;
+        copy.now = this.now;
+        return copy;
+    }
+
+    advance(to: number): void {
+        if (to > this.now) {
+            this.state = advanceEngine(this.state, this.spec, this.now, to, (at) => loadAt(this.profile, at), (at) => this.pods.ready(at));
+            this.now = to;
+        }
+    }
+
+    scrape(at: number): ScrapeState {
+        this.advance(at);
+        const ready = this.pods.ready(at);
+        return { at, ready, statusReplicas: this.pods.count, engine: engineReading(this.state, this.spec, ready) };
+    }
+}
+
+/** Replays the profile against the ScaledObject with a real Prometheus; its work directory is removed afterwards. */
 export async function replay(target: ReplayTarget, profile: LoadProfile, timingInput: ReplayTiming, tailSeconds = 0): Promise<ReplayResult> {
     const timing = withDefaults(timingInput);
     const seconds = profileSeconds(profile) + tailSeconds;
-    for (const trigger of target.triggers) {
-        if (!drivenByLoad(trigger.series)) {
-            throw new Error(`trigger ${trigger.name} of ${target.model} reads ${trigger.series.metric} (${trigger.series.kind}), which the replay cannot derive from the load alone: it drives counters of requests only`);
-        }
-    }
+    const prometheusTriggers = target.triggers.filter((trigger): trigger is PrometheusTrigger => trigger.kind === "prometheus");
+    const sources = uniqueSources([
+        ...prometheusTriggers.map((trigger) => loadSource(trigger, target.model, profile)),
+        ...prometheusTriggers.flatMap((trigger) => (trigger.guard ? [guardSource(trigger.guard, target.model)] : [])),
+    ]);
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "scaling-replay-"));
-    let server: PrometheusServer | undefined;
+    const world = new World(profile, { maxNumSeqs: target.maxNumSeqs, requestSeconds: timing.requestSeconds }, Pods.initial(target.minReplicaCount, 0));
+    const scrapes = instantsMs(timing.scrapeOffsetSeconds, timing.scrapeIntervalSeconds, seconds).map((ms) => ms / 1000);
+    const toScrape = (state: ScrapeState): Scrape => ({
+        at: timing.epochSeconds + state.at,
+        values: new Map(sources.flatMap((source) => {
+            const value = source.value(state);
+            return value === undefined ? [] : [[seriesKey(source.identity), value] as [string, number]];
+        })),
+    });
+    let recordedUntil = -1;
+    // The scrapes after the last recorded one if nothing more were decided: the world as it is, run forward.
+    const speculate = (): Scrape[] => {
+        const future = world.clone();
+        return scrapes.filter((at) => at > recordedUntil).map((at) => toScrape(future.scrape(at)));
+    };
+    // Prometheus' lookback just under the scrape interval, for a series that stops: see ./prometheus.ts.
+    const prometheus = new SteppedPrometheus(workDir, sources.map((source) => source.identity), timing.scrapeIntervalSeconds - 0.001, speculate);
     try {
-        const series = [
-            ...uniqueSeries(target.triggers.map((trigger) => trigger.series)).map((one): BackfillSeries => ({
-                metric: one.metric, labels: seriesLabels(one), kind: one.kind, samples: requestCounterSamples(profile, timing, seconds),
-            })),
-            ...uniqueSeries(target.triggers.flatMap((trigger) => (trigger.guard ? [trigger.guard] : []))).map((one) => guardSeries(one, target, timing, seconds)),
-        ];
-        const dataDir = path.join(workDir, "data");
-        backfill(series, dataDir);
-        server = await PrometheusServer.start(dataDir);
-        return await simulate(target, profile, timing, seconds, server);
+        return await simulate(target, profile, timing, seconds, { world, prometheus, scrapes, toScrape, recorded: (at) => { recordedUntil = at; } });
     } finally {
-        await server?.stop();
+        await prometheus.stop();
         fs.rmSync(workDir, { recursive: true, force: true });
     }
 }
 
-function uniqueSeries(all: readonly TriggerSeries[]): TriggerSeries[] {
-    const seen = new Map<string, TriggerSeries>();
-    for (const series of all) {
-        seen.set(JSON.stringify([series.metric, series.labels, series.podPattern]), series);
-    }
-    return [...seen.values()];
+interface Machinery {
+    readonly world: World;
+    readonly prometheus: SteppedPrometheus;
+    readonly scrapes: readonly number[];
+    readonly toScrape: (state: ScrapeState) => Scrape;
+    readonly recorded: (at: number) => void;
 }
 
 async function simulate(
-    target: ReplayTarget, profile: LoadProfile, timing: Required<ReplayTiming>, seconds: number, server: PrometheusServer,
+    target: ReplayTarget, profile: LoadProfile, timing: Required<ReplayTiming>, seconds: number, { world, prometheus, scrapes, toScrape, recorded }: Machinery,
 ): Promise<ReplayResult> {
     const hpa = new HorizontalPodAutoscaler({
         minReplicas: Math.max(target.minReplicaCount, 1), maxReplicas: target.maxReplicaCount, behavior: target.behavior,
     });
     const keda = new KedaTriggers(target.triggers, target.fallback);
-    const pods = new Pods(target.minReplicaCount, 0);
+    const { pods } = world;
+    const hasPush = target.triggers.some((trigger) => trigger.kind === "push");
     let replicas = target.minReplicaCount;
     let lastActiveAt: number | undefined;
+    /** The add-on scaler's last in-flight count of the route. */
+    let pingerCount = 0;
     const points: ReplayPoint[] = [];
+    const engine: EnginePoint[] = [];
     const decisions: ScaleDecision[] = [];
     const proposals: { at: number; proposal: number | undefined }[] = [];
-    const cache = new Map<string, number | undefined>();
     const read = async (at: number): Promise<(number | undefined)[]> => Promise.all(target.triggers.map(async (trigger) => {
-        const key = `${at}\u0000${trigger.query}`;
-        if (!cache.has(key)) {
-            const result = await server.query(trigger.query, timing.epochSeconds + at);
-            cache.set(key, "value" in result ? result.value : undefined);
+        if (trigger.kind === "push") {
+            return pingerCount;
         }
-        return cache.get(key);
+        const result = await prometheus.query(trigger.query, timing.epochSeconds + at);
+        return "value" in result ? result.value : undefined;
     }));
-    const setReplicas = (at: number, to: number, by: "hpa" | "keda") => {
+    const setReplicas = (at: number, to: number, by: ScaleDecision["by"]) => {
         decisions.push({ at, from: replicas, to, by });
         replicas = to;
         pods.scale(to, at, timing.podStartSeconds);
     };
 
-    const polls = new Set(instants(timing.pollOffsetSeconds, target.pollingInterval, seconds));
-    const syncs = new Set(instants(timing.hpaOffsetSeconds, timing.hpaSyncSeconds, seconds));
-    const times = [...new Set([...polls, ...syncs])].sort((a, b) => a - b);
-    for (const at of times) {
+    const scrapeSet = new Set(scrapes.map((at) => Math.round(at * 1000)));
+    const polls = new Set(instantsMs(timing.pollOffsetSeconds, target.pollingInterval, seconds));
+    const syncs = new Set(instantsMs(timing.hpaOffsetSeconds, timing.hpaSyncSeconds, seconds));
+    const ticks = new Set(hasPush ? instantsMs(0, QUEUE_TICK_SECONDS, seconds) : []);
+    const pushes = new Set([...ticks].map((ms) => ms + Math.round(STREAM_INTERVAL_SECONDS * 1000)).filter((ms) => ms <= seconds * 1000));
+    const times = [...new Set([...scrapeSet, ...polls, ...syncs, ...ticks, ...pushes])].sort((a, b) => a - b);
+    for (const ms of times) {
+        const at = ms / 1000;
+        world.advance(at);
+        if (scrapeSet.has(ms)) {
+            const state = world.scrape(at);
+            engine.push({ at, ready: state.ready, ...state.engine });
+            prometheus.record(toScrape(state));
+            recorded(at);
+        }
+        if (ticks.has(ms)) {
+            pingerCount = world.scrape(at).engine.inFlight;
+        }
+        if (pushes.has(ms) && pingerCount > 0) {
+            // An active push: RequestScale(isActive true, isError false).
+            lastActiveAt = at;
+            if (replicas === 0) {
+                setReplicas(at, Math.max(target.minReplicaCount, 1), "push");
+            }
+        }
         let values: (number | undefined)[] | undefined;
-        if (polls.has(at)) {
+        if (polls.has(ms)) {
             // KEDA's loop: activity and the 0 <-> 1 moves.
             values = await read(at);
             const reads = keda.read(values, replicas);
             const active = reads.some((one) => one.active);
             const error = reads.some((one) => one.value === undefined);
-            if (active) {
+            // RequestScale records the activity when it scales from zero, or when no trigger failed.
+            if (active && (replicas === 0 || !error)) {
                 lastActiveAt = at;
             }
             const to = requestScale({ ...target, fallback: target.fallback !== undefined }, replicas, { active, error }, lastActiveAt, at);
@@ -278,7 +421,7 @@ async function simulate(
                 setReplicas(at, to, "keda");
             }
         }
-        if (syncs.has(at)) {
+        if (syncs.has(ms)) {
             values = await read(at);
             const reads = keda.read(values, replicas);
             const decision = hpa.reconcile(at, replicas, pods.count, reads.map((one, index) => ({ value: one.value, target: target.triggers[index].threshold })));
@@ -287,11 +430,14 @@ async function simulate(
                 setReplicas(at, decision.desiredReplicas, "hpa");
             }
         }
-        points.push({ at, load: loadAt(profile, at), desired: replicas, ready: pods.ready(at), values });
+        if (scrapeSet.has(ms) || polls.has(ms) || syncs.has(ms)) {
+            points.push({ at, load: loadAt(profile, at), desired: replicas, ready: pods.ready(at), values });
+        }
     }
     return {
-        model: target.model, profile, seconds, timing, points, proposals, readyReplicas: (at: number) => pods.ready(at),
+        model: target.model, profile, seconds, timing, points, proposals, engine, readyReplicas: (at: number) => pods.ready(at),
         decisions: decisions.map((decision) => ({ ...decision, readyAt: readyTime(decision, pods, timing.podStartSeconds) })),
+        prometheus: prometheus.stats(),
     };
 }
 
