@@ -19,6 +19,7 @@ import { PrometheusServer, backfill, missingBinaries } from "../tools/replay/pro
 import { advanceEngine, engineReading } from "../tools/replay/engine";
 import { wakeFigure } from "../tools/replay/figures";
 import { START_SECONDS, stackReplay } from "../tools/replay/setup";
+import { Scrape, SteppedPrometheus, seriesKey } from "../tools/replay/stepped";
 import { PrometheusTrigger, ReplayResult, ReplayTarget, ReplayTrigger, replay } from "../tools/replay/simulate";
 import { loadConfigWith, PROJECT_DIR } from "./mocks";
 
@@ -366,5 +367,48 @@ describe("scaling replay: the local model at zero wakes on the interceptor's req
             scrapeIntervalSeconds: scrape, podStartSeconds: POD_START, hpaSyncSeconds: HPA_SYNC,
         });
         assert.deepStrictEqual([wakeFigure(result)?.decision?.by, wakeFigure(result)?.decision?.at, wakeFigure(result)?.toReady], ["push", 60.7, 30.7]);
+    });
+});
+
+describe("a Prometheus backfilled step by step", function () {
+    this.timeout(30_000);
+
+    it("serves each scrape as recorded, rebuilds when a scrape differs from its speculation, and drops a series at the first scrape without it", async () => {
+        const epoch = Date.UTC(2025, 0, 1, 0, 10) / 1000;
+        const gauge = { metric: "vllm:num_requests_waiting", labels: { namespace: "llm" }, kind: "gauge" as const };
+        const key = seriesKey(gauge);
+        const scrape = (at: number, value?: number): Scrape => ({ at: epoch + at, values: new Map(value === undefined ? [] : [[key, value]]) });
+        // Speculation: the value stays at whatever the last recorded scrape said, for the scrapes up to 60 s.
+        let last = 0;
+        let recordedUntil = -15;
+        const speculate = () => [0, 15, 30, 45, 60].filter((at) => at > recordedUntil).map((at) => scrape(at, last));
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stepped-"));
+        const prometheus = new SteppedPrometheus(dir, [gauge], 15 - 0.001, speculate);
+        const step = (at: number, value?: number) => {
+            prometheus.record(scrape(at, value));
+            recordedUntil = at;
+            last = value ?? last;
+        };
+        try {
+            step(0, 3);
+            assert.deepStrictEqual(await prometheus.query("sum(vllm:num_requests_waiting)", epoch), { value: 3 });
+            // As speculated: no restart.
+            step(15, 3);
+            assert.deepStrictEqual(await prometheus.query("sum(vllm:num_requests_waiting)", epoch + 20), { value: 3 });
+            assert.strictEqual(prometheus.stats().rebuilds, 1);
+            // A different value: a rebuild, and the new value at its instant.
+            step(30, 7);
+            assert.deepStrictEqual(await prometheus.query("sum(vllm:num_requests_waiting)", epoch + 30), { value: 7 });
+            assert.strictEqual(prometheus.stats().rebuilds, 2);
+            // The series is not scraped at 45 s (its pod went away): gone at 45 s, as a staleness
+            // marker would make it, not shown for 5 more minutes by the default lookback.
+            step(45);
+            assert.deepStrictEqual(await prometheus.query("sum(vllm:num_requests_waiting)", epoch + 44), { value: 7 });
+            assert.deepStrictEqual(await prometheus.query("sum(vllm:num_requests_waiting)", epoch + 45), { error: "prometheus metrics 'prometheus' target may be lost, the result is empty" });
+            assert.strictEqual(prometheus.stats().rebuilds, 3);
+        } finally {
+            await prometheus.stop();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
