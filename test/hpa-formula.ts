@@ -12,7 +12,11 @@ import type { LoadTrigger } from "../components/model-server/scaled-object";
  * threshold) = ceil(value / threshold); the largest over the triggers, bounded by min and max.
  * At zero replicas KEDA activates (to 1, then the HPA takes over) when a value exceeds its
  * activation threshold, and returns to zero when none does. A failed read (error or, with ignoreNullValues "false", an empty
- * result) yields the fallback count once failureThreshold reads in a row failed.
+ * result) is passed on as an error while at most failureThreshold reads in a row have failed; the fallback applies from
+ * the (failureThreshold + 1)th, as KEDA counts: kedacore/keda v2.20.2 pkg/fallback/fallback.go GetMetricsWithFallback,
+ * `*healthStatus.NumberOfFailures > scaledObject.Spec.Fallback.FailureThreshold` after IncrementFailure. Its count is
+ * doFallback's: fallback.replicas (`static`), or with the platform's `currentReplicasIfHigher` the larger of that and the
+ * current replicas. This function models the reads after that point: `bounds.fallback` is that count.
  */
 export function desiredReplicas(
     values: readonly (number | undefined)[], triggers: readonly Pick<LoadTrigger, "threshold" | "activationThreshold">[],

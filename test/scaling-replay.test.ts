@@ -14,6 +14,7 @@ import { modelServerNames } from "../components/model-server/names";
 import { loadTriggers } from "../components/model-server/scaled-object";
 import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
 import { externalPerPodReplicas } from "../tools/replay/hpa";
+import { KedaTriggers } from "../tools/replay/keda";
 import { seedProfile } from "../tools/replay/profile";
 import { PrometheusServer, backfill, missingBinaries } from "../tools/replay/prometheus";
 import { advanceEngine, engineReading } from "../tools/replay/engine";
@@ -115,6 +116,19 @@ describe("the HPA model's arithmetic", () => {
         assert.strictEqual(externalPerPodReplicas(25, 10, 2, 0.1), 3);
         assert.strictEqual(externalPerPodReplicas(8, 10, 3, 0.1), 1);
         assert.strictEqual(externalPerPodReplicas(27.5, 10, 3, 0.1), 3); // ratio 0.917: within
+    });
+});
+
+describe("KEDA's fallback in the replay", () => {
+    it("passes the first failureThreshold failures on as errors and falls back from the next (fallback.go: failures > failureThreshold)", () => {
+        // failureThreshold 3, fallback 1 replica, currentReplicasIfHigher, at 2 replicas: max(2, 1) x 4 = 8.
+        const keda = new KedaTriggers([{ threshold: 4, activationThreshold: 0 }], { failureThreshold: 3, replicas: 1, behavior: "currentReplicasIfHigher" });
+        const reads = [1, 2, 3, 4].map(() => keda.read([undefined], 2)[0]);
+        assert.deepStrictEqual(reads.map((read) => [read.value, read.fallback, read.active]),
+            [[undefined, false, false], [undefined, false, false], [undefined, false, false], [8, true, true]]);
+        // A success resets the count.
+        assert.deepStrictEqual(keda.read([5], 2)[0], { value: 5, fallback: false, active: true });
+        assert.strictEqual(keda.read([undefined], 2)[0].value, undefined);
     });
 });
 

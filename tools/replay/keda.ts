@@ -12,7 +12,8 @@
  *   larger/smaller of the two (`currentReplicasIfHigher` / `currentReplicasIfLower`).
  * - A trigger is active when its value is strictly above activationThreshold
  *   (pkg/scalers/prometheus_scaler.go GetMetricsAndActivity: `val > ActivationThreshold`), or
- *   while its fallback is in use.
+ *   while its fallback is in use (pkg/scaling/scale_handler.go getScalerState:
+ *   `isActiveOrFallback := fallbackActive || isMetricActive`).
  * - pkg/scaling/executor/scale_scaledobjects.go RequestScale, each pollingInterval: active at 0
  *   replicas scales to max(minReplicaCount, 1) (scaleFromZeroOrIdle); inactive, with
  *   minReplicaCount 0 and replicas above 0, scales to 0 once lastActiveTime + cooldownPeriod has
