@@ -102,7 +102,7 @@ export function replaySvg(result: ReplayResult, bounds: { min: number; max: numb
     // Title and legend.
     const { timing } = result;
     text(LEFT, 22, `Scaling replay: ${result.model}`, 'font-size="16" font-weight="bold"');
-    text(LEFT, 40, `scrape ${timing.scrapeIntervalSeconds} s, HPA sync ${timing.hpaSyncSeconds} s, pod start ${timing.podStartSeconds} s; queries run against a real Prometheus`, 'font-size="11"');
+    text(LEFT, 40, `scrape ${timing.scrapeIntervalSeconds} s, HPA sync ${timing.hpaSyncSeconds} s, pod start ${timing.podStartSeconds} s, mean request ${timing.requestSeconds} s; queries run against a real Prometheus`, 'font-size="11"');
     const legend: [string, string, string][] = [["load", COLORS.load, ""], ["desired replicas", COLORS.desired, 'stroke-dasharray="6,3"'], ["Ready replicas", COLORS.ready, ""]];
     legend.forEach(([label, color, dash], index) => {
         const lx = LEFT + index * 170;
