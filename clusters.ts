@@ -27,13 +27,16 @@ export interface PlatformCluster {
 /**
  * `aws`: EKS cluster -> GPU node pool (with its autoscaler), and Loki's S3 bucket with its Pod
  * Identity role when `loki.storage` is s3. The GPU runtime comes after observability (index.ts).
+ * `podGraceSeconds`: the longest terminationGracePeriodSeconds of the serving pods the autoscaler
+ * may evict when it removes a node, system or GPU (components/keda-http-add-on.ts
+ * longestServingGraceSeconds); it lets them keep it.
  *
  * Every AWS resource is a child of these three components, and a child is registered only
  * after its parent (@pulumi/pulumi runtime/resource.ts, prepareResource awaits the parent's
  * URN), which waits for its dependsOn: so the preflight's refusal comes before any AWS
  * resource exists, and fails the components' children and everything using the cluster.
  */
-export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws"]>, loki: ObservabilityConfig["loki"]): PlatformCluster {
+export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws"]>, loki: ObservabilityConfig["loki"], podGraceSeconds: number): PlatformCluster {
     const checked = awsPreflight(cluster);
     const preflight = { dependsOn: checked.then((): pulumi.Resource[] => []) };
     const eks = new EksCluster("llm", {
@@ -52,6 +55,7 @@ export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws
         subnetIds: eks.privateSubnetIds,
         provider: eks.provider,
         autoscalerNodeSelector: SYSTEM_POOL_LABEL,
+        podGraceSeconds,
         nodeDependsOn: eks.nodePrerequisites,
     }, preflight);
     const lokiStore = loki.storage === "s3" ? new LokiObjectStore("loki", {

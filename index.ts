@@ -1,19 +1,19 @@
 import * as k8s from "@pulumi/kubernetes";
 import { GpuRuntime } from "./components/gpu-runtime";
 import { Keda } from "./components/keda";
-import { longestHoldSeconds } from "./components/keda-http-add-on";
-import { engineProfile, servingNamespace } from "./components/engines";
+import { interceptedModels, longestHoldSeconds, longestServingGraceSeconds } from "./components/keda-http-add-on";
+import { servingNamespace } from "./components/engines";
 import { modelNamespaces } from "./components/model-namespaces";
 import { ModelServer } from "./components/model-server";
 import { rollingUpdate } from "./components/model-server/deployment";
-import { usesInterceptor } from "./components/model-server/request-routing";
 import { Observability } from "./components/observability";
 import { awsCluster, localCluster } from "./clusters";
 import { loadConfig } from "./config";
 
 const config = loadConfig();
 
-const cluster = config.aws ? awsCluster(config.aws, config.observability.loki) : localCluster(config.kubernetes);
+// The autoscaler lets the serving pods it evicts keep their grace periods.
+const cluster = config.aws ? awsCluster(config.aws, config.observability.loki, longestServingGraceSeconds(config.models)) : localCluster(config.kubernetes);
 const provider = cluster.provider;
 
 // Model servers run as restricted pods (the API server enforces it); TGI, which starts only as
@@ -39,7 +39,7 @@ if (config.aws) {
 // The HTTP add-on only where a model is called through it: its interceptor holds the requests that
 // wake a model at zero, and drains for as long as it may hold one; it also counts the requests of a
 // requestRate model without engine metrics (components/model-server/request-routing.ts usesInterceptor).
-const heldModels = config.models.filter((model) => usesInterceptor(model, engineProfile(model.engine, model.image)));
+const heldModels = interceptedModels(config.models);
 const keda = new Keda("keda", {
     httpAddOn: heldModels.length > 0 ? { holdSeconds: longestHoldSeconds(heldModels) } : undefined,
     dependsOn: [observability],

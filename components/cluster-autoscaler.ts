@@ -13,6 +13,11 @@ export interface ClusterAutoscalerArgs {
     readonly scaleDownUnneededTime?: string;
     /** Where the autoscaler itself runs. Defaults to anywhere. */
     readonly nodeSelector?: Readonly<Record<string, string>>;
+    /**
+     * The longest terminationGracePeriodSeconds of the pods it may evict
+     * (keda-http-add-on.ts longestServingGraceSeconds). Defaults to none beyond the autoscaler's own 600.
+     */
+    readonly podGraceSeconds?: number;
 }
 
 export const AUTOSCALER_CHART = "cluster-autoscaler";
@@ -55,6 +60,33 @@ export interface AutoscalerValuesInput {
     readonly image: string;
     readonly scaleDownUnneededTime: string;
     readonly nodeSelector: Readonly<Record<string, string>>;
+    /** The longest terminationGracePeriodSeconds of the pods it may evict. */
+    readonly podGraceSeconds: number;
+}
+
+/**
+ * The autoscaler's default `--max-graceful-termination-sec` (cluster-autoscaler/config/flags/flags.go
+ * at cluster-autoscaler-1.34.5 and -1.35.2: `flag.Int("max-graceful-termination-sec", 10*60, ...)`).
+ */
+export const DEFAULT_MAX_GRACEFUL_TERMINATION_SECONDS = 600;
+
+/**
+ * `--max-graceful-termination-sec`: the grace a pod keeps when the autoscaler evicts it to remove
+ * its node. The autoscaler lowers every evicted pod's terminationGracePeriodSeconds to it
+ * (core/scaledown/actuation/drain.go `evictPod`: the Eviction's DeleteOptions.GracePeriodSeconds),
+ * and deletes the node once it has waited that long plus 30 s (`waitPodsToDisappear`,
+ * DefaultPodEvictionHeadroom), so a shorter value would cut what an interceptor holds or a model
+ * streams. Never below the default, which the platform's other pods may count on. The wait runs
+ * per node in its own goroutine (core/scaledown/actuation/actuator.go `deleteAsyncDrain`): a long
+ * grace delays that node's removal, not the autoscaler's other work. PodDisruptionBudgets still
+ * decide whether a pod may go at all: it evicts through the Eviction API, retries a refusal for
+ * `--max-pod-eviction-time` (2m) and otherwise keeps the node (FAQ.md "Does CA work with
+ * PodDisruptionBudget in scale-down?"), so the interceptors' budget (maxUnavailable 1) lets one of
+ * them drain at a time (a terminating pod counts as disrupted: kubernetes/kubernetes
+ * pkg/controller/disruption/disruption.go `countHealthyPods` skips pods with a deletionTimestamp).
+ */
+export function maxGracefulTerminationSeconds(podGraceSeconds: number): number {
+    return Math.max(DEFAULT_MAX_GRACEFUL_TERMINATION_SECONDS, Math.ceil(podGraceSeconds));
 }
 
 /** Values of the cluster-autoscaler chart (keys from its values.yaml at the pinned version). */
@@ -73,6 +105,8 @@ export function clusterAutoscalerValues(input: AutoscalerValuesInput) {
             "balance-similar-node-groups": true,
             // Model servers mount /dev/shm as a memory emptyDir; by default that pins their node forever.
             "skip-nodes-with-local-storage": false,
+            // A string: the chart renders `--<key>={{ $value }}`, and a large number reaching it as a float would print as 1e+06.
+            "max-graceful-termination-sec": String(maxGracefulTerminationSeconds(input.podGraceSeconds)),
         },
         nodeSelector: { ...input.nodeSelector },
         resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { memory: "600Mi" } },
@@ -114,6 +148,7 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
                 image: release.image,
                 scaleDownUnneededTime: args.scaleDownUnneededTime ?? "10m",
                 nodeSelector: args.nodeSelector ?? {},
+                podGraceSeconds: args.podGraceSeconds ?? 0,
             }),
         }, { parent: this, provider: args.provider, dependsOn: [this.role] });
 

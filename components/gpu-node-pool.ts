@@ -27,6 +27,8 @@ export interface GpuNodePoolArgs {
     readonly scaleDownUnneededTime?: string;
     /** Where the autoscaler runs (the system pool). Defaults to anywhere. */
     readonly autoscalerNodeSelector?: Readonly<Record<string, string>>;
+    /** The longest terminationGracePeriodSeconds of the pods the autoscaler may evict. Defaults to none beyond its own 600. */
+    readonly podGraceSeconds?: number;
     /** What the nodes need before they join (EksCluster.nodePrerequisites). Defaults to none. */
     readonly nodeDependsOn?: readonly pulumi.Resource[];
 }
@@ -111,6 +113,7 @@ export class GpuNodePool extends pulumi.ComponentResource {
             provider: args.provider,
             scaleDownUnneededTime: args.scaleDownUnneededTime,
             nodeSelector: args.autoscalerNodeSelector,
+            podGraceSeconds: args.podGraceSeconds,
         }, { parent: this });
 
         this.registerOutputs({ nodes: this.nodes, poolName: this.poolName, gpuCapacityAtMax: this.gpuCapacityAtMax, autoscaler: this.autoscaler });

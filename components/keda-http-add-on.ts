@@ -1,7 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelConfig } from "../config";
-import { coldStartSeconds } from "./model-server/request-routing";
+import { engineProfile } from "./engines";
+import { drainTiming } from "./model-server/deployment";
+import { coldStartSeconds, usesInterceptor } from "./model-server/request-routing";
 
 /**
  * The KEDA HTTP add-on's chart, pinned: kedacore/charts commit c4b92e9 "feat(http-add-on): release
@@ -135,6 +137,30 @@ export function interceptorDrain(holdSeconds: number): InterceptorDrain {
         drainTimeoutSeconds,
         terminationGracePeriodSeconds: SHUTDOWN_DELAY_SECONDS + drainTimeoutSeconds + STOP_SECONDS,
     };
+}
+
+/** The models clients call through the interceptor (./model-server/request-routing.ts usesInterceptor): the add-on exists for them. */
+export function interceptedModels<Model extends Pick<ModelConfig, "engine" | "image" | "minReplicas" | "autoscaling">>(models: readonly Model[]): Model[] {
+    return models.filter((model) => usesInterceptor(model, engineProfile(model.engine, model.image)));
+}
+
+/**
+ * The longest terminationGracePeriodSeconds among the serving pods of `models`: every model
+ * server's (./model-server/deployment.ts drainTiming, from its drainSeconds) and, when some model
+ * is called through the add-on, the interceptors' (interceptorDrain of longestHoldSeconds, as the
+ * chart values above get it). What the Cluster Autoscaler must let a pod it evicts keep
+ * (./cluster-autoscaler.ts, `--max-graceful-termination-sec`).
+ *
+ * Here, next to the two drains it combines: this module already sits above
+ * ./model-server/request-routing.ts (it imports coldStartSeconds), and neither ./engines.ts nor
+ * ./model-server/deployment.ts imports it, so the imports stay acyclic; in request-routing.ts,
+ * which interceptorDrain would have to be imported into, it would close a cycle.
+ */
+export function longestServingGraceSeconds(models: readonly Pick<ModelConfig, "engine" | "image" | "minReplicas" | "autoscaling" | "startupBudgetSeconds" | "drainSeconds">[]): number {
+    const held = interceptedModels(models);
+    const interceptor = held.length > 0 ? interceptorDrain(longestHoldSeconds(held)).terminationGracePeriodSeconds : 0;
+    const servers = models.map((model) => drainTiming(engineProfile(model.engine, model.image).onSigterm, model.drainSeconds).terminationGracePeriodSeconds);
+    return Math.max(0, interceptor, ...servers);
 }
 
 export interface KedaHttpChartOptions {

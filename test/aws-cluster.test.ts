@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { awsCluster } from "../clusters";
+import { longestServingGraceSeconds } from "../components/keda-http-add-on";
 import { awsPreflight } from "../config/preflight";
 import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
 import { cidrSubnet, subnetLayout } from "../components/cluster-network";
@@ -55,7 +56,7 @@ async function runAwsLayer(config: Record<string, unknown>): Promise<{ run: Prog
     const loaded = await loadConfigWith({ target: "aws", ...config });
     assert.ok(!(loaded instanceof Error) && loaded.aws, String(loaded));
     const run = await runComponent(() => {
-        awsCluster(loaded.aws!, loaded.observability.loki);
+        awsCluster(loaded.aws!, loaded.observability.loki, longestServingGraceSeconds(loaded.models));
     });
     return { run, failures: [...run.failures] };
 }
