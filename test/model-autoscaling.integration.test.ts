@@ -3,8 +3,8 @@
  * fixture that speaks vLLM's (and kube-state-metrics') exposition format, and the test reads
  * what KEDA's Prometheus scaler would read (/api/v1/query) for several load levels, then the
  * replica count the HPA would ask for. Rates over time (the request-rate signal, which needed
- * a minute of waiting here) are replayed against a backfilled block instead:
- * test/scaling-replay.test.ts.
+ * a minute of waiting here), the queue over time as replicas become Ready, and a wake from zero
+ * with load are replayed against backfilled blocks instead: test/scaling-replay.test.ts.
  */
 import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
