@@ -62,9 +62,11 @@ export function coldStartSeconds(model: Pick<ModelConfig, "startupBudgetSeconds"
 
 /**
  * In-flight requests per replica the interceptor reports as its target: the engine's running
- * plus waiting targets, so that (with every request going through the interceptor, in-flight =
- * running + waiting) this trigger never asks for more replicas than the engine-metric triggers
- * already do; it exists to wake the model, not to size it.
+ * plus waiting targets. While the model serves (every request through the interceptor, in-flight
+ * = running + waiting) this trigger never asks for more replicas than the engine-metric triggers
+ * already do: (w + r) / (Q + R) <= max(w / Q, r / R). While it wakes, the engine triggers read
+ * nothing and the requests the interceptor holds size the first step alone: a burst at wake (the
+ * scaling replay's 120 held requests on `dev`, against 4 + 48) asks for its replicas at once.
  */
 export function concurrencyTarget(model: Pick<ModelConfig, "autoscaling">): number {
     return Math.max(1, Math.ceil(model.autoscaling.queuePerReplica + model.autoscaling.runningPerReplica));
