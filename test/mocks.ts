@@ -40,9 +40,30 @@ export function engineConfig(config: Record<string, unknown>): Record<string, st
     ]));
 }
 
-/** index.ts with one of the repository's stack files. */
+const stackFileRuns = new Map<string, Promise<ProgramRun>>();
+
+/**
+ * index.ts with one of the repository's stack files. A stack file is the same for the whole test
+ * run, so each is run once and its record shared, frozen: a suite that changed it would throw
+ * rather than leak into another.
+ */
 export function runStackFile(stack: string): Promise<ProgramRun> {
-    return runProgram({ stack, ...readStackFile(stackFilePath(PROJECT_DIR, stack)) });
+    let run = stackFileRuns.get(stack);
+    if (!run) {
+        run = runProgram({ stack, ...readStackFile(stackFilePath(PROJECT_DIR, stack)) }).then(deepFreeze);
+        stackFileRuns.set(stack, run);
+    }
+    return run;
+}
+
+function deepFreeze<T>(value: T): T {
+    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const child of Object.values(value)) {
+            deepFreeze(child);
+        }
+    }
+    return value;
 }
 
 /** index.ts with the given config. */
