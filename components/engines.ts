@@ -200,10 +200,19 @@ const VLLM_USER_ENV = [{ name: "USER", value: "vllm" }, { name: "LOGNAME", value
  */
 export const OLLAMA_SCRIPT = [
     "ollama serve & server=$!",
-    `trap 'kill -TERM "$server" 2>/dev/null' TERM INT`,
+    // Stopped while starting: end the server and an import in progress, and exit with the server's
+    // status. The import runs in the background: sh runs a trap only once a foreground command ends.
+    `trap 'kill -TERM "$server" $creating 2>/dev/null; status=0; wait "$server" || status=$?; exit "$status"' TERM INT`,
+    "creating=",
     "i=0; until ollama list >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 120 ] || exit 1; sleep 1; done",
     `printf 'FROM %s\\n' "$MODEL_DIR" > "$HOME/Modelfile"`,
-    `ollama create "$SERVED_MODEL_NAME" -f "$HOME/Modelfile" || { kill "$server"; exit 1; }`,
+    `ollama create "$SERVED_MODEL_NAME" -f "$HOME/Modelfile" & creating=$!`,
+    // A trapped TERM interrupts `wait`; dash runs the trap only after the whole `||` list, so a
+    // failed import is told apart in a command of its own, after the trap has had its turn.
+    `created=0; wait "$creating" || created=$?`,
+    `[ "$created" -eq 0 ] || { kill "$server"; exit 1; }`,
+    // Serving: forward TERM and wait for the server's own exit.
+    `trap 'kill -TERM "$server" 2>/dev/null' TERM INT`,
     `status=0; wait "$server" || status=$?`,
     `while kill -0 "$server" 2>/dev/null; do status=0; wait "$server" || status=$?; done`,
     `exit "$status"`,

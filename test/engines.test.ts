@@ -145,8 +145,10 @@ describe("engines: Ollama's script forwards SIGTERM", function () {
             "#!/bin/sh",
             'case "$1" in',
             `serve) echo $$ > "$HOME/serve.pid"; trap 'echo "serve got TERM" >> "$HOME/log"; exit 7' TERM; echo "serve started" >> "$HOME/log"; touch "$HOME/up"; while :; do sleep 0.05; done ;;`,
-            'list) [ -f "$HOME/up" ] ;;',
-            'create) echo "create $2 from $(cat "$4")" >> "$HOME/log" ;;',
+            'list) [ -z "$NEVER_UP" ] && [ -f "$HOME/up" ] ;;',
+            'create) echo "create $2 from $(cat "$4")" >> "$HOME/log"',
+            '    [ -z "$FAIL_CREATE" ] || exit 3',
+            `    [ -z "$SLOW_CREATE" ] || { trap 'echo "create got TERM" >> "$HOME/log"; exit 9' TERM; while :; do sleep 0.05; done; } ;;`,
             "esac",
         ].join("\n"), { mode: 0o755 });
     });
@@ -171,21 +173,53 @@ describe("engines: Ollama's script forwards SIGTERM", function () {
         }
     }
 
-    it("creates the model once the server is up, and on SIGTERM stops the server and exits with its status", async () => {
+    const log = () => (fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8") : "");
+
+    /** The container's command with the stand-in on PATH; resolves with how it exited, or "hung" after 5 s. */
+    async function runScript(extraEnv: Record<string, string> = {}) {
         const [model] = await models({ engine: "ollama", gpusPerReplica: 0, servedModelName: "qwen-small" });
         const { command, args, env } = engineCommand(model, engineProfile("ollama"), dir);
         assert.deepStrictEqual(args, [OLLAMA_SCRIPT]);
         const vars = Object.fromEntries(env.map((e) => [e.name, e.value]));
         child = spawn(command[0], [...command.slice(1), ...args], {
-            env: { PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, HOME: dir, MODEL_DIR: vars.MODEL_DIR, SERVED_MODEL_NAME: vars.SERVED_MODEL_NAME },
+            env: { PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, HOME: dir, MODEL_DIR: vars.MODEL_DIR, SERVED_MODEL_NAME: vars.SERVED_MODEL_NAME, ...extraEnv },
             stdio: "ignore",
         });
         const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child!.on("exit", (code, signal) => resolve({ code, signal })));
-        const log = () => (fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8") : "");
+        return () => Promise.race([exited, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 5000))]);
+    }
+
+    it("stopped before the server answers, it stops the server and exits with its status at once (not after the 120 s wait)", async () => {
+        const result = await runScript({ NEVER_UP: "1" });
+        await until(() => log().includes("serve started"), "the server to start");
+        child!.kill("SIGTERM");
+        assert.deepStrictEqual(await result(), { code: 7, signal: null });
+        assert.deepStrictEqual(log().trim().split("\n"), ["serve started", "serve got TERM"]);
+    });
+
+    it("stopped while it imports the model, it stops the import and the server and exits with the server's status at once", async () => {
+        const result = await runScript({ SLOW_CREATE: "1" });
+        await until(() => log().includes("create"), "the import to start");
+        child!.kill("SIGTERM");
+        assert.deepStrictEqual(await result(), { code: 7, signal: null });
+        // The stand-in import notes the TERM after its current sleep: it may write just after the script exits.
+        await until(() => log().includes("create got TERM"), "the import to be stopped", 2000);
+        const lines = log().trim().split("\n");
+        assert.deepStrictEqual(lines.slice(0, 2), ["serve started", `create qwen-small from FROM /models/Qwen/Qwen2.5-0.5B-Instruct/${REVISION}`]);
+        assert.deepStrictEqual(lines.slice(2).sort(), ["create got TERM", "serve got TERM"]);
+    });
+
+    it("a failed import stops the server and fails the container (exit 1)", async () => {
+        const result = await runScript({ FAIL_CREATE: "1" });
+        assert.deepStrictEqual(await result(), { code: 1, signal: null });
+        await until(() => log().includes("serve got TERM"), "the server to be stopped", 2000);
+    });
+
+    it("creates the model once the server is up, and on SIGTERM stops the server and exits with its status", async () => {
+        const result = await runScript();
         await until(() => log().includes("create"), "the model to be created");
-        child.kill("SIGTERM");
-        const result = await Promise.race([exited, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 5000))]);
-        assert.deepStrictEqual(result, { code: 7, signal: null }, "the script exits with the server's own status");
+        child!.kill("SIGTERM");
+        assert.deepStrictEqual(await result(), { code: 7, signal: null }, "the script exits with the server's own status");
         assert.deepStrictEqual(log().trim().split("\n"), [
             "serve started",
             `create qwen-small from FROM /models/Qwen/Qwen2.5-0.5B-Instruct/${REVISION}`,

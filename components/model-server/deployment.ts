@@ -225,6 +225,9 @@ export function serverDeployment(model: ModelConfig, { names, profile, rollingUp
                         // Startup ends when the model is served (ollama imports it after its server is up).
                         startupProbe: { httpGet: http(profile.readinessPath(model.servedModelName)), timeoutSeconds: 5, ...startup },
                         readinessProbe: { httpGet: http(profile.readinessPath(model.servedModelName)), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+                        // Not probed while the pod terminates: the kubelet stops liveness and startup probes once
+                        // the pod has a deletion timestamp (kubernetes/kubernetes#98571, pkg/kubelet/prober/worker.go),
+                        // so an engine that answers /health 503 while it drains is not restarted mid-drain.
                         livenessProbe: { httpGet: http(profile.healthPath), periodSeconds: 20, timeoutSeconds: 10, failureThreshold: 3 },
                         lifecycle: { preStop: { exec: { command: ["sleep", String(drain.preStopSleepSeconds)] } } },
                         securityContext: containerSecurity(profile, { root: true }),
