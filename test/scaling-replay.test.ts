@@ -100,8 +100,13 @@ describe("scaling replay of the seed's load table against the local stack", func
         assert.ok(falls.length > 0, "no scale-down in the quiet tail");
         // The load drops at 180 s: nothing falls before 180 + 300.
         assert.ok(falls[0].at >= 180 + 300, `first scale-down at ${falls[0].at} s`);
+        // The decisions, derived: 25 req/s reads as 3 replicas until the rate window leaves the 25 req/s
+        // minute (last read at 195 s), +300 s of stabilisation = 495 s; 2 -> 1 at 495 + 120 (the policy).
+        assert.deepStrictEqual(falls.map((fall) => [fall.at, fall.from, fall.to]), [[495, 3, 2], [615, 2, 1]]);
         for (const fall of falls) {
-            const lastHigher = Math.max(...result.proposals.filter((read) => read.at < fall.at && (read.proposal ?? 0) >= fall.from).map((read) => read.at));
+            const higher = result.proposals.filter((read) => read.at < fall.at && (read.proposal ?? 0) >= fall.from);
+            assert.ok(higher.length > 0, `no recommendation of ${fall.from} before the scale-down at ${fall.at} s`);
+            const lastHigher = Math.max(...higher.map((read) => read.at));
             assert.ok(fall.at - lastHigher >= 300, `scale-down ${fall.from}->${fall.to} at ${fall.at} s, ${fall.at - lastHigher} s after a recommendation of ${fall.from}`);
         }
         // One replica at a time, 120 s apart (the ScaledObject's scale-down policy).

@@ -88,11 +88,12 @@ export interface ActivationSpec {
 
 /**
  * RequestScale's decision at a polling instant: the new replica count, or undefined to leave it.
- * `error`: a trigger failed (and is not yet on its fallback); with a fallback configured, an
- * inactive ScaledObject in error is left as it is.
+ * `error`: a trigger failed (and is not yet on its fallback). An inactive ScaledObject in error is
+ * left as it is: KEDA does so when `fallback.replicas` is not 0 (pkg/scaling/executor/
+ * scale_scaledobjects.go), which the platform's config guarantees (autoscaling.fallbackReplicas >= 1).
  */
 export function requestScale(
-    spec: ActivationSpec & { readonly fallback: boolean }, currentReplicas: number, state: { active: boolean; error: boolean },
+    spec: ActivationSpec, currentReplicas: number, state: { active: boolean; error: boolean },
     lastActiveAt: number | undefined, now: number,
 ): number | undefined {
     if (state.active) {

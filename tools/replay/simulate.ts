@@ -416,7 +416,7 @@ async function simulate(
             if (active && (replicas === 0 || !error)) {
                 lastActiveAt = at;
             }
-            const to = requestScale({ ...target, fallback: target.fallback !== undefined }, replicas, { active, error }, lastActiveAt, at);
+            const to = requestScale(target, replicas, { active, error }, lastActiveAt, at);
             if (to !== undefined && to !== replicas) {
                 setReplicas(at, to, "keda");
             }
