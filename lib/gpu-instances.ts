@@ -1,3 +1,5 @@
+import { INSTANCE_TYPES } from "./instance-types";
+
 /** x86_64 instance families with whole NVIDIA GPUs: what the GPU pool (AL2023_x86_64_NVIDIA) runs. */
 export const NVIDIA_X86_FAMILIES = ["g4dn", "g5", "g6", "g6e", "gr6", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200"] as const;
 
@@ -5,18 +7,9 @@ export const NVIDIA_X86_FAMILIES = ["g4dn", "g5", "g6", "g6e", "gr6", "p3", "p3d
 export const NVIDIA_GPU_FAMILIES: readonly string[] = [...NVIDIA_X86_FAMILIES, "g6f", "gr6f", "g5g"];
 
 /**
- * NVIDIA GPUs per EC2 instance type, from the AWS accelerated-computing instance pages.
- * The config checks `gpuPool.gpusPerNode` against it and the policy pack sizes GPU pools
- * with it; a type missing here is accepted by the config and unknown to the policy.
+ * NVIDIA GPUs per EC2 instance type, from lib/instance-types.ts (the AWS accelerated-computing
+ * instance pages). The config checks `gpuPool.gpusPerNode` against it and the policy pack sizes GPU
+ * pools with it; a type missing here is accepted by the config and unknown to the policy.
  */
-export const GPUS_PER_INSTANCE_TYPE: Readonly<Record<string, number>> = {
-    ...sizes("g4dn", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, metal: 8 }),
-    ...sizes("g5", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 }),
-    ...sizes("g6", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 }),
-    ...sizes("g6e", { xlarge: 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 }),
-    "p4d.24xlarge": 8, "p4de.24xlarge": 8, "p5.4xlarge": 1, "p5.48xlarge": 8, "p5e.48xlarge": 8, "p5en.48xlarge": 8,
-};
-
-function sizes(family: string, counts: Record<string, number>): Record<string, number> {
-    return Object.fromEntries(Object.entries(counts).map(([size, count]) => [`${family}.${size}`, count]));
-}
+export const GPUS_PER_INSTANCE_TYPE: Readonly<Record<string, number>> = Object.fromEntries(
+    Object.entries(INSTANCE_TYPES).flatMap(([type, facts]): [string, number][] => facts.gpu ? [[type, facts.gpu.count]] : []));
