@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ConfigError, describeIssues, problemAt, unknownKey } from "./config/errors";
 import { ClusterConfig, GpuPoolConfig, awsProblems, clusterSchema, gpuPoolSchema } from "./config/aws";
 import { dnsLabel } from "./config/fields";
+import { nodeFitProblems } from "./config/fit";
 import { ModelConfig, modelDefaultsSchema, modelListProblems, modelSchema, tgiNamespaceProblems } from "./config/models";
 import {
     ClusterFlavour, ObservabilityConfig, clusterFlavourProblems, clusterFlavourSchema, effectiveFlavour, observabilityProblems, observabilitySchema,
@@ -76,6 +77,7 @@ export function loadConfig(): PlatformConfig {
     if (Array.isArray(models)) {
         problems.push(...modelListProblems(models, { target: values.target, gpuPool: values.gpuPool }).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
         problems.push(...tgiNamespaceProblems(values.namespace, models).map(({ path, input, message }) => problemAt(path, input, message)));
+        problems.push(...nodeFitProblems(models, { target: values.target, gpuPool: values.gpuPool, observability: values.observability }).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
     }
     problems.push(...awsProblems(values.cluster, values.gpuPool, values.target).map(({ path, input, message }) => problemAt(path, input, message)));
     problems.push(...observabilityProblems(values.observability, values.target).map(({ path, input, message }) => problemAt(path, input, message)));
