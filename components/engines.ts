@@ -1,4 +1,5 @@
 import type { Engine, ModelConfig } from "../config";
+import { modelArchitecture } from "../lib/model-architectures";
 
 /**
  * Serving engine profiles: what each engine runs, where it listens, how it says it is
@@ -218,6 +219,22 @@ export const OLLAMA_SCRIPT = [
     `exit "$status"`,
 ].join("\n");
 
+/**
+ * vllm.yarnFactor > 1: YaRN rope scaling over the model's native context, as a config.json
+ * override (vLLM --hf-overrides, merged into the HF config; vllm/config/model.py
+ * _get_and_verify_max_len then allows original_max_position_embeddings x factor), the rope_scaling
+ * block the Qwen2.5 model cards give. The config checks (config/models.ts checkContextLength) make
+ * sure the native context is known.
+ */
+function yarnOverride(model: ModelConfig): string[] {
+    const factor = model.vllm.yarnFactor;
+    const native = modelArchitecture(model.repo, model.architecture)?.maxContext;
+    if (!(factor > 1) || native === undefined) {
+        return [];
+    }
+    return [`--hf-overrides=${JSON.stringify({ rope_scaling: { rope_type: "yarn", factor, original_max_position_embeddings: native } })}`];
+}
+
 /** The command line and environment of the serving container, from the model's config. */
 export function engineCommand(model: ModelConfig, profile: EngineProfile, cacheDir: string): EngineCommand {
     const dir = modelDirectory(model);
@@ -235,6 +252,7 @@ export function engineCommand(model: ModelConfig, profile: EngineProfile, cacheD
                     `--tensor-parallel-size=${vllm.tensorParallelSize}`,
                     `--pipeline-parallel-size=${vllm.pipelineParallelSize}`,
                     `--max-model-len=${vllm.maxModelLen}`,
+                    ...yarnOverride(model),
                     `--dtype=${vllm.dtype}`,
                     ...(vllm.quantization ? [`--quantization=${vllm.quantization}`] : []),
                     `--gpu-memory-utilization=${vllm.gpuMemoryUtilization}`,

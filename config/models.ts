@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { instanceFacts } from "../lib/instance-types";
+import { ENGINE_OVERHEAD_BYTES, gib, gpuMemoryBudget, gpuTotalBytes, kvBytesPerToken, kvDtypeBytes, weightsPerGpuBytes } from "../lib/gpu-memory";
+import { KnownModel, modelArchitecture, qwen25Model } from "../lib/model-architectures";
 import { parseQuantity } from "../lib/quantity";
 import { count, dnsLabel, isCount, quantity, seconds } from "./fields";
 import { isRecord } from "./project";
@@ -28,6 +31,9 @@ const vllmSchema = z.strictObject({
     maxNumSeqs: count(1),
     enablePrefixCaching: z.boolean(),
     enableChunkedPrefill: z.boolean(),
+    // (vllm) YaRN rope scaling over the native context: 1 is none; Qwen2.5 7B and up document 4 (32768 -> 131072).
+    // Passed as --hf-overrides rope_scaling (components/engines.ts); maxModelLen may then reach native x factor.
+    yarnFactor: z.number().min(1),
 });
 
 /**
@@ -84,6 +90,10 @@ const baseModelSchema = z.strictObject({
     vllm: vllmSchema,
     autoscaling: autoscalingSchema,
     ingress: z.strictObject({ host: z.string(), className: z.string() }),
+    // For a repo the Qwen2.5 table (lib/model-architectures.ts) does not know: what the KV cache check needs,
+    // from its config.json (num_hidden_layers, num_key_value_heads, hidden_size / num_attention_heads,
+    // max_position_embeddings). Absent: that check is skipped, and the plan says so.
+    architecture: z.strictObject({ layers: count(1), kvHeads: count(1), headDim: count(1), maxContext: count(1) }).optional(),
 });
 
 /** `modelDefaults`: any model field but the ones that identify a model. */
@@ -123,6 +133,7 @@ export function modelListProblems(models: readonly unknown[], context: ModelChec
         seen.add(fields.name);
         checkModel(fields, problem);
         checkPlacement(fields, context, problem);
+        checkGpuMemory(fields, context, problem);
     });
     return problems;
 }
@@ -211,6 +222,96 @@ function checkPlacement(model: Partial<ModelConfig>, context: ModelCheckContext,
     if (accessMode === "ReadWriteMany" && model.storage?.storageClass === "") {
         problem(["storage", "storageClass"], "", `must name a shared class (efs-models) for ReadWriteMany: the cluster's default class is EBS, which cannot share a volume`);
     }
+}
+
+type Problem = (path: (string | number)[], input: unknown, message: string) => void;
+
+/**
+ * GPU memory of one replica (lib/gpu-memory.ts), on target aws where the pool's GPUs are known
+ * (lib/instance-types.ts; a replica may land on any type of the pool: the smallest GPU decides):
+ * the weights per GPU plus the engine overhead fit gpuMemoryUtilization of the GPU (vLLM and TGI,
+ * whose --cuda-memory-fraction is the same setting), and vLLM's KV cache holds one sequence of
+ * maxModelLen, or vLLM exits at start. The KV check needs the architecture (Qwen2.5 table or the
+ * model's `architecture` block); without it the plan prints a note (architectureNotices).
+ * On target local the GPUs are unknown: skipped.
+ */
+function checkGpuMemory(model: Partial<ModelConfig>, context: ModelCheckContext, problem: Problem): void {
+    checkContextLength(model, problem);
+    const engine = model.engine ?? "vllm";
+    const vllm = model.vllm;
+    if (context.target !== "aws" || engine === "ollama" || !isCount(model.gpusPerReplica) || model.gpusPerReplica === 0) {
+        return;
+    }
+    const modelBytes = typeof model.modelSize === "string" || typeof model.modelSize === "number" ? parseQuantity(model.modelSize) : undefined;
+    const tensorParallel = vllm?.tensorParallelSize;
+    const pipelineParallel = engine === "tgi" ? 1 : vllm?.pipelineParallelSize ?? 1;
+    const utilization = vllm?.gpuMemoryUtilization;
+    const gpu = smallestPoolGpu(context.gpuPool);
+    if (modelBytes === undefined || !isCount(tensorParallel) || tensorParallel === 0 || !isCount(pipelineParallel) || pipelineParallel === 0
+        || typeof utilization !== "number" || utilization <= 0 || utilization > 1 || !gpu) {
+        return;
+    }
+    const weightsPerGpu = weightsPerGpuBytes(modelBytes, tensorParallel, pipelineParallel);
+    const architecture = engine === "vllm" ? modelArchitecture(model.repo, model.architecture) : undefined;
+    const perToken = architecture && kvBytesPerToken(architecture, { tensorParallel, pipelineParallel, dtypeBytes: kvDtypeBytes(vllm?.dtype) });
+    const budget = gpuMemoryBudget({ gpuBytes: gpu.bytes, utilization, weightsPerGpu, kvBytesPerToken: perToken });
+    const where = `${gpu.model} (${gpu.type}, ${gib(gpu.bytes)})`;
+    if (budget.kvBytes <= 0) {
+        problem(["modelSize"], model.modelSize, `${gib(weightsPerGpu)} of weights per GPU (over ${tensorParallel * pipelineParallel}) and ${gib(ENGINE_OVERHEAD_BYTES)} of engine overhead do not fit vllm.gpuMemoryUtilization ${utilization} of a ${where}: ${gib(budget.budget)}; use more GPUs per replica, a larger GPU or a quantized build`);
+        return;
+    }
+    const maxModelLen = vllm?.maxModelLen;
+    if (budget.kvTokens !== undefined && isCount(maxModelLen) && maxModelLen > budget.kvTokens) {
+        problem(["vllm", "maxModelLen"], maxModelLen, `is larger than the maximum number of tokens that can be stored in KV cache: ${budget.kvTokens} on a ${where}, ${gib(budget.kvBytes)} left after ${gib(weightsPerGpu)} of weights and ${gib(ENGINE_OVERHEAD_BYTES)} of overhead at ${perToken} bytes per token; lower it, raise vllm.gpuMemoryUtilization or use more GPUs`);
+    }
+}
+
+/** The pool's GPU with the least memory, over its known instance types. */
+function smallestPoolGpu(pool: unknown): { type: string; model: string; bytes: number } | undefined {
+    const types = isRecord(pool) && Array.isArray(pool.instanceTypes) ? pool.instanceTypes : [];
+    const gpus = types.flatMap((type: unknown) => {
+        const gpu = typeof type === "string" ? instanceFacts(type)?.gpu : undefined;
+        return gpu && typeof type === "string" ? [{ type, model: gpu.model, bytes: gpuTotalBytes(gpu) }] : [];
+    });
+    return gpus.reduce<(typeof gpus)[number] | undefined>((smallest, gpu) => (smallest === undefined || gpu.bytes < smallest.bytes ? gpu : smallest), undefined);
+}
+
+/**
+ * vLLM refuses a max_model_len above the model's max_position_embeddings unless rope scaling
+ * extends it: with YaRN, up to original_max_position_embeddings x factor (vllm/config/model.py
+ * _get_and_verify_max_len: "User-specified max_model_len ... is greater than the derived
+ * max_model_len"). vllm.yarnFactor says how it is extended (vLLM only: components/engines.ts).
+ */
+function checkContextLength(model: Partial<ModelConfig>, problem: Problem): void {
+    const engine = model.engine ?? "vllm";
+    const factor = model.vllm?.yarnFactor;
+    const extended = typeof factor === "number" && factor > 1;
+    if (engine !== "vllm") {
+        if (extended) {
+            problem(["vllm", "yarnFactor"], factor, `applies to engine vllm only (--hf-overrides rope_scaling): ${engine} would serve the native context`);
+        }
+        return;
+    }
+    const architecture = modelArchitecture(model.repo, model.architecture);
+    if (!architecture) {
+        if (extended) {
+            problem(["vllm", "yarnFactor"], factor, `needs the native context it extends: ${String(model.repo)} is not a Qwen2.5 repo; set architecture.maxContext (max_position_embeddings)`);
+        }
+        return;
+    }
+    const maxModelLen = model.vllm?.maxModelLen;
+    const limit = Math.floor(architecture.maxContext * (extended ? factor : 1));
+    if (!isCount(maxModelLen) || maxModelLen <= limit) {
+        return;
+    }
+    const known: KnownModel | undefined = model.architecture === undefined && typeof model.repo === "string" ? qwen25Model(model.repo) : undefined;
+    const name = known?.name ?? String(model.repo);
+    if (extended) {
+        problem(["vllm", "maxModelLen"], maxModelLen, `is above the native context of ${name} (${architecture.maxContext}) x vllm.yarnFactor (${factor}) = ${limit}`);
+        return;
+    }
+    const documented = known?.yarnContext && known.yarnContext > architecture.maxContext ? ` (Qwen documents YaRN factor ${known.yarnContext / architecture.maxContext} for ${name})` : "";
+    problem(["vllm", "maxModelLen"], maxModelLen, `is above the native context of ${name} (max_position_embeddings ${architecture.maxContext}): vLLM refuses it unless the rope is scaled; lower it, or set vllm.yarnFactor${documented}`);
 }
 
 /**

@@ -11,7 +11,8 @@ import type { Policies, PolicyPackConfig } from "@pulumi/policy";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { PROJECT_DIR } from "../config/project";
+import { PROJECT, PROJECT_DIR } from "../config/project";
+import { architectureNotices } from "../lib/model-architectures";
 import { PACK_NAME, packArgs } from "../policies/pack";
 import { boxLine, boxNeeds } from "./offline/box";
 import { exitWhenFlushed } from "./offline/exit";
@@ -156,9 +157,20 @@ function summarise(options: PlanOptions, { run, charts, objects, report }: Plan)
         ...report.violations.map((v) => `  [${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`),
         // A local stack is one box (README, "Stacks"); an aws stack's nodes come and go with its pools.
         ...(run.outputs.target === "local" ? [boxLine(options.stack, boxNeeds(run.resources, charts))] : []),
+        ...architectureNotices(stackModels(options.configFile)),
         `wrote resources.json, manifests.yaml, policy-report.json to ${path.relative(process.cwd(), options.outDir) || "."}`,
     ];
     return lines.join("\n");
+}
+
+/** The stack file's models, raw (the plan has validated them by now), for the notes on them. */
+function stackModels(configFile: string): unknown {
+    const raw = readStackFile(configFile).config[`${PROJECT}:models`];
+    try {
+        return raw === undefined ? [] : JSON.parse(raw);
+    } catch {
+        return [];
+    }
 }
 
 export function exitStatus({ report, charts }: Pick<Plan, "report" | "charts">): number {
