@@ -1,11 +1,12 @@
-import type { PolicyResource } from "@pulumi/policy";
+import type { PolicyResource, ReportViolation } from "@pulumi/policy";
 import { podGpuCount } from "../lib/gpu";
-import { workloadOf } from "../lib/pods";
+import { GpuPool, packReplicas, replicasPerNode } from "../lib/gpu-packing";
+import { ContainerRef, Workload } from "../lib/pods";
 import { RuleConfig, stackRule, typedRule } from "../lib/rule";
-import { Props, asArray, asRecord, asString, at, objectName, objectNamespace } from "../lib/values";
-import { Autoscaler, SCALED_OBJECT, autoscalersIn, kindOf, label, maxReplicasField, targetsOf, wholeNumber } from "../lib/scaling";
+import { Props, asArray, asRecord, asString, asStringMap, at, objectName, objectNamespace } from "../lib/values";
+import { Autoscaler, SCALED_OBJECT, autoscalersIn, kindOf, label, maxReplicasField, scalableWorkloads, targetsOf, wholeNumber } from "../lib/scaling";
 import {
-    DEFAULT_GPUS_PER_INSTANCE_TYPE, DEFAULT_GPUS_PER_NODE_KEY, GPU_POOL_PROPERTIES, GpuPoolConfig, NODE_GROUP, gpusPerNode, isGpuNodeGroup,
+    DEFAULT_GPUS_PER_INSTANCE_TYPE, DEFAULT_GPUS_PER_NODE_KEY, GPU_POOL_PROPERTIES, GpuPoolConfig, NODE_GROUP, gpusPerNode, instanceTypes, isGpuNodeGroup,
 } from "./aws-nodes";
 import { replicaRules } from "./autoscaling-replicas";
 
@@ -96,16 +97,140 @@ interface CapacityConfig extends GpuPoolConfig {
     readonly gpusPerNodeKey?: string;
 }
 
-/** EKS best practices, AI/ML compute: an autoscaler never asks for more GPUs than the GPU pool can add. */
+/** A GPU workload at its max replicas, and the autoscaler (or spec.replicas) that sets the max. */
+interface GpuWorkload {
+    readonly workload: Workload;
+    readonly autoscaler?: Autoscaler;
+    readonly urn: string;
+    readonly replicas: number;
+    readonly gpus: number;
+    /** The GPU node groups its nodeSelector admits. */
+    readonly pools: readonly string[];
+}
+
+/** Node labels EKS sets from the node group's own fields, which a nodeSelector may name. */
+const INSTANCE_TYPE_LABELS = ["node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"];
+const CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType";
+
+/**
+ * Whether a pod's nodeSelector may match the node group's nodes. Only what the group declares
+ * can rule it out (its labels, instance types, capacity type); a label it does not declare may
+ * still be set on its nodes (by GPU feature discovery, say), so it does not.
+ */
+function nodeSelectorAdmits(spec: Props, group: Props): boolean {
+    const labels = asStringMap(group.labels);
+    return Object.entries(asStringMap(spec.nodeSelector)).every(([key, value]) => {
+        if (key in labels) {
+            return labels[key] === value;
+        }
+        if (INSTANCE_TYPE_LABELS.includes(key)) {
+            return instanceTypes(group).includes(value);
+        }
+        return key !== CAPACITY_TYPE_LABEL || (asString(group.capacityType) ?? "ON_DEMAND") === value;
+    });
+}
+
+/**
+ * GPUs one pod of the workload holds on its node: the larger of its app containers plus
+ * sidecars, and its largest init container plus the sidecars started before it
+ * (kubernetes.io, "Init Containers" and "Sidecar Containers", resource sharing within containers).
+ */
+export function replicaGpus(workload: Workload): number {
+    const gpus = (ref: ContainerRef) => podGpuCount({ ...workload, containers: [ref] });
+    let sidecars = 0;
+    let initPeak = 0;
+    for (const ref of workload.containers.filter((container) => container.list === "initContainers")) {
+        if (ref.container.restartPolicy === "Always") {
+            sidecars += gpus(ref);
+        } else {
+            initPeak = Math.max(initPeak, gpus(ref) + sidecars);
+        }
+    }
+    const running = workload.containers.filter((container) => container.list === "containers").reduce((sum, ref) => sum + gpus(ref), 0);
+    return Math.max(running + sidecars, initPeak);
+}
+
+/**
+ * Every GPU workload with its most replicas: an autoscaled one at its largest max (an HPA
+ * without a whole-number max is skipped, as unknown), any other at spec.replicas (default 1),
+ * for it holds GPUs too.
+ */
+function gpuWorkloads(resources: readonly PolicyResource[], groups: readonly PolicyResource[]): GpuWorkload[] {
+    // Fixed replica counts first: with equal sizes, the packing blames an autoscaler's max, not a fixed count.
+    const all = scalableWorkloads(resources);
+    const ordered = [...all.filter((item) => item.autoscalers.length === 0), ...all.filter((item) => item.autoscalers.length > 0)];
+    return ordered.flatMap(({ resource, workload, autoscalers }) => {
+        const gpus = replicaGpus(workload);
+        if (gpus <= 0) {
+            return [];
+        }
+        const pools = groups.filter((group) => nodeSelectorAdmits(workload.spec, group.props)).map((group) => group.name);
+        if (autoscalers.length === 0) {
+            const replicas = wholeNumber(at(resource.props, "spec", "replicas")) ?? 1;
+            return [{ workload, urn: resource.urn, replicas, gpus, pools }];
+        }
+        // Two autoscalers on one workload (autoscaler-target reports it): the larger max counts.
+        const counted = autoscalers.flatMap((autoscaler) => (autoscaler.maxReplicas === undefined ? [] : [{ autoscaler, replicas: autoscaler.maxReplicas }]));
+        const most = counted.reduce<(typeof counted)[number] | undefined>((best, candidate) => (best && best.replicas >= candidate.replicas ? best : candidate), undefined);
+        return most ? [{ workload, autoscaler: most.autoscaler, urn: most.autoscaler.resource.urn, replicas: most.replicas, gpus, pools }] : [];
+    });
+}
+
+function count(amount: number, noun: string): string {
+    return `${amount} ${noun}${amount === 1 ? "" : "s"}`;
+}
+
+function poolText(pool: GpuPool): string {
+    return `${pool.name}: ${count(pool.nodes, "node")} x ${count(pool.gpusPerNode, "GPU")}`;
+}
+
+/** `a 4-GPU node holds 1 such replica`, for each node size the workload may use. */
+function perNodeText(pools: readonly GpuPool[], gpus: number): string {
+    const sizes = [...new Set(pools.map((pool) => pool.gpusPerNode))].sort((a, b) => b - a);
+    return sizes.map((size) => {
+        const held = replicasPerNode(size, gpus);
+        const article = String(size).startsWith("8") || size === 11 || size === 18 ? "an" : "a";
+        return `${article} ${size}-GPU node holds ${held === 0 ? "no" : held} such replica${held > 1 ? "s" : ""}`;
+    }).join(", ");
+}
+
+/** The violation of a workload whose replicas do not all fit, with what shares its nodes. */
+function misfitMessage(item: GpuWorkload, unplaced: number, pools: readonly GpuPool[], others: readonly GpuWorkload[], exact: boolean): string {
+    const own = pools.filter((pool) => item.pools.includes(pool.name));
+    const field = item.autoscaler ? maxReplicasField(item.autoscaler.kind) : "replicas";
+    const where = item.autoscaler ? label(item.autoscaler.kind, item.autoscaler.name) : label(item.workload.kind, item.workload.name);
+    const of = item.autoscaler ? ` of ${label(item.workload.kind, item.workload.name)}` : "";
+    const kedaDefault = item.autoscaler?.maxIsDefault ? " (KEDA's default)" : "";
+    const head = `${where}: spec.${field} ${item.replicas}${kedaDefault} x ${count(item.gpus, "GPU")} per replica${of}`;
+    if (pools.length === 0) {
+        return `${head} = ${count(item.replicas * item.gpus, "GPU")}, but the stack has no GPU node group; lower ${field} to 0 or add a GPU node group.`;
+    }
+    if (own.length === 0) {
+        return `${head}: its nodeSelector admits none of the GPU node groups (${pools.map(poolText).join(", ")}), so none of its replicas can run; select a GPU node group's labels.`;
+    }
+    const largest = Math.max(...own.map((pool) => pool.gpusPerNode));
+    if (largest < item.gpus) {
+        return `${head}: a replica does not span nodes, and no node it may use has ${item.gpus} GPUs (${own.map(poolText).join(", ")}); use an instance type with at least ${item.gpus} GPUs per node.`;
+    }
+    const sharing = others.filter((other) => other !== item && other.pools.some((name) => item.pools.includes(name)));
+    const shared = sharing.length > 0
+        ? `, and ${sharing.map((other) => `${label(other.workload.kind, other.workload.name)} (${count(other.replicas, "replica")} x ${count(other.gpus, "GPU")})`).join(", ")} share${sharing.length === 1 ? "s" : ""} them`
+        : "";
+    const heuristic = exact ? "" : " (The packing is first-fit decreasing, which can miss a placement when replica and node sizes do not divide each other.)";
+    return `${head}: ${count(unplaced, "replica")} ${unplaced === 1 ? "does" : "do"} not fit the GPU node groups at max size (${own.map(poolText).join(", ")}), `
+        + `since a replica does not span nodes and ${perNodeText(own, item.gpus)}${shared}; lower ${field} to ${item.replicas - unplaced} or raise scalingConfig.maxSize.${heuristic}`;
+}
+
+/** EKS best practices, AI/ML compute: the GPU pool at its max size has a node for every replica the autoscalers may ask for. */
 export const gpuCapacityFit = stackRule<CapacityConfig>({
     name: "gpu-capacity-fit",
-    description: "An autoscaled GPU workload's max replicas times GPUs per replica fits in the GPU node groups at their max size.",
+    description: "Every GPU workload at its max replicas, packed replica by replica (a replica does not span nodes), fits the GPU node groups at their max size.",
     enforcementLevel: "advisory",
     properties: {
         ...GPU_POOL_PROPERTIES,
         gpusPerInstanceType: {
             type: "object", default: {},
-            description: "GPUs per node by EC2 instance type, added to (or overriding) the built-in table of g4dn, g5, g6, g6e, p4d, p4de and p5 sizes.",
+            description: "GPUs per node by EC2 instance type, added to (or overriding) the built-in table (lib/instance-types.ts: g4dn, g5, g6, gr6, g6e, p4d, p4de, p5, p5e and p5en sizes).",
         },
         gpusPerNodeKey: {
             type: "string", minLength: 1, default: DEFAULT_GPUS_PER_NODE_KEY,
@@ -113,16 +238,31 @@ export const gpuCapacityFit = stackRule<CapacityConfig>({
         },
     },
 }, (resources, config, reportViolation) => {
-    const nodeGroups = resources.filter((resource) => resource.type === NODE_GROUP);
-    if (nodeGroups.length === 0) {
+    if (!resources.some((resource) => resource.type === NODE_GROUP)) {
         return; // no node groups in the stack (local, `npm run check`): nothing to compare with
     }
+    const groups = resources.filter((resource) => resource.type === NODE_GROUP && isGpuNodeGroup(resource.props, config));
+    const pools = gpuPools(groups, config, reportViolation);
+    if (pools === undefined) {
+        return;
+    }
+    const items = gpuWorkloads(resources, groups);
+    const packing = packReplicas(pools, items);
+    items.forEach((item, index) => {
+        const unplaced = packing.unplaced[index];
+        if (unplaced > 0) {
+            reportViolation(misfitMessage(item, unplaced, pools, items, packing.exact), item.urn);
+        }
+    });
+});
+
+/** The GPU node groups at max size, or undefined (each reported) when one's size is unknown. */
+function gpuPools(groups: readonly PolicyResource[], config: CapacityConfig, reportViolation: ReportViolation): GpuPool[] | undefined {
     const table = { ...DEFAULT_GPUS_PER_INSTANCE_TYPE, ...asRecord(config.gpusPerInstanceType) } as Record<string, number>;
     const key = config.gpusPerNodeKey ?? DEFAULT_GPUS_PER_NODE_KEY;
-    let capacity = 0;
     let undetermined = false;
-    const pools: string[] = [];
-    for (const group of nodeGroups.filter((resource) => isGpuNodeGroup(resource.props, config))) {
+    const pools: GpuPool[] = [];
+    for (const group of groups) {
         const perNode = gpusPerNode(group.props, table, key);
         const maxSize = wholeNumber(at(group.props, "scalingConfig", "maxSize"));
         if (perNode === undefined || maxSize === undefined) {
@@ -132,24 +272,9 @@ export const gpuCapacityFit = stackRule<CapacityConfig>({
                 : `GPU node group ${group.name}: scalingConfig.maxSize is not a whole number; set it so that GPU capacity can be checked.`, group.urn);
             continue;
         }
-        capacity += maxSize * perNode;
-        pools.push(`${group.name}: ${maxSize} x ${perNode}`);
+        pools.push({ name: group.name, nodes: maxSize, gpusPerNode: perNode });
     }
-    if (undetermined) {
-        return;
-    }
-    for (const autoscaler of autoscalersIn(resources)) {
-        const target = targetsOf(autoscaler, resources)[0];
-        const workload = target ? workloadOf(target.type, target.props, target.name) : undefined;
-        const gpus = workload ? podGpuCount(workload) : 0;
-        if (!workload || gpus <= 0 || autoscaler.maxReplicas === undefined || autoscaler.maxReplicas * gpus <= capacity) {
-            continue;
-        }
-        const field = maxReplicasField(autoscaler.kind);
-        const held = pools.length > 0 ? `the GPU node groups hold ${capacity} at max size (${pools.join(", ")})` : "the stack has no GPU node group";
-        reportViolation(`${label(autoscaler.kind, autoscaler.name)}: spec.${field} ${autoscaler.maxReplicas}${autoscaler.maxIsDefault ? " (KEDA's default)" : ""} x ${gpus} GPUs per replica of ${label(workload.kind, workload.name)} = ${autoscaler.maxReplicas * gpus} GPUs, but ${held}; lower ${field} to ${Math.floor(capacity / gpus)} or raise scalingConfig.maxSize.`, autoscaler.resource.urn);
-    }
-});
-
+    return undetermined ? undefined : pools;
+}
 
 export const autoscalingRules = [kedaFallback, autoscalerTarget, gpuCapacityFit, ...replicaRules];

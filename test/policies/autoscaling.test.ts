@@ -1,8 +1,8 @@
 import * as assert from "assert";
-import { autoscalerTarget, gpuCapacityFit, kedaFallback } from "../../policies/rules/autoscaling";
-import { cpuService, mainContainer, modelServer } from "./fixtures";
+import { autoscalerTarget, kedaFallback } from "../../policies/rules/autoscaling";
+import { cpuService, modelServer } from "./fixtures";
 import { k8s, messagesBothWays, mutated, violations } from "./harness";
-import { SECRET, byKind, gpuNodeGroup, hpa, scaledObject, stackCases } from "./scaling-fixtures";
+import { SECRET, byKind, hpa, scaledObject, stackCases } from "./scaling-fixtures";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- fixtures are mutated freely
 
@@ -105,77 +105,4 @@ describe("autoscaler-target", () => {
     });
 });
 
-describe("gpu-capacity-fit", () => {
-    const NODE_GROUP = "aws:eks/nodeGroup:NodeGroup";
-    const stack = (objects: Obj[], groups: Obj[] = [gpuNodeGroup()]) =>
-        [...objects.map(k8s), ...groups.map((props, index) => ({ type: NODE_GROUP, name: `gpu-${index}`, props }))];
-    const messages = async (objects: Obj[], groups?: Obj[], settings?: Record<string, unknown> | string) =>
-        (await violations(gpuCapacityFit, stack(objects, groups), settings)).map((v) => v.message);
-    const maxReplicas = (count: number | undefined) => mutated(scaledObject(), (o) => { o.spec.maxReplicaCount = count; });
-
-    it("passes when max replicas x GPUs fit the pool at max size (3 x 1 <= 3 x 1)", async () => {
-        assert.deepStrictEqual(await messages([modelServer(), scaledObject()]), []);
-    });
-
-    it("fails 4 replicas x 1 GPU on a pool of 3 single-GPU nodes, as an advisory", async () => {
-        const found = await violations(gpuCapacityFit, stack([modelServer(), maxReplicas(4)]));
-        assert.strictEqual(found.length, 1);
-        assert.match(found[0].message, /^ScaledObject qwen: spec.maxReplicaCount 4 x 1 GPUs per replica of Deployment qwen = 4 GPUs, but the GPU node groups hold 3 at max size \(gpu-0: 3 x 1\); lower maxReplicaCount to 3 or raise scalingConfig.maxSize/);
-        assert.deepStrictEqual([found[0].enforcementLevel, found[0].resourceName], ["advisory", "qwen"]);
-    });
-
-    it("fails KEDA's default maxReplicaCount (100) when it is left unset or unknown", async () => {
-        assert.match((await messages([modelServer(), maxReplicas(undefined)]))[0], /spec.maxReplicaCount 100 \(KEDA's default\) x 1 GPUs/);
-    });
-
-    it("counts every GPU of a multi-GPU replica", async () => {
-        const twoGpus = mutated(modelServer(), (o) => { mainContainer(o).resources.limits["nvidia.com/gpu"] = "2"; mainContainer(o).resources.requests["nvidia.com/gpu"] = "2"; });
-        assert.match((await messages([twoGpus, scaledObject()]))[0], /3 x 2 GPUs per replica of Deployment qwen = 6 GPUs, but the GPU node groups hold 3/);
-        const bigNodes = mutated(gpuNodeGroup(), (o) => { o.instanceTypes = ["g5.12xlarge"]; o.scalingConfig.maxSize = 2; });
-        assert.deepStrictEqual(await messages([twoGpus, scaledObject()], [bigNodes]), []);
-    });
-
-    it("sums the GPU node groups and ignores CPU ones", async () => {
-        const small = mutated(gpuNodeGroup(), (o) => { o.scalingConfig.maxSize = 2; });
-        const cpu = { clusterName: "main", amiType: "AL2023_x86_64_STANDARD", instanceTypes: ["m6i.large"], scalingConfig: { minSize: 2, maxSize: 10 } };
-        assert.strictEqual((await messages([modelServer(), scaledObject()], [small, cpu])).length, 1);
-        assert.deepStrictEqual(await messages([modelServer(), scaledObject()], [small, cpu, mutated(small, (o) => { o.scalingConfig.maxSize = 1; })]), []);
-    });
-
-    it("fails a GPU workload when the stack has only CPU node groups", async () => {
-        const cpu = { clusterName: "main", amiType: "AL2023_x86_64_STANDARD", instanceTypes: ["m6i.large"], scalingConfig: { minSize: 2, maxSize: 10 } };
-        assert.match((await messages([modelServer(), scaledObject()], [cpu]))[0], /= 3 GPUs, but the stack has no GPU node group; lower maxReplicaCount to 0/);
-    });
-
-    it("is not applicable without node groups (local stacks, npm run check)", async () => {
-        assert.deepStrictEqual(await messages([modelServer(), maxReplicas(50)], []), []);
-        assert.deepStrictEqual(await messagesBothWays(gpuCapacityFit, [modelServer(), maxReplicas(50)]), []);
-    });
-
-    it("ignores CPU workloads and autoscalers whose target is missing", async () => {
-        const cpuScaler = mutated(scaledObject(), (o) => { o.metadata.namespace = "apps"; o.spec.scaleTargetRef.name = "web"; o.spec.maxReplicaCount = 50; });
-        assert.deepStrictEqual(await messages([cpuService(), cpuScaler, maxReplicas(50)]), []);
-    });
-
-    it("reports a GPU pool whose GPUs per node are unknown, and takes them from config or a tag", async () => {
-        const odd = mutated(gpuNodeGroup(), (o) => { o.instanceTypes = ["g7.mega"]; });
-        assert.match((await messages([modelServer(), scaledObject()], [odd]))[0], /^GPU node group gpu-0: its GPUs per node are unknown \(instanceTypes not in gpusPerInstanceType/);
-        assert.deepStrictEqual(await messages([modelServer(), scaledObject()], [odd], { gpusPerInstanceType: { "g7.mega": 1 } }), []);
-        const tagged = mutated(odd, (o) => { o.tags = { "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu": "1" }; });
-        assert.deepStrictEqual(await messages([modelServer(), scaledObject()], [tagged]), []);
-        const unknownSize = mutated(gpuNodeGroup(), (o) => { o.scalingConfig = undefined; });
-        assert.match((await messages([modelServer(), scaledObject()], [unknownSize]))[0], /scalingConfig.maxSize is not a whole number/);
-    });
-
-    it("is mandatory when the config says so, and skips an exempted autoscaler", async () => {
-        const [found] = await violations(gpuCapacityFit, stack([modelServer(), maxReplicas(4)]), { enforcementLevel: "mandatory" });
-        assert.strictEqual(found.enforcementLevel, "mandatory");
-        assert.deepStrictEqual(await messages([mutated(modelServer(), (o) => { o.metadata.name = "qwen-deploy"; }),
-            mutated(maxReplicas(4), (o) => { o.spec.scaleTargetRef.name = "qwen-deploy"; })], undefined, { exemptions: [{ name: "qwen", reason: "burst test" }] }), []);
-    });
-
-    it("also checks an HPA's maxReplicas", async () => {
-        const scaler = hpa({ kind: "Deployment", name: "qwen" });
-        assert.match((await messages([modelServer(), scaler]))[0], /^HorizontalPodAutoscaler qwen-hpa: spec.maxReplicas 4 x 1 GPUs .* lower maxReplicas to 3/);
-    });
-});
+// gpu-capacity-fit: test/policies/gpu-capacity-fit.test.ts
