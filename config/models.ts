@@ -257,12 +257,12 @@ function checkGpuMemory(model: Partial<ModelConfig>, context: ModelCheckContext,
     const budget = gpuMemoryBudget({ gpuBytes: gpu.bytes, utilization, weightsPerGpu, kvBytesPerToken: perToken });
     const where = `${gpu.model} (${gpu.type}, ${gib(gpu.bytes)})`;
     if (budget.kvBytes <= 0) {
-        problem(["modelSize"], model.modelSize, `${gib(weightsPerGpu)} of weights per GPU (over ${tensorParallel * pipelineParallel}) and ${gib(ENGINE_OVERHEAD_BYTES)} of engine overhead do not fit vllm.gpuMemoryUtilization ${utilization} of a ${where}: ${gib(budget.budget)}; use more GPUs per replica, a larger GPU or a quantized build`);
+        problem(["modelSize"], model.modelSize, `${gib(weightsPerGpu)} of weights per GPU (${gpuCount(tensorParallel * pipelineParallel)} per replica) and ${gib(ENGINE_OVERHEAD_BYTES)} of engine overhead do not fit vllm.gpuMemoryUtilization ${utilization} of one ${where}: ${gib(budget.budget)}; use more GPUs per replica, a larger GPU or a quantized build`);
         return;
     }
     const maxModelLen = vllm?.maxModelLen;
     if (budget.kvTokens !== undefined && isCount(maxModelLen) && maxModelLen > budget.kvTokens) {
-        problem(["vllm", "maxModelLen"], maxModelLen, `is larger than the maximum number of tokens that can be stored in KV cache: ${budget.kvTokens} on a ${where}, ${gib(budget.kvBytes)} left after ${gib(weightsPerGpu)} of weights and ${gib(ENGINE_OVERHEAD_BYTES)} of overhead at ${perToken} bytes per token; lower it, raise vllm.gpuMemoryUtilization or use more GPUs`);
+        problem(["vllm", "maxModelLen"], maxModelLen, `is larger than the maximum number of tokens that can be stored in KV cache: ${budget.kvTokens} on one ${where}, ${gib(budget.kvBytes)} left after ${gib(weightsPerGpu)} of weights and ${gib(ENGINE_OVERHEAD_BYTES)} of overhead at ${perToken} bytes per token; lower it, raise vllm.gpuMemoryUtilization or use more GPUs`);
     }
 }
 
@@ -324,6 +324,10 @@ export function tgiNamespaceProblems(namespace: unknown, models: readonly unknow
         return [];
     }
     return [{ path: ["namespace"], input: namespace, message: `is ${namespace.length} characters: TGI models run in ${namespace}-tgi, which must be at most 63` }];
+}
+
+function gpuCount(count: number): string {
+    return `${count} GPU${count === 1 ? "" : "s"}`;
 }
 
 /** True when both parse as quantities and the first is larger (or equal, when asked). */

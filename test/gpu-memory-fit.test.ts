@@ -101,11 +101,11 @@ describe("config: weights and KV cache fit the GPUs (aws)", () => {
 
     const refused: [string, Record<string, unknown>, string][] = [
         ["Qwen2.5-72B-Instruct on one L4", { ...aws("g6.xlarge"), models: [model({ repo: "Qwen/Qwen2.5-72B-Instruct", modelSize: "136Gi", storage: { size: "200Gi" } })] },
-            'llm-platform:models[0].modelSize = "136Gi": 136.0 GiB of weights per GPU (over 1) and 2.5 GiB of engine overhead do not fit vllm.gpuMemoryUtilization 0.9 of a nvidia-l4 (g6.xlarge, 22.5 GiB): 20.2 GiB; use more GPUs per replica, a larger GPU or a quantized build'],
+            'llm-platform:models[0].modelSize = "136Gi": 136.0 GiB of weights per GPU (1 GPU per replica) and 2.5 GiB of engine overhead do not fit vllm.gpuMemoryUtilization 0.9 of one nvidia-l4 (g6.xlarge, 22.5 GiB): 20.2 GiB; use more GPUs per replica, a larger GPU or a quantized build'],
         ["a KV cache too small for one sequence of maxModelLen", { ...aws("g6.xlarge"), models: [model({ vllm: { maxModelLen: 32768, gpuMemoryUtilization: 0.85 } })] },
-            "llm-platform:models[0].vllm.maxModelLen = 32768: is larger than the maximum number of tokens that can be stored in KV cache: 30320 on a nvidia-l4 (g6.xlarge, 22.5 GiB), 1.6 GiB left after 15.0 GiB of weights and 2.5 GiB of overhead at 57344 bytes per token; lower it, raise vllm.gpuMemoryUtilization or use more GPUs"],
+            "llm-platform:models[0].vllm.maxModelLen = 32768: is larger than the maximum number of tokens that can be stored in KV cache: 30320 on one nvidia-l4 (g6.xlarge, 22.5 GiB), 1.6 GiB left after 15.0 GiB of weights and 2.5 GiB of overhead at 57344 bytes per token; lower it, raise vllm.gpuMemoryUtilization or use more GPUs"],
         ["TGI weights that do not fit", { ...aws("g6.xlarge"), models: [model({ engine: "tgi", repo: "Qwen/Qwen2.5-32B-Instruct", modelSize: "62Gi", storage: { size: "100Gi" } })] },
-            'llm-platform:models[0].modelSize = "62Gi": 62.0 GiB of weights per GPU (over 1) and 2.5 GiB of engine overhead do not fit vllm.gpuMemoryUtilization 0.9 of a nvidia-l4 (g6.xlarge, 22.5 GiB): 20.2 GiB; use more GPUs per replica, a larger GPU or a quantized build'],
+            'llm-platform:models[0].modelSize = "62Gi": 62.0 GiB of weights per GPU (1 GPU per replica) and 2.5 GiB of engine overhead do not fit vllm.gpuMemoryUtilization 0.9 of one nvidia-l4 (g6.xlarge, 22.5 GiB): 20.2 GiB; use more GPUs per replica, a larger GPU or a quantized build'],
     ];
     for (const [what, config, expected] of refused) {
         it(`refuses ${what}`, async () => {
@@ -133,7 +133,7 @@ describe("config: weights and KV cache fit the GPUs (aws)", () => {
         const described = model({ repo: "meta-llama/Llama-3.1-8B-Instruct", architecture: { layers: 32, kvHeads: 8, headDim: 128, maxContext: 131072 }, vllm: { maxModelLen: 131072 } });
         assert.deepStrictEqual(architectureNotices([described]), []);
         const [line] = await problems({ ...aws("g6.xlarge"), models: [described] });
-        assert.match(line, /^llm-platform:models\[0\]\.vllm\.maxModelLen = 131072: is larger than the maximum number of tokens that can be stored in KV cache: \d+ on a nvidia-l4/);
+        assert.match(line, /^llm-platform:models\[0\]\.vllm\.maxModelLen = 131072: is larger than the maximum number of tokens that can be stored in KV cache: \d+ on one nvidia-l4/);
     });
 });
 
