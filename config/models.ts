@@ -266,8 +266,8 @@ function checkGpuMemory(model: Partial<ModelConfig>, context: ModelCheckContext,
     }
 }
 
-/** The pool's GPU with the least memory, over its known instance types. */
-function smallestPoolGpu(pool: unknown): { type: string; model: string; bytes: number } | undefined {
+/** The pool's GPU with the least memory, over its known instance types (also what the plan's summary sizes the KV cache on: tools/offline/summary.ts). */
+export function smallestPoolGpu(pool: unknown): { type: string; model: string; bytes: number } | undefined {
     const types = isRecord(pool) && Array.isArray(pool.instanceTypes) ? pool.instanceTypes : [];
     const gpus = types.flatMap((type: unknown) => {
         const gpu = typeof type === "string" ? instanceFacts(type)?.gpu : undefined;
