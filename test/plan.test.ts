@@ -57,9 +57,9 @@ describe("npm run plan", function () {
             result = runPlan(["--stack", "local"]);
         });
 
-        it("exits 0 and writes the three files", () => {
+        it("exits 0 and writes the four files", () => {
             assert.strictEqual(result.status, EXIT.ok, result.stderr);
-            for (const file of ["resources.json", "manifests.yaml", "policy-report.json"]) {
+            for (const file of ["resources.json", "manifests.yaml", "policy-report.json", "summary.json"]) {
                 assert.ok(fs.existsSync(path.join(result.outDir, file)), `${file} is written`);
             }
         });
@@ -89,6 +89,30 @@ describe("npm run plan", function () {
             assert.ok(Array.isArray(report.violations));
         });
 
+        it("writes summary.json in the README's shape: the local box's model, no pools, no price", () => {
+            // test/summary.test.ts has the figures; here, what the plan writes is that summary.
+            const summary = readJson<Record<string, unknown>>(path.join(result.outDir, "summary.json"));
+            assert.deepStrictEqual(summary, {
+                stack: "local", target: "local", region: null,
+                models: [{
+                    name: "qwen-0-5b", engine: "ollama", gpusPerReplica: 0, gpu: "cpu", weightsPerGpuGiB: null,
+                    kvCache: { tokens: null, sequences: null, maxModelLen: 2048, sizedOn: null, unknown: "ollama on CPU, not estimated" },
+                    replicas: { min: 1, max: 5 },
+                    coldStart: { startupBudgetSeconds: 600, interceptorHoldSeconds: 1800 },
+                }],
+                pools: null, totalPerHour: null, prices: null,
+            });
+        });
+
+        it("prints the summary after the policy result", () => {
+            const lines = result.stdout.split("\n");
+            const policy = lines.findIndex((line) => line.startsWith("policy pack "));
+            const summary = lines.indexOf("summary of stack local (local):");
+            assert.ok(policy >= 0 && summary > policy, result.stdout);
+            assert.match(lines[summary + 1], /^  model qwen-0-5b: ollama on CPU, KV cache unknown: /);
+            assert.match(result.stdout, /^wrote resources\.json, manifests\.yaml, policy-report\.json, summary\.json to /m);
+        });
+
         it("prints a summary of resources by type", () => {
             assert.match(result.stdout, /^\s+1\s+llm-platform:cluster:LocalCluster$/m);
             assert.match(result.stdout, /policy pack llm-platform:/);
@@ -96,7 +120,7 @@ describe("npm run plan", function () {
 
         it("is deterministic: a second run writes the same files", () => {
             const again = runPlan(["--stack", "local"]);
-            for (const file of ["resources.json", "manifests.yaml", "policy-report.json"]) {
+            for (const file of ["resources.json", "manifests.yaml", "policy-report.json", "summary.json"]) {
                 assert.strictEqual(fs.readFileSync(path.join(again.outDir, file), "utf8"), fs.readFileSync(path.join(result.outDir, file), "utf8"), file);
             }
         });

@@ -3,7 +3,8 @@
  *
  * Runs the program offline under Pulumi mocks with the stack's config, renders its Helm charts
  * with a real helm when given their sources, evaluates the policy pack on what it built and
- * rendered, and writes resources.json, manifests.yaml and policy-report.json. Exit status: 0 no
+ * rendered, prints a summary (models, pools, prices: ./offline/summary.ts) and writes
+ * resources.json, manifests.yaml, policy-report.json and summary.json. Exit status: 0 no
  * mandatory violation, 1 a mandatory violation, a chart that fails to render or a values key a
  * chart ignores, 2 invalid config or usage, 3 the program itself failed.
  */
@@ -11,6 +12,7 @@ import type { Policies, PolicyPackConfig } from "@pulumi/policy";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
+import { loadConfig } from "../config";
 import { PROJECT, PROJECT_DIR } from "../config/project";
 import { architectureNotices } from "../lib/model-architectures";
 import { PACK_NAME, packArgs } from "../policies/pack";
@@ -24,6 +26,7 @@ import { ProgramRun, RecordedResource, nameOfUrn, runProgram } from "./offline/r
 import {
     ChartOptions, chartProblems, chartSummary, renderedManifests, renderedResources, renderedSubjects, stackCharts,
 } from "./offline/stack-charts";
+import { StackSummary, stackSummary, summaryLines } from "./offline/summary";
 import { closeTransformClients } from "./offline/transforms";
 import { InputError, readStackFile, stackFilePath } from "./offline/stack-file";
 
@@ -45,6 +48,8 @@ export interface Plan {
     /** The objects the program declares and those its charts render (no hooks). */
     readonly objects: KubernetesObject[];
     readonly report: PolicyReport;
+    /** Per model and per pool: GPUs, KV cache, replicas, cold start, nodes and prices. */
+    readonly summary: StackSummary;
 }
 
 function parseCommandLine(argv: string[]): PlanOptions {
@@ -114,6 +119,8 @@ export async function plan(
     const stackConfig = readStackFile(configFile);
     const packConfig = readPackConfig(packConfigPath(stack), policies);
     const run = await runProgram({ stack, ...stackConfig, program });
+    // The config the program validated: its run left the stack's values in the runtime's config.
+    const summary = stackSummary({ stack, config: loadConfig(), region: stackConfig.config["aws:region"] });
     try {
         const charts = await stackCharts(run, chartOptions);
         const report = await evaluatePolicies(policies, [...run.resources.map(toPolicySubject), ...renderedSubjects(charts)], {
@@ -121,7 +128,7 @@ export async function plan(
             config: packConfig,
             packEnforcementLevel: packArgs.enforcementLevel,
         });
-        return { run, charts, objects: sortObjects([...kubernetesObjects(run.resources), ...renderedManifests(charts)]), report };
+        return { run, charts, objects: sortObjects([...kubernetesObjects(run.resources), ...renderedManifests(charts)]), report, summary };
     } finally {
         closeTransformClients();
     }
@@ -131,7 +138,7 @@ function toPolicySubject(resource: RecordedResource) {
     return { type: resource.type, name: resource.name, urn: resource.urn, parentUrn: resource.parentUrn, props: resource.inputs };
 }
 
-function writePlan(outDir: string, { run, charts, objects, report }: Plan): void {
+function writePlan(outDir: string, { run, charts, objects, report, summary }: Plan): void {
     fs.mkdirSync(outDir, { recursive: true });
     const resources = [
         ...run.resources.map(({ type, name, parentUrn, inputs }) => ({ type, name, parent: parentUrn ? nameOfUrn(parentUrn) : null, inputs })),
@@ -140,9 +147,10 @@ function writePlan(outDir: string, { run, charts, objects, report }: Plan): void
     fs.writeFileSync(path.join(outDir, "resources.json"), `${JSON.stringify(resources, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, "manifests.yaml"), toManifestYaml(objects));
     fs.writeFileSync(path.join(outDir, "policy-report.json"), `${JSON.stringify(report, null, 2)}\n`);
+    fs.writeFileSync(path.join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
 }
 
-function summarise(options: PlanOptions, { run, charts, objects, report }: Plan): string {
+function summarise(options: PlanOptions, { run, charts, objects, report, summary }: Plan): string {
     const counts = new Map<string, number>();
     for (const resource of run.resources) {
         counts.set(resource.type, (counts.get(resource.type) ?? 0) + 1);
@@ -158,7 +166,8 @@ function summarise(options: PlanOptions, { run, charts, objects, report }: Plan)
         // A local stack is one box (README, "Stacks"); an aws stack's nodes come and go with its pools.
         ...(run.outputs.target === "local" ? [boxLine(options.stack, boxNeeds(run.resources, charts))] : []),
         ...architectureNotices(stackModels(options.configFile)),
-        `wrote resources.json, manifests.yaml, policy-report.json to ${path.relative(process.cwd(), options.outDir) || "."}`,
+        ...summaryLines(summary),
+        `wrote resources.json, manifests.yaml, policy-report.json, summary.json to ${path.relative(process.cwd(), options.outDir) || "."}`,
     ];
     return lines.join("\n");
 }

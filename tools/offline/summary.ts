@@ -10,7 +10,12 @@
  * - cold start: the model's startupBudgetSeconds, and for a model called through the KEDA HTTP
  *   add-on the time its interceptor holds a request while the model wakes
  *   (components/model-server/request-routing.ts usesInterceptor, coldStartSeconds);
- * - prices: ./ec2-prices.ts, a pinned, dated table; "no price" where it has none.
+ * - prices: ./ec2-prices.ts, a pinned, dated table; "no price" where it has none. The region is
+ *   the stack file's `aws:region`: the program asks the AWS provider for its region
+ *   (components/eks-cluster.ts aws.getRegionOutput), which is that config key (or AWS_REGION when
+ *   it is unset: then no price here, the plan does not read the environment); offline the fakes
+ *   answer a fixed region whatever the stack says (./fakes.ts OFFLINE_REGION), so the recorded
+ *   resources cannot tell it.
  */
 import type { ModelConfig, PlatformConfig } from "../../config";
 import { smallestPoolGpu } from "../../config/models";
