@@ -101,7 +101,8 @@ export function autoscalersIn(resources: readonly PolicyResource[]): Autoscaler[
 
 /** The resources an autoscaler's scaleTargetRef names: same kind and name, in its namespace. */
 export function targetsOf(autoscaler: Autoscaler, resources: readonly PolicyResource[]): PolicyResource[] {
-    return resources.filter((resource) => autoscalerOf(resource) === undefined && kindOf(resource.type) === autoscaler.targetKind
+    // The kind first: it rules out most resources before autoscalerOf reads their spec.
+    return resources.filter((resource) => kindOf(resource.type) === autoscaler.targetKind && autoscalerOf(resource) === undefined
         && objectName(resource.props, resource.name) === autoscaler.targetName && objectNamespace(resource.props) === autoscaler.namespace);
 }
 

@@ -36,8 +36,11 @@ export const pdbSane = stackRule<PdbConfig>({
 }, (resources, config, reportViolation) => {
     const workloads = scalableWorkloads(resources);
     const budgets = resources.filter((resource) => PDB_TYPES.includes(resource.type));
-    const selected = (pdb: PolicyResource) => workloads.filter((workload) =>
-        objectNamespace(pdb.props) === workload.workload.namespace && selects(at(pdb.props, "spec", "selector"), workload.podLabels));
+    // What each budget selects, matched once: asking it again for every workload made the rule
+    // cubic in the number of models (workloads x budgets x workloads selector matches).
+    const selectedBy = new Map(budgets.map((pdb) => [pdb, workloads.filter((workload) =>
+        objectNamespace(pdb.props) === workload.workload.namespace && selects(at(pdb.props, "spec", "selector"), workload.podLabels))]));
+    const selected = (pdb: PolicyResource) => selectedBy.get(pdb) ?? [];
     for (const workload of workloads) {
         if (workload.maxReplicas < (config.minReplicas ?? 2)) {
             continue;

@@ -70,7 +70,9 @@ export async function evaluatePolicies(policies: Policies, subjects: readonly Po
                 message,
             });
         };
-        const getConfig = <T extends object>() => policyConfig(policy.name, policy.configSchema, options.config) as T;
+        // Built once per rule, not at every call: a resource rule asks for it once per resource.
+        const config = policyConfig(policy.name, policy.configSchema, options.config);
+        const getConfig = <T extends object>() => config as T;
         if ("validateStack" in policy) {
             await runStackPolicy(policy, subjects, getConfig, report(undefined));
         } else {

@@ -1,0 +1,55 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { caseFailure, copiedExemptions, generatedStack, packConfigPath as benchPackConfigPath } from "../tools/bench";
+import { EXIT, exitStatus, packConfigPath, plan } from "../tools/plan";
+
+describe("bench", function () {
+    this.timeout(120_000);
+
+    it("counts only a case that exits 0: a plan refused (1) or killed ends the bench, naming why", () => {
+        assert.strictEqual(caseFailure(["plan.js"], { status: 0, signal: null, stdout: "", stderr: "" }), undefined);
+        const refused = caseFailure(["plan.js", "--stack", "bench-2"], {
+            status: 1, signal: null, stderr: "", stdout: "policy pack llm-platform: 1 violations\n  [mandatory] model-pvc-access-mode: x\n",
+        });
+        assert.strictEqual(refused, "plan.js --stack bench-2 exited 1: [mandatory] model-pvc-access-mode: x");
+        assert.match(caseFailure(["plan.js"], { status: null, signal: "SIGINT", stdout: "", stderr: "" }) ?? "", /killed by SIGINT/);
+    });
+
+    it("gives each copy of local's model the exemptions local's pack config gives that model, and keeps the others", () => {
+        const config = {
+            "model-pvc-access-mode": { exemptions: [{ name: "qwen-0-5b", namespace: "llm", reason: "r" }, { name: "other", reason: "o" }] },
+            "pdb-sane": { exemptions: [{ name: "qwen-0-5b-weights", reason: "w" }] },
+            "spread-replicas": "advisory",
+        };
+        assert.deepStrictEqual(copiedExemptions(config, "qwen-0-5b", ["bench-0", "bench-1"]), {
+            "model-pvc-access-mode": {
+                exemptions: [
+                    { name: "bench-0", namespace: "llm", reason: "r" }, { name: "bench-1", namespace: "llm", reason: "r" }, { name: "other", reason: "o" },
+                ],
+            },
+            "pdb-sane": { exemptions: [{ name: "bench-0-weights", reason: "w" }, { name: "bench-1-weights", reason: "w" }] },
+            "spread-replicas": "advisory",
+        });
+    });
+
+    it("writes its pack config where the plan reads a stack's", () => {
+        assert.strictEqual(benchPackConfigPath("bench-2"), packConfigPath("bench-2"));
+    });
+
+    it("times a generated stack whose plan passes, as local's does", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-test-"));
+        const generated = generatedStack(2, dir);
+        try {
+            const result = await plan(generated.stack, generated.configFile);
+            assert.deepStrictEqual(result.report.violations.filter((v) => v.enforcementLevel === "mandatory"), []);
+            assert.strictEqual(exitStatus(result), EXIT.ok);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+            if (generated.packConfigFile) {
+                fs.rmSync(generated.packConfigFile, { force: true });
+            }
+        }
+    });
+});
