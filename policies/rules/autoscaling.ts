@@ -63,6 +63,13 @@ export const autoscalerTarget = stackRule<RuleConfig>({
     enforcementLevel: "mandatory",
 }, (resources, _config, reportViolation) => {
     const owners = new Map<PolicyResource, Autoscaler[]>();
+    // The stack's resources by kind and name: each autoscaler looks its target up here instead of
+    // scanning the whole stack, which made the rule quadratic in the number of models.
+    const byKindAndName = new Map<string, PolicyResource[]>();
+    for (const resource of resources) {
+        const key = `${kindOf(resource.type)}/${objectName(resource.props, resource.name)}`;
+        byKindAndName.set(key, [...(byKindAndName.get(key) ?? []), resource]);
+    }
     for (const autoscaler of autoscalersIn(resources)) {
         const where = label(autoscaler.kind, autoscaler.name);
         const report = (message: string) => reportViolation(`${where}: ${message}`, autoscaler.resource.urn);
@@ -70,9 +77,10 @@ export const autoscalerTarget = stackRule<RuleConfig>({
             report(`spec.scaleTargetRef.${autoscaler.targetName === undefined ? "name" : "kind"} is unset; name the workload it scales.`);
             continue;
         }
-        const target = targetsOf(autoscaler, resources)[0];
+        const named = byKindAndName.get(`${autoscaler.targetKind}/${autoscaler.targetName}`) ?? [];
+        const target = targetsOf(autoscaler, named)[0];
         if (!target) {
-            const elsewhere = resources.find((resource) => kindOf(resource.type) === autoscaler.targetKind && objectName(resource.props, resource.name) === autoscaler.targetName);
+            const elsewhere = named[0];
             report(`spec.scaleTargetRef names ${label(autoscaler.targetKind, autoscaler.targetName)}, which is not in namespace ${autoscaler.namespace} of this stack${elsewhere ? ` (it is in namespace ${objectNamespace(elsewhere.props)}; an autoscaler only scales its own namespace)` : ""}; point it at an existing workload.`);
             continue;
         }
