@@ -96,7 +96,8 @@ export const INSTANCE_TYPES: Readonly<Record<string, InstanceFacts>> = {
 };
 
 export function instanceFacts(type: string): InstanceFacts | undefined {
-    return Object.hasOwn(INSTANCE_TYPES, type) ? INSTANCE_TYPES[type] : undefined;
+    // Not Object.hasOwn: the policy pack compiles this file too, for a target before ES2022.
+    return Object.prototype.hasOwnProperty.call(INSTANCE_TYPES, type) ? INSTANCE_TYPES[type] : undefined;
 }
 
 const MIB = 2 ** 20;

@@ -49,7 +49,8 @@ export interface Plan {
     readonly objects: KubernetesObject[];
     readonly report: PolicyReport;
     /** Per model and per pool: GPUs, KV cache, replicas, cold start, nodes and prices. */
-    readonly summary: StackSummary;
+    /** The platform's summary; none for another program than index.ts (its config is not the platform's). */
+    readonly summary?: StackSummary;
 }
 
 function parseCommandLine(argv: string[]): PlanOptions {
@@ -120,7 +121,7 @@ export async function plan(
     const packConfig = readPackConfig(packConfigPath(stack), policies);
     const run = await runProgram({ stack, ...stackConfig, program });
     // The config the program validated: its run left the stack's values in the runtime's config.
-    const summary = stackSummary({ stack, config: loadConfig(), region: stackConfig.config["aws:region"] });
+    const summary = program === PROGRAM ? stackSummary({ stack, config: loadConfig(), region: stackConfig.config["aws:region"] }) : undefined;
     try {
         const charts = await stackCharts(run, chartOptions);
         const report = await evaluatePolicies(policies, [...run.resources.map(toPolicySubject), ...renderedSubjects(charts)], {
@@ -147,7 +148,9 @@ function writePlan(outDir: string, { run, charts, objects, report, summary }: Pl
     fs.writeFileSync(path.join(outDir, "resources.json"), `${JSON.stringify(resources, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, "manifests.yaml"), toManifestYaml(objects));
     fs.writeFileSync(path.join(outDir, "policy-report.json"), `${JSON.stringify(report, null, 2)}\n`);
-    fs.writeFileSync(path.join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+    if (summary) {
+        fs.writeFileSync(path.join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+    }
 }
 
 function summarise(options: PlanOptions, { run, charts, objects, report, summary }: Plan): string {
@@ -166,8 +169,8 @@ function summarise(options: PlanOptions, { run, charts, objects, report, summary
         // A local stack is one box (README, "Stacks"); an aws stack's nodes come and go with its pools.
         ...(run.outputs.target === "local" ? [boxLine(options.stack, boxNeeds(run.resources, charts))] : []),
         ...architectureNotices(stackModels(options.configFile)),
-        ...summaryLines(summary),
-        `wrote resources.json, manifests.yaml, policy-report.json, summary.json to ${path.relative(process.cwd(), options.outDir) || "."}`,
+        ...(summary ? summaryLines(summary) : []),
+        `wrote resources.json, manifests.yaml, policy-report.json${summary ? ", summary.json" : ""} to ${path.relative(process.cwd(), options.outDir) || "."}`,
     ];
     return lines.join("\n");
 }
