@@ -1,10 +1,8 @@
 import * as assert from "assert";
 import { maxGracefulTerminationSeconds } from "../components/cluster-autoscaler";
-import { PROJECT } from "../config/project";
 import { chartReleases } from "../tools/offline/render";
 import { ProgramRun } from "../tools/offline/run";
-import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
-import { PROJECT_DIR, resource, runStack, runStackFile } from "./mocks";
+import { resource, runStack, runStackFile, stackFileConfig } from "./mocks";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -14,18 +12,6 @@ function maxGracefulTermination(run: ProgramRun): unknown {
     return chart.values.extraArgs["max-graceful-termination-sec"];
 }
 
-/** A stack file's config as plain values, keys without the project prefix (what runStack takes). */
-function stackConfig(stack: string): Record<string, unknown> {
-    const { config } = readStackFile(stackFilePath(PROJECT_DIR, stack));
-    return Object.fromEntries(Object.entries(config).map(([key, value]) => {
-        const plain = key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : key;
-        try {
-            return [plain, JSON.parse(value)];
-        } catch {
-            return [plain, value];
-        }
-    }));
-}
 
 describe("Cluster Autoscaler: the grace period of the pods it evicts", () => {
     it("dev: as long as the interceptor's grace period, which holds qwen-1-5b's cold start and one generation", async () => {
@@ -43,7 +29,7 @@ describe("Cluster Autoscaler: the grace period of the pods it evicts", () => {
     });
 
     it("a model server whose drain outlasts 600 s, without the add-on: its own grace period", async () => {
-        const dev = stackConfig("dev");
+        const dev = stackFileConfig("dev");
         const [model] = dev.models as Json[];
         // minReplicas 1: no interceptor. vLLM drains itself: 15 s preStop + drainSeconds 900 + 15 s exit = 930 s.
         const run = await runStack({ ...dev, models: [{ ...model, minReplicas: 1, drainSeconds: 900 }] }, "dev");

@@ -4,9 +4,7 @@ import { GpuRuntime, devicePluginValues } from "../components/gpu-runtime";
 import { GPU_NODE_LABELS, GPU_TAINT } from "../components/gpu-node-pool";
 import { DEFAULT_NODE_AGENTS, matchesName } from "../policies/rules/pods-gpu";
 import { ProgramRun, RecordedResource } from "../tools/offline/run";
-import { PROJECT_DIR, object, resource, runComponent, runStack, runStackFile } from "./mocks";
-import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
-import { PROJECT } from "../config/project";
+import { object, resource, runComponent, runStack, runStackFile, stackFileConfig } from "./mocks";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const inputs = (found: RecordedResource): Json => found.inputs as Json;
@@ -55,7 +53,7 @@ describe("GPU runtime (GpuRuntime)", () => {
     it("scrapes the exporter at the platform's scrape interval, with a timeout within it", async () => {
         const chart = inputs(resource(dev, "kubernetes:helm.sh/v4:Chart", "gpu-runtime-dcgm-exporter"));
         assert.deepStrictEqual([chart.values.serviceMonitor.interval, chart.values.serviceMonitor.scrapeTimeout], ["15s", "10s"]);
-        const fast = await runStack({ ...readStackFileConfig("dev"), observability: { scrapeInterval: "5s" } });
+        const fast = await runStack({ ...stackFileConfig("dev"), observability: { scrapeInterval: "5s" } });
         const fastChart = inputs(resource(fast, "kubernetes:helm.sh/v4:Chart", "gpu-runtime-dcgm-exporter"));
         assert.deepStrictEqual([fastChart.values.serviceMonitor.interval, fastChart.values.serviceMonitor.scrapeTimeout], ["5s", "5s"]);
     });
@@ -89,15 +87,3 @@ describe("GPU runtime (GpuRuntime)", () => {
     });
 });
 
-/** A stack file's config as plain keys and values, to change one setting of it in a test. */
-function readStackFileConfig(stack: string): Record<string, unknown> {
-    const { config } = readStackFile(stackFilePath(PROJECT_DIR, stack));
-    return Object.fromEntries(Object.entries(config).map(([key, value]) => {
-        const plain = key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : key;
-        try {
-            return [plain, JSON.parse(value)];
-        } catch {
-            return [plain, value];
-        }
-    }));
-}

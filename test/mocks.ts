@@ -66,6 +66,19 @@ function deepFreeze<T>(value: T): T {
     return value;
 }
 
+/** A stack file's config as plain keys and values (what runStack and loadConfigWith take), to change one setting of it in a test. */
+export function stackFileConfig(stack: string): Record<string, unknown> {
+    const { config } = readStackFile(stackFilePath(PROJECT_DIR, stack));
+    return Object.fromEntries(Object.entries(config).map(([key, value]) => {
+        const plain = key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : key;
+        try {
+            return [plain, JSON.parse(value)];
+        } catch {
+            return [plain, value];
+        }
+    }));
+}
+
 /** index.ts with the given config. */
 export function runStack(config: Record<string, unknown>, stack = "test", secretKeys: string[] = []): Promise<ProgramRun> {
     return runProgram({ stack, config: engineConfig(config), secretKeys: secretKeys.map((key) => `${PROJECT}:${key}`) });

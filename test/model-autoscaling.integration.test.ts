@@ -19,6 +19,7 @@ import { modelServerNames } from "../components/model-server/names";
 import { scaledObject } from "../components/model-server/scaled-object";
 import { desiredReplicas } from "./hpa-formula";
 import { loadConfigWith } from "./mocks";
+import { freePort } from "../tools/replay/prometheus";
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
 /** The ScaledObject's Prometheus queries for the test model, written out. */
@@ -69,16 +70,6 @@ function fixture(request: http.IncomingMessage, response: http.ServerResponse): 
     response.end(body ?? "unavailable\n");
 }
 
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;

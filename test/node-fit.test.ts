@@ -1,7 +1,4 @@
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
-import { parse } from "yaml";
 import { dcgmExporterValues, devicePluginValues } from "../components/gpu-runtime";
 import { alloyValues } from "../components/observability/logging-values";
 import { prometheusStackValues } from "../components/observability/prometheus-values";
@@ -10,7 +7,7 @@ import { GPU_NODE_AGENTS, nodeAgents, nodeFit } from "../config/fit";
 import { GPUS_PER_INSTANCE_TYPE } from "../lib/gpu-instances";
 import { INSTANCE_TYPES, allocatable, instanceFacts, kubeReservedCpuMillis, kubeReservedMemoryBytes } from "../lib/instance-types";
 import { parseQuantity } from "../lib/quantity";
-import { PROJECT_DIR, STACKS, loadConfigWith } from "./mocks";
+import { STACKS, loadConfigWith, stackFileConfig } from "./mocks";
 
 const REVISION = "7ae557604adf67be50417f59c2c2f167def9a775";
 const MI = 2 ** 20;
@@ -36,9 +33,6 @@ async function accepts(config: Record<string, unknown>): Promise<PlatformConfig>
     return result;
 }
 
-function stackConfig(stack: string): Record<string, unknown> {
-    return (parse(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> }).config;
-}
 
 const requests = (resources: { requests: { cpu: string; memory: string } }) =>
     ({ cpuMillis: Math.round(parseQuantity(resources.requests.cpu)! * 1000), memoryBytes: parseQuantity(resources.requests.memory)! });
@@ -79,7 +73,7 @@ describe("instance facts (lib/instance-types.ts)", () => {
 describe("node agents (config/fit.ts): our figures are the values our components render", () => {
     let observability: PlatformConfig["observability"];
     before(async () => {
-        observability = (await accepts(stackConfig("dev"))).observability;
+        observability = (await accepts(stackFileConfig("dev"))).observability;
     });
 
     it("device plugin, DCGM exporter, node exporter and Alloy's config reloader", () => {
@@ -155,7 +149,7 @@ describe("config: a replica fits one node of every GPU pool type; /dev/shm fits 
 
     for (const stack of STACKS) {
         it(`accepts the shipped ${stack} stack`, async () => {
-            await accepts(stackConfig(stack));
+            await accepts(stackFileConfig(stack));
         });
     }
 });

@@ -28,7 +28,7 @@ import {
 } from "./offline/stack-charts";
 import { StackSummary, stackSummary, summaryLines } from "./offline/summary";
 import { closeTransformClients } from "./offline/transforms";
-import { InputError, readStackFile, stackFilePath } from "./offline/stack-file";
+import { InputError, readStackFile, stackFilePath, stackOption } from "./offline/stack-file";
 
 const USAGE = "usage: npm run plan -- --stack <name> [--out <dir>] [--config <file>] [--charts <dir>] [--pull-charts]";
 
@@ -68,13 +68,11 @@ function parseCommandLine(argv: string[]): PlanOptions {
     } catch (error) {
         throw new InputError(`${(error as Error).message.split("\n")[0]}; ${USAGE}`);
     }
-    if (!values.stack || !/^[\w.-]+$/.test(values.stack)) {
-        throw new InputError(values.stack ? `--stack "${values.stack}" is not a stack name; ${USAGE}` : USAGE);
-    }
+    const stack = stackOption(values.stack, USAGE);
     return {
-        stack: values.stack,
-        outDir: path.resolve(values.out ?? path.join("out", values.stack)),
-        configFile: path.resolve(values.config ?? stackFilePath(PROJECT_DIR, values.stack)),
+        stack,
+        outDir: path.resolve(values.out ?? path.join("out", stack)),
+        configFile: path.resolve(values.config ?? stackFilePath(PROJECT_DIR, stack)),
         charts: { dir: values.charts === undefined ? undefined : path.resolve(values.charts), pull: values["pull-charts"] === true },
     };
 }

@@ -18,7 +18,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { PROJECT_DIR } from "../config/project";
 import { exitWhenFlushed } from "./offline/exit";
-import { InputError, readStackFile, stackFilePath } from "./offline/stack-file";
+import { InputError, readStackFile, stackFilePath, stackOption } from "./offline/stack-file";
 import { figuresText } from "./replay/figures";
 import { LoadProfile, parseProfile, seedProfile } from "./replay/profile";
 import { missingBinaries } from "./replay/prometheus";
@@ -82,9 +82,7 @@ function parseCommandLine(argv: string[]): ReplayOptions {
     } catch (error) {
         throw new InputError(`${(error as Error).message.split("\n")[0]}; ${USAGE}`);
     }
-    if (!values.stack || !/^[\w.-]+$/.test(values.stack)) {
-        throw new InputError(values.stack ? `--stack "${values.stack}" is not a stack name; ${USAGE}` : USAGE);
-    }
+    const stack = stackOption(values.stack, USAGE);
     const quiet = whole("quiet", values.quiet, DEFAULT_QUIET_SECONDS);
     let profile: LoadProfile;
     try {
@@ -93,10 +91,10 @@ function parseCommandLine(argv: string[]): ReplayOptions {
         throw new InputError((error as Error).message);
     }
     return {
-        stack: values.stack,
-        configFile: path.resolve(values.config ?? stackFilePath(PROJECT_DIR, values.stack)),
+        stack,
+        configFile: path.resolve(values.config ?? stackFilePath(PROJECT_DIR, stack)),
         model: values.model,
-        out: path.resolve(values.out ?? path.join("out", values.stack, "scaling-replay.svg")),
+        out: path.resolve(values.out ?? path.join("out", stack, "scaling-replay.svg")),
         profile,
         startSeconds: whole("start-seconds", values["start-seconds"]),
         requestSeconds: positive("request-seconds", values["request-seconds"], DEFAULT_REQUEST_SECONDS),

@@ -16,6 +16,14 @@ export class InputError extends Error {
     override name = "InputError";
 }
 
+/** The `--stack` option of a command: a stack name, or an InputError with the command's usage. */
+export function stackOption(stack: string | undefined, usage: string): string {
+    if (!stack || !/^[\w.-]+$/.test(stack)) {
+        throw new InputError(stack ? `--stack "${stack}" is not a stack name; ${usage}` : usage);
+    }
+    return stack;
+}
+
 export function stackFilePath(projectDir: string, stack: string): string {
     return path.join(projectDir, `Pulumi.${stack}.yaml`);
 }

@@ -90,7 +90,8 @@ export function backfill(series: readonly BackfillSeries[], dataDir: string): vo
     }
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 at the time of asking. */
+export function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
         server.once("error", reject);
