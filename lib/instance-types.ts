@@ -21,21 +21,33 @@
 
 /** The GPUs of one instance: model named like the `k8s.amazonaws.com/accelerator` label values. */
 export interface GpuFacts { readonly model: string /* "nvidia-l4", "nvidia-a10g", "nvidia-t4", ... */; readonly count: number; readonly memoryGiB: number }
-export interface InstanceFacts { readonly vcpus: number; readonly memoryGiB: number; readonly gpu?: GpuFacts; readonly maxPods: number }
+export interface InstanceFacts {
+    readonly vcpus: number;
+    readonly memoryGiB: number;
+    readonly gpu?: GpuFacts;
+    /** The pods the node takes: the ENI limit, capped for managed node groups. */
+    readonly maxPods: number;
+    /** The ENI limit alone, which nodeadm sizes kube-reserved memory with whatever the cap (see allocatable). */
+    readonly eniMaxPods: number;
+}
 
 /** vCPUs, memory GiB, GPU count, default-card ENIs, IPv4 addresses per ENI (instance-info.jsonl). */
 type Shape = readonly [vcpus: number, memoryGiB: number, gpus: number, enis: number, ipsPerEni: number];
 
 /** The managed node group's maxPods cap (EKS User Guide, "How maxPods is determined"). */
 export function managedNodeGroupMaxPods(vcpus: number, enis: number, ipsPerEni: number): number {
-    const eniMaxPods = enis * (ipsPerEni - 1) + 2;
-    return Math.min(eniMaxPods, vcpus < 30 ? 110 : 250);
+    return Math.min(eniMaxPods(enis, ipsPerEni), vcpus < 30 ? 110 : 250);
+}
+
+/** Pods the VPC CNI can address (nodeadm/internal/kubelet/eni_max_pods.go): ENIs x (IPs per ENI - 1) + 2. */
+export function eniMaxPods(enis: number, ipsPerEni: number): number {
+    return enis * (ipsPerEni - 1) + 2;
 }
 
 function family(name: string, gpu: { model: string; memoryGiB: number } | undefined, shapes: Record<string, Shape>): Record<string, InstanceFacts> {
     return Object.fromEntries(Object.entries(shapes).map(([size, [vcpus, memoryGiB, gpus, enis, ips]]) => {
         const facts: InstanceFacts = {
-            vcpus, memoryGiB, maxPods: managedNodeGroupMaxPods(vcpus, enis, ips),
+            vcpus, memoryGiB, maxPods: managedNodeGroupMaxPods(vcpus, enis, ips), eniMaxPods: eniMaxPods(enis, ips),
             ...(gpu && gpus > 0 ? { gpu: { model: gpu.model, count: gpus, memoryGiB: gpu.memoryGiB } } : {}),
         };
         return [`${name}.${size}`, facts];
@@ -130,6 +142,10 @@ export const EVICTION_HARD_MEMORY_BYTES = 100 * MIB;
  * system-reserved and the hard eviction threshold (Kubernetes "Reserve Compute Resources for
  * System Daemons", node allocatable). nodeadm sets kube-reserved (above) and no system-reserved
  * (config.go withDefaultReservedResources names the /system cgroup but reserves nothing in it).
+ * kube-reserved memory follows nodeadm's own max pods, the ENI limit, not the managed node
+ * group's cap: withDefaultReservedResources computes `CalcMaxPods(instanceInfo, ...)` and reserves
+ * for it, and a `maxPods` set in the kubelet config changes the pod limit, not the reservation
+ * (nodeadm/doc/examples.md). On a g5.12xlarge that is 737 pods' worth, 8362 MiB, not 250's.
  * Capacity is the instance's nominal memory: the kernel keeps a few percent of it back before
  * the kubelet reads MemTotal, so this is an upper bound on what a node really reports.
  * GPUs are the device plugin's `nvidia.com/gpu`: one per GPU, no time-slicing (components/gpu-runtime.ts).
@@ -141,7 +157,7 @@ export function allocatable(type: string): { cpuMillis: number; memoryBytes: num
     }
     return {
         cpuMillis: facts.vcpus * 1000 - kubeReservedCpuMillis(facts.vcpus),
-        memoryBytes: facts.memoryGiB * GIB - kubeReservedMemoryBytes(facts.maxPods) - EVICTION_HARD_MEMORY_BYTES,
+        memoryBytes: facts.memoryGiB * GIB - kubeReservedMemoryBytes(facts.eniMaxPods) - EVICTION_HARD_MEMORY_BYTES,
         gpus: facts.gpu?.count ?? 0,
     };
 }

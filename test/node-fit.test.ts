@@ -56,6 +56,10 @@ describe("instance facts (lib/instance-types.ts)", () => {
     it("leaves pods capacity less kube-reserved and the 100Mi hard eviction threshold (m6i.large: the 1930m EKS reports)", () => {
         assert.deepStrictEqual(allocatable("m6i.large"), { cpuMillis: 1930, memoryBytes: 8 * GI - 574 * MI - 100 * MI, gpus: 0 });
         assert.deepStrictEqual(allocatable("g6.12xlarge"), { cpuMillis: 47810, memoryBytes: 192 * GI - (11 * 234 + 255) * MI - 100 * MI, gpus: 4 });
+        // nodeadm reserves memory for its own max pods, the ENI limit (737 on a g5.12xlarge), not the
+        // managed node group's cap of 250 (withDefaultReservedResources): 11 x 737 + 255 = 8362 MiB.
+        assert.strictEqual(instanceFacts("g5.12xlarge")?.eniMaxPods, 737);
+        assert.strictEqual(allocatable("g5.12xlarge")?.memoryBytes, 192 * GI - 8362 * MI - 100 * MI);
         assert.strictEqual(allocatable("g6.metal"), undefined);
     });
 
