@@ -235,8 +235,22 @@ type Problem = (path: (string | number)[], input: unknown, message: string) => v
  * model's `architecture` block); without it the plan prints a note (architectureNotices).
  * On target local the GPUs are unknown: skipped.
  */
+/**
+ * The GPU checks size the weights by `modelSize`: for a known repo it may not be much less than its
+ * weights (parameters x bytes per parameter of the build, lib/model-architectures.ts), or a 72B model
+ * declared as 1Gi would pass them. 10% of slack for the estimate (embeddings, shard padding).
+ */
+function checkModelSize(model: Partial<ModelConfig>, problem: Problem): void {
+    const known = typeof model.repo === "string" ? qwen25Model(model.repo) : undefined;
+    const declared = typeof model.modelSize === "string" || typeof model.modelSize === "number" ? parseQuantity(model.modelSize) : undefined;
+    if (known && declared !== undefined && declared < 0.9 * known.weightBytes) {
+        problem(["modelSize"], model.modelSize, `is less than the weights of ${known.name} (about ${gib(known.weightBytes)}): the GPU memory checks would size them by it; set the size of the repo's weight files`);
+    }
+}
+
 function checkGpuMemory(model: Partial<ModelConfig>, context: ModelCheckContext, problem: Problem): void {
     checkContextLength(model, problem);
+    checkModelSize(model, problem);
     const engine = model.engine ?? "vllm";
     const vllm = model.vllm;
     if (context.target !== "aws" || engine === "ollama" || !isCount(model.gpusPerReplica) || model.gpusPerReplica === 0) {

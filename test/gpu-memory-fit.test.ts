@@ -106,6 +106,8 @@ describe("config: weights and KV cache fit the GPUs (aws)", () => {
             "llm-platform:models[0].vllm.maxModelLen = 32768: is larger than the maximum number of tokens that can be stored in KV cache: 30320 on one nvidia-l4 (g6.xlarge, 22.5 GiB), 1.6 GiB left after 15.0 GiB of weights and 2.5 GiB of overhead at 57344 bytes per token; lower it, raise vllm.gpuMemoryUtilization or use more GPUs"],
         ["TGI weights that do not fit", { ...aws("g6.xlarge"), models: [model({ engine: "tgi", repo: "Qwen/Qwen2.5-32B-Instruct", modelSize: "62Gi", storage: { size: "100Gi" } })] },
             'llm-platform:models[0].modelSize = "62Gi": 62.0 GiB of weights per GPU (1 GPU per replica) and 2.5 GiB of engine overhead do not fit vllm.gpuMemoryUtilization 0.9 of one nvidia-l4 (g6.xlarge, 22.5 GiB): 20.2 GiB; use more GPUs per replica, a larger GPU or a quantized build'],
+        ["a known repo declared smaller than its weights (the checks would pass a 72B model as 1Gi)", { ...aws("g6.xlarge"), models: [model({ repo: "Qwen/Qwen2.5-72B-Instruct", modelSize: "1Gi" })] },
+            "llm-platform:models[0].modelSize = \"1Gi\": is less than the weights of Qwen2.5-72B-Instruct (about 135.4 GiB): the GPU memory checks would size them by it; set the size of the repo's weight files"],
     ];
     for (const [what, config, expected] of refused) {
         it(`refuses ${what}`, async () => {
