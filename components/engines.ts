@@ -220,19 +220,24 @@ export const OLLAMA_SCRIPT = [
 ].join("\n");
 
 /**
- * vllm.yarnFactor > 1: YaRN rope scaling over the model's native context, as a config.json
- * override (vLLM --hf-overrides, merged into the HF config; vllm/config/model.py
- * _get_and_verify_max_len then allows original_max_position_embeddings x factor), the rope_scaling
- * block the Qwen2.5 model cards give. The config checks (config/models.ts checkContextLength) make
- * sure the native context is known.
+ * vllm.yarnFactor > 1: YaRN rope scaling over the model's native context, as a config.json override
+ * in the form current vLLM takes it (docs.vllm.ai, Features > Context Extension: "--rope-scaling ...
+ * is no longer supported. Please use the --hf-overrides method with rope_parameters", whose example
+ * serves a Qwen model with rope_type yarn, factor, original_max_position_embeddings and rope_theta;
+ * vllm/config/model.py _get_and_verify_max_len then allows original x factor). rope_theta is part
+ * of rope_parameters there: 1000000 in every Qwen2.5 config.json, the only repos the config lets
+ * set yarnFactor (config/models.ts checkContextLength).
  */
+const QWEN25_ROPE_THETA = 1_000_000;
+
 function yarnOverride(model: ModelConfig): string[] {
     const factor = model.vllm.yarnFactor;
     const native = modelArchitecture(model.repo, model.architecture)?.maxContext;
     if (!(factor > 1) || native === undefined) {
         return [];
     }
-    return [`--hf-overrides=${JSON.stringify({ rope_scaling: { rope_type: "yarn", factor, original_max_position_embeddings: native } })}`];
+    const ropeParameters = { rope_type: "yarn", factor, original_max_position_embeddings: native, rope_theta: QWEN25_ROPE_THETA };
+    return [`--hf-overrides=${JSON.stringify({ rope_parameters: ropeParameters })}`];
 }
 
 /** The command line and environment of the serving container, from the model's config. */

@@ -32,7 +32,7 @@ const vllmSchema = z.strictObject({
     enablePrefixCaching: z.boolean(),
     enableChunkedPrefill: z.boolean(),
     // (vllm) YaRN rope scaling over the native context: 1 is none; Qwen2.5 7B and up document 4 (32768 -> 131072).
-    // Passed as --hf-overrides rope_scaling (components/engines.ts); maxModelLen may then reach native x factor.
+    // Passed as --hf-overrides rope_parameters (components/engines.ts); maxModelLen may then reach native x factor.
     yarnFactor: z.number().min(1),
 });
 
@@ -302,15 +302,19 @@ function checkContextLength(model: Partial<ModelConfig>, problem: Problem): void
     const extended = typeof factor === "number" && factor > 1;
     if (engine !== "vllm") {
         if (extended) {
-            problem(["vllm", "yarnFactor"], factor, `applies to engine vllm only (--hf-overrides rope_scaling): ${engine} would serve the native context`);
+            problem(["vllm", "yarnFactor"], factor, `applies to engine vllm only (--hf-overrides rope_parameters): ${engine} would serve the native context`);
         }
         return;
     }
     const architecture = modelArchitecture(model.repo, model.architecture);
+    const yarnRepo = model.architecture === undefined && typeof model.repo === "string" ? qwen25Model(model.repo) : undefined;
+    if (extended && !yarnRepo?.yarnContext) {
+        // YaRN needs the model's own rope parameters (components/engines.ts yarnOverride): only the
+        // Qwen2.5 repos whose cards document it (Instruct, 7B and up) are known to take it.
+        problem(["vllm", "yarnFactor"], factor, `is only known for the Qwen2.5 Instruct repos of 7B and up, whose cards document YaRN: ${String(model.repo)} is not one; lower vllm.maxModelLen to its native context instead`);
+        return;
+    }
     if (!architecture) {
-        if (extended) {
-            problem(["vllm", "yarnFactor"], factor, `needs the native context it extends: ${String(model.repo)} is not a Qwen2.5 repo; set architecture.maxContext (max_position_embeddings)`);
-        }
         return;
     }
     const maxModelLen = model.vllm?.maxModelLen;

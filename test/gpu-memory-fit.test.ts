@@ -157,18 +157,20 @@ describe("config: maxModelLen and the native context (vLLM)", () => {
         await accepted({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-7B", vllm: { maxModelLen: 131072 } })] });
     });
 
-    it("passes the extension to vLLM as --hf-overrides rope_scaling, only when asked", async () => {
+    it("passes the extension to vLLM as --hf-overrides rope_parameters (with Qwen2.5's rope_theta), only when asked", async () => {
         const config = await accepted({ target: "local", models: [model({ vllm: { maxModelLen: 131072, yarnFactor: 4 } }), model({ name: "plain" })] });
         const args = (index: number) => engineCommand(config.models[index], engineProfile("vllm"), "/cache").args;
-        assert.ok(args(0).includes('--hf-overrides={"rope_scaling":{"rope_type":"yarn","factor":4,"original_max_position_embeddings":32768}}'), args(0).join(" "));
+        assert.ok(args(0).includes('--hf-overrides={"rope_parameters":{"rope_type":"yarn","factor":4,"original_max_position_embeddings":32768,"rope_theta":1000000}}'), args(0).join(" "));
         assert.ok(!args(1).some((arg) => arg.startsWith("--hf-overrides")));
     });
 
     it("refuses a YaRN factor it cannot apply", async () => {
         assert.deepStrictEqual(await problems({ target: "local", models: [model({ engine: "tgi", vllm: { yarnFactor: 4 } })] }),
-            ["llm-platform:models[0].vllm.yarnFactor = 4: applies to engine vllm only (--hf-overrides rope_scaling): tgi would serve the native context"]);
+            ["llm-platform:models[0].vllm.yarnFactor = 4: applies to engine vllm only (--hf-overrides rope_parameters): tgi would serve the native context"]);
+        assert.deepStrictEqual(await problems({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-1.5B-Instruct", modelSize: "4Gi", vllm: { yarnFactor: 4 } })] }),
+            ["llm-platform:models[0].vllm.yarnFactor = 4: is only known for the Qwen2.5 Instruct repos of 7B and up, whose cards document YaRN: Qwen/Qwen2.5-1.5B-Instruct is not one; lower vllm.maxModelLen to its native context instead"]);
         assert.deepStrictEqual(await problems({ target: "local", models: [model({ repo: "mistralai/Mistral-7B-Instruct-v0.3", vllm: { yarnFactor: 4 } })] }),
-            ["llm-platform:models[0].vllm.yarnFactor = 4: needs the native context it extends: mistralai/Mistral-7B-Instruct-v0.3 is not a Qwen2.5 repo; set architecture.maxContext (max_position_embeddings)"]);
+            ["llm-platform:models[0].vllm.yarnFactor = 4: is only known for the Qwen2.5 Instruct repos of 7B and up, whose cards document YaRN: mistralai/Mistral-7B-Instruct-v0.3 is not one; lower vllm.maxModelLen to its native context instead"]);
     });
 });
 
