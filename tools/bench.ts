@@ -113,7 +113,14 @@ export function generatedStack(count: number, dir: string): GeneratedStack {
     const packConfigFile = packConfigPath(stack);
     const packConfig = copiedExemptions(JSON.parse(fs.readFileSync(localPackConfig, "utf8")) as PackConfig, template.name, names);
     // "wx": never overwrite a pack config someone keeps under that name.
-    fs.writeFileSync(packConfigFile, `${JSON.stringify(packConfig, null, 4)}\n`, { flag: "wx" });
+    try {
+        fs.writeFileSync(packConfigFile, `${JSON.stringify(packConfig, null, 4)}\n`, { flag: "wx" });
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+            throw new Error(`${path.relative(PROJECT_DIR, packConfigFile)} exists (left by an interrupted bench?): remove it and run again`);
+        }
+        throw error;
+    }
     return { stack, configFile, packConfigFile };
 }
 
@@ -173,17 +180,27 @@ function main(): void {
     }
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-"));
     const stacks: GeneratedStack[] = [];
-    // Ctrl-C also stops the case running (same process group), whose failure ends the bench
-    // through the finally below, which removes the pack configs written into the project.
-    process.on("SIGINT", () => undefined);
+    const cleanUp = () => {
+        fs.rmSync(outDir, { recursive: true, force: true });
+        stacks.forEach(({ packConfigFile }) => packConfigFile && fs.rmSync(packConfigFile, { force: true }));
+    };
+    // Without a handler SIGTERM or SIGHUP (a CI timeout, a closed terminal) would kill the bench
+    // between writing the pack configs into policies/config/ and removing them. The cases run
+    // synchronously, so a handled signal waits for the run to end and the finally below cleans up;
+    // Ctrl-C also stops the case running (same process group), which ends the run at once.
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+        process.on(signal, () => {
+            cleanUp();
+            process.exit(code);
+        });
+    }
     try {
         report(options, outDir, stacks);
     } catch (error) {
         console.error(`error: ${(error as Error).message.split("\n")[0]}`);
         process.exitCode = 1;
     } finally {
-        fs.rmSync(outDir, { recursive: true, force: true });
-        stacks.forEach(({ packConfigFile }) => packConfigFile && fs.rmSync(packConfigFile, { force: true }));
+        cleanUp();
     }
 }
 
