@@ -141,6 +141,24 @@ describe("npm run plan", function () {
         assert.match(fs.readFileSync(path.join(result.outDir, "manifests.yaml"), "utf8"), /name: from-config-file/);
     });
 
+    it("notes a model without architecture facts from the config with its defaults applied", () => {
+        // modelDefaults make both models Ollama on CPU (no KV check to skip), and the third is vLLM on
+        // a GPU: only it is noted. The stack file's raw models say neither engine nor GPUs.
+        const file = writeStackFile([
+            "config:",
+            "  llm-platform:target: local",
+            "  llm-platform:modelDefaults: { engine: ollama, gpusPerReplica: 0 }",
+            "  llm-platform:models:",
+            "    - { name: a, repo: meta-llama/Llama-3.1-8B-Instruct, revision: 7ae557604adf67be50417f59c2c2f167def9a775, modelSize: 16Gi }",
+            "    - { name: b, repo: mistralai/Mistral-7B-Instruct-v0.3, revision: 7ae557604adf67be50417f59c2c2f167def9a775, modelSize: 15Gi }",
+            "    - { name: c, repo: mistralai/Mistral-7B-Instruct-v0.3, revision: 7ae557604adf67be50417f59c2c2f167def9a775, modelSize: 15Gi, engine: vllm, gpusPerReplica: 1 }",
+            "",
+        ].join("\n"));
+        const result = runPlan(["--stack", "notes", "--config", file]);
+        assert.deepStrictEqual(result.stdout.split("\n").filter((line) => line.startsWith("note: ")),
+            ["note: models[2] mistralai/Mistral-7B-Instruct-v0.3: no architecture facts (not a Qwen2.5 repo, no architecture block): its KV cache and context length checks are skipped"]);
+    });
+
     it("keeps secure values secret: the placeholder never reaches an output file", () => {
         const file = writeStackFile("config:\n  llm-platform:target: local\n  llm-platform:hfToken:\n    secure: v1:AAAABBBBCCCC\n");
         const result = runPlan(["--stack", "test", "--config", file]);

@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { loadConfig } from "../config";
-import { PROJECT, PROJECT_DIR } from "../config/project";
+import { PROJECT_DIR } from "../config/project";
 import { architectureNotices } from "../lib/model-architectures";
 import { PACK_NAME, packArgs } from "../policies/pack";
 import { boxLine, boxNeeds } from "./offline/box";
@@ -51,6 +51,8 @@ export interface Plan {
     /** Per model and per pool: GPUs, KV cache, replicas, cold start, nodes and prices. */
     /** The platform's summary; none for another program than index.ts (its config is not the platform's). */
     readonly summary?: StackSummary;
+    /** One line per model whose KV cache and context checks were skipped (no architecture facts). */
+    readonly notes: readonly string[];
 }
 
 function parseCommandLine(argv: string[]): PlanOptions {
@@ -118,8 +120,11 @@ export async function plan(
     const stackConfig = readStackFile(configFile);
     const packConfig = readPackConfig(packConfigPath(stack), policies);
     const run = await runProgram({ stack, ...stackConfig, program });
-    // The config the program validated: its run left the stack's values in the runtime's config.
-    const summary = program === PROGRAM ? stackSummary({ stack, config: loadConfig(), region: stackConfig.config["aws:region"] }) : undefined;
+    // The config the program validated (its run left the stack's values in the runtime's config),
+    // with every default applied; another program has none of the platform's.
+    const config = program === PROGRAM ? loadConfig() : undefined;
+    const summary = config && stackSummary({ stack, config, region: stackConfig.config["aws:region"] });
+    const notes = config ? architectureNotices(config.models) : [];
     try {
         const charts = await stackCharts(run, chartOptions);
         const report = await evaluatePolicies(policies, [...run.resources.map(toPolicySubject), ...renderedSubjects(charts)], {
@@ -127,7 +132,7 @@ export async function plan(
             config: packConfig,
             packEnforcementLevel: packArgs.enforcementLevel,
         });
-        return { run, charts, objects: sortObjects([...kubernetesObjects(run.resources), ...renderedManifests(charts)]), report, summary };
+        return { run, charts, objects: sortObjects([...kubernetesObjects(run.resources), ...renderedManifests(charts)]), report, summary, notes };
     } finally {
         closeTransformClients();
     }
@@ -151,7 +156,7 @@ function writePlan(outDir: string, { run, charts, objects, report, summary }: Pl
     }
 }
 
-function summarise(options: PlanOptions, { run, charts, objects, report, summary }: Plan): string {
+function summarise(options: PlanOptions, { run, charts, objects, report, summary, notes }: Plan): string {
     const counts = new Map<string, number>();
     for (const resource of run.resources) {
         counts.set(resource.type, (counts.get(resource.type) ?? 0) + 1);
@@ -166,21 +171,11 @@ function summarise(options: PlanOptions, { run, charts, objects, report, summary
         ...report.violations.map((v) => `  [${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`),
         // A local stack is one box (README, "Stacks"); an aws stack's nodes come and go with its pools.
         ...(run.outputs.target === "local" ? [boxLine(options.stack, boxNeeds(run.resources, charts))] : []),
-        ...architectureNotices(stackModels(options.configFile)),
+        ...notes,
         ...(summary ? summaryLines(summary) : []),
         `wrote resources.json, manifests.yaml, policy-report.json${summary ? ", summary.json" : ""} to ${path.relative(process.cwd(), options.outDir) || "."}`,
     ];
     return lines.join("\n");
-}
-
-/** The stack file's models, raw (the plan has validated them by now), for the notes on them. */
-function stackModels(configFile: string): unknown {
-    const raw = readStackFile(configFile).config[`${PROJECT}:models`];
-    try {
-        return raw === undefined ? [] : JSON.parse(raw);
-    } catch {
-        return [];
-    }
 }
 
 export function exitStatus({ report, charts }: Pick<Plan, "report" | "charts">): number {
