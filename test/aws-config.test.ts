@@ -1,7 +1,6 @@
 import * as assert from "assert";
-import { ConfigError } from "../config";
 import { ClusterCreator, adminRoleProblems, creatorTagValue } from "../config/aws";
-import { loadConfigWith } from "./mocks";
+import { configProblems, loadConfigWith } from "./mocks";
 
 /** The one key an aws stack must set: who runs pulumi up (here, this machine). */
 const DEPLOYER = { deployerCidrs: ["detect"] };
@@ -12,14 +11,9 @@ function aws(config: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The problems loadConfig reports for this config; fails if it accepts it. */
-async function problemsOf(config: Record<string, unknown>): Promise<readonly string[]> {
-    const result = await loadConfigWith(config);
-    assert.ok(result instanceof Error && result.name === "ConfigError", `expected a ConfigError, got ${result instanceof Error ? result.stack : "a valid config"}`);
-    return (result as ConfigError).problems;
-}
 
 /** The problems loadConfig reports for this aws config (with a deployer); fails if it accepts it. */
-const problems = (config: Record<string, unknown>) => problemsOf(aws(config));
+const problems = (config: Record<string, unknown>) => configProblems(aws(config));
 
 describe("aws config: mistakes of the cluster and GPU pool layers", () => {
     it("accepts the defaults, and fills the new fields from Pulumi.yaml", async () => {
@@ -132,12 +126,12 @@ describe("aws config: the machine that runs pulumi up must reach the API server"
     ];
     for (const [what, config, expected] of unreachable) {
         it(`refuses ${what}`, async () => {
-            assert.deepStrictEqual(await problemsOf({ target: "aws", ...config }), expected);
+            assert.deepStrictEqual(await configProblems({ target: "aws", ...config }), expected);
         });
     }
 
     it("is required on aws only: a local stack has no API server of its own", async () => {
-        assert.deepStrictEqual((await problemsOf({ target: "aws" }))[0].split(":")[1], "cluster.deployerCidrs");
+        assert.deepStrictEqual((await configProblems({ target: "aws" }))[0].split(":")[1], "cluster.deployerCidrs");
         const local = await loadConfigWith({ target: "local" });
         assert.ok(!(local instanceof Error), String(local));
     });

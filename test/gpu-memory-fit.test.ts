@@ -1,12 +1,12 @@
 import * as assert from "assert";
-import { ConfigError, PlatformConfig } from "../config";
+import { PlatformConfig } from "../config";
 import { engineCommand, engineProfile } from "../components/engines";
 import { ENGINE_OVERHEAD_BYTES, gpuMemoryBudget, gpuTotalBytes, kvBytesPerToken, weightsPerGpuBytes } from "../lib/gpu-memory";
 import { instanceFacts } from "../lib/instance-types";
 import { architectureNotices, qwen25Model } from "../lib/model-architectures";
 import { parseQuantity } from "../lib/quantity";
 import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
-import { PROJECT_DIR, loadConfigWith } from "./mocks";
+import { PROJECT_DIR, acceptedConfig, configProblems } from "./mocks";
 
 const REVISION = "a09a35458c702b33eeacc393d103063234e8bc28";
 const GIB = 2 ** 30;
@@ -20,18 +20,6 @@ function model(overrides: Record<string, unknown> = {}): Record<string, unknown>
     return { name: "qwen", repo: "Qwen/Qwen2.5-7B-Instruct", revision: REVISION, modelSize: "15Gi", storage: { size: "50Gi" },
         // Fits one xlarge node of the pool families (4 vCPUs, 16 GiB) beside the node agents.
         resources: { cpu: "3", memory: "10Gi", cpuLimit: "3", memoryLimit: "10Gi" }, ...overrides };
-}
-
-async function problems(config: Record<string, unknown>): Promise<readonly string[]> {
-    const result = await loadConfigWith(config);
-    assert.ok(result instanceof Error && result.name === "ConfigError", `expected a ConfigError, got ${result instanceof Error ? result.stack : "a valid config"}`);
-    return (result as ConfigError).problems;
-}
-
-async function accepted(config: Record<string, unknown>): Promise<PlatformConfig> {
-    const result = await loadConfigWith(config);
-    assert.ok(!(result instanceof Error), result instanceof Error ? result.message : "");
-    return result as PlatformConfig;
 }
 
 /** KV tokens of a validated aws model on the smallest GPU of its pool, as the check computes them. */
@@ -91,12 +79,12 @@ describe("Qwen2.5 architectures (lib/model-architectures.ts)", () => {
 
 describe("config: weights and KV cache fit the GPUs (aws)", () => {
     it("accepts Qwen2.5-7B-Instruct on one L4 with maxModelLen 8192", async () => {
-        const config = await accepted({ ...aws("g6.xlarge"), models: [model({ vllm: { maxModelLen: 8192 } })] });
+        const config = await acceptedConfig({ ...aws("g6.xlarge"), models: [model({ vllm: { maxModelLen: 8192 } })] });
         assert.ok(kvTokensOf(config)! > 8192);
     });
 
     it("accepts its AWQ build on one T4", async () => {
-        await accepted({ ...aws("g4dn.xlarge"), models: [model({ repo: "Qwen/Qwen2.5-7B-Instruct-AWQ", modelSize: "6Gi", vllm: { quantization: "awq", dtype: "half", maxModelLen: 32768 } })] });
+        await acceptedConfig({ ...aws("g4dn.xlarge"), models: [model({ repo: "Qwen/Qwen2.5-7B-Instruct-AWQ", modelSize: "6Gi", vllm: { quantization: "awq", dtype: "half", maxModelLen: 32768 } })] });
     });
 
     const refused: [string, Record<string, unknown>, string][] = [
@@ -111,65 +99,65 @@ describe("config: weights and KV cache fit the GPUs (aws)", () => {
     ];
     for (const [what, config, expected] of refused) {
         it(`refuses ${what}`, async () => {
-            assert.deepStrictEqual(await problems(config), [expected]);
+            assert.deepStrictEqual(await configProblems(config), [expected]);
         });
     }
 
     it("takes the smallest GPU of a pool with several types", async () => {
         // 32B in bf16 over 2 GPUs: 31 GiB each fits an L40S, not an A10G.
         const big = model({ repo: "Qwen/Qwen2.5-32B-Instruct", modelSize: "62Gi", storage: { size: "100Gi" }, gpusPerReplica: 2, vllm: { tensorParallelSize: 2 } });
-        await accepted({ ...aws("g6e.12xlarge", 4), models: [big] });
+        await acceptedConfig({ ...aws("g6e.12xlarge", 4), models: [big] });
         const mixed = { ...aws("g6e.12xlarge", 4), gpuPool: { instanceTypes: ["g6e.12xlarge", "g5.12xlarge"], gpusPerNode: 4, maxSize: 2 } };
-        assert.deepStrictEqual((await problems({ ...mixed, models: [big] })).map((line) => line.split(": ")[0]), ['llm-platform:models[0].modelSize = "62Gi"']);
+        assert.deepStrictEqual((await configProblems({ ...mixed, models: [big] })).map((line) => line.split(": ")[0]), ['llm-platform:models[0].modelSize = "62Gi"']);
     });
 
     it("skips the GPU checks on target local (its GPUs are unknown)", async () => {
-        await accepted({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-72B-Instruct", modelSize: "136Gi", storage: { size: "200Gi" } })] });
+        await acceptedConfig({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-72B-Instruct", modelSize: "136Gi", storage: { size: "200Gi" } })] });
     });
 
     it("skips the KV check without architecture facts, and the plan says so in one line", async () => {
         const other = model({ repo: "meta-llama/Llama-3.1-8B-Instruct", vllm: { maxModelLen: 131072 } });
-        await accepted({ ...aws("g6.xlarge"), models: [other] });
+        await acceptedConfig({ ...aws("g6.xlarge"), models: [other] });
         assert.deepStrictEqual(architectureNotices([other, model()]),
             ["note: models[0] meta-llama/Llama-3.1-8B-Instruct: no architecture facts (not a Qwen2.5 repo, no architecture block): its KV cache and context length checks are skipped"]);
         const described = model({ repo: "meta-llama/Llama-3.1-8B-Instruct", architecture: { layers: 32, kvHeads: 8, headDim: 128, maxContext: 131072 }, vllm: { maxModelLen: 131072 } });
         assert.deepStrictEqual(architectureNotices([described]), []);
-        const [line] = await problems({ ...aws("g6.xlarge"), models: [described] });
+        const [line] = await configProblems({ ...aws("g6.xlarge"), models: [described] });
         assert.match(line, /^llm-platform:models\[0\]\.vllm\.maxModelLen = 131072: is larger than the maximum number of tokens that can be stored in KV cache: \d+ on one nvidia-l4/);
     });
 });
 
 describe("config: maxModelLen and the native context (vLLM)", () => {
     it("refuses maxModelLen 131072 on Qwen2.5-1.5B-Instruct without an extension", async () => {
-        assert.deepStrictEqual(await problems({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-1.5B-Instruct", modelSize: "4Gi", vllm: { maxModelLen: 131072 } })] }), [
+        assert.deepStrictEqual(await configProblems({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-1.5B-Instruct", modelSize: "4Gi", vllm: { maxModelLen: 131072 } })] }), [
             "llm-platform:models[0].vllm.maxModelLen = 131072: is above the native context of Qwen2.5-1.5B-Instruct (max_position_embeddings 32768): vLLM refuses it unless the rope is scaled; lower it, or set vllm.yarnFactor",
         ]);
     });
 
     it("names Qwen's documented YaRN factor for 7B and up, and accepts it", async () => {
-        assert.deepStrictEqual(await problems({ target: "local", models: [model({ vllm: { maxModelLen: 131072 } })] }), [
+        assert.deepStrictEqual(await configProblems({ target: "local", models: [model({ vllm: { maxModelLen: 131072 } })] }), [
             "llm-platform:models[0].vllm.maxModelLen = 131072: is above the native context of Qwen2.5-7B-Instruct (max_position_embeddings 32768): vLLM refuses it unless the rope is scaled; lower it, or set vllm.yarnFactor (Qwen documents YaRN factor 4 for Qwen2.5-7B-Instruct)",
         ]);
-        await accepted({ target: "local", models: [model({ vllm: { maxModelLen: 131072, yarnFactor: 4 } })] });
-        assert.deepStrictEqual(await problems({ target: "local", models: [model({ vllm: { maxModelLen: 131072, yarnFactor: 2 } })] }), [
+        await acceptedConfig({ target: "local", models: [model({ vllm: { maxModelLen: 131072, yarnFactor: 4 } })] });
+        assert.deepStrictEqual(await configProblems({ target: "local", models: [model({ vllm: { maxModelLen: 131072, yarnFactor: 2 } })] }), [
             "llm-platform:models[0].vllm.maxModelLen = 131072: is above the native context of Qwen2.5-7B-Instruct (32768) x vllm.yarnFactor (2) = 65536",
         ]);
-        await accepted({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-7B", vllm: { maxModelLen: 131072 } })] });
+        await acceptedConfig({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-7B", vllm: { maxModelLen: 131072 } })] });
     });
 
     it("passes the extension to vLLM as --hf-overrides rope_parameters (with Qwen2.5's rope_theta), only when asked", async () => {
-        const config = await accepted({ target: "local", models: [model({ vllm: { maxModelLen: 131072, yarnFactor: 4 } }), model({ name: "plain" })] });
+        const config = await acceptedConfig({ target: "local", models: [model({ vllm: { maxModelLen: 131072, yarnFactor: 4 } }), model({ name: "plain" })] });
         const args = (index: number) => engineCommand(config.models[index], engineProfile("vllm"), "/cache").args;
         assert.ok(args(0).includes('--hf-overrides={"rope_parameters":{"rope_type":"yarn","factor":4,"original_max_position_embeddings":32768,"rope_theta":1000000}}'), args(0).join(" "));
         assert.ok(!args(1).some((arg) => arg.startsWith("--hf-overrides")));
     });
 
     it("refuses a YaRN factor it cannot apply", async () => {
-        assert.deepStrictEqual(await problems({ target: "local", models: [model({ engine: "tgi", vllm: { yarnFactor: 4 } })] }),
+        assert.deepStrictEqual(await configProblems({ target: "local", models: [model({ engine: "tgi", vllm: { yarnFactor: 4 } })] }),
             ["llm-platform:models[0].vllm.yarnFactor = 4: applies to engine vllm only (--hf-overrides rope_parameters): tgi would serve the native context"]);
-        assert.deepStrictEqual(await problems({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-1.5B-Instruct", modelSize: "4Gi", vllm: { yarnFactor: 4 } })] }),
+        assert.deepStrictEqual(await configProblems({ target: "local", models: [model({ repo: "Qwen/Qwen2.5-1.5B-Instruct", modelSize: "4Gi", vllm: { yarnFactor: 4 } })] }),
             ["llm-platform:models[0].vllm.yarnFactor = 4: is only known for the Qwen2.5 Instruct repos of 7B and up, whose cards document YaRN: Qwen/Qwen2.5-1.5B-Instruct is not one; lower vllm.maxModelLen to its native context instead"]);
-        assert.deepStrictEqual(await problems({ target: "local", models: [model({ repo: "mistralai/Mistral-7B-Instruct-v0.3", vllm: { yarnFactor: 4 } })] }),
+        assert.deepStrictEqual(await configProblems({ target: "local", models: [model({ repo: "mistralai/Mistral-7B-Instruct-v0.3", vllm: { yarnFactor: 4 } })] }),
             ["llm-platform:models[0].vllm.yarnFactor = 4: is only known for the Qwen2.5 Instruct repos of 7B and up, whose cards document YaRN: mistralai/Mistral-7B-Instruct-v0.3 is not one; lower vllm.maxModelLen to its native context instead"]);
     });
 });
@@ -177,7 +165,7 @@ describe("config: maxModelLen and the native context (vLLM)", () => {
 describe("the shipped aws stacks fit their GPUs", () => {
     for (const stack of ["dev", "prod"]) {
         it(`${stack}: its model's weights fit, its KV cache holds maxModelLen, and the stated modelSize covers the published weights`, async () => {
-            const config = await accepted(readStackFile(stackFilePath(PROJECT_DIR, stack)).config);
+            const config = await acceptedConfig(readStackFile(stackFilePath(PROJECT_DIR, stack)).config);
             for (const [index, { repo, modelSize, vllm }] of config.models.entries()) {
                 assert.ok(kvTokensOf(config, index)! >= vllm.maxModelLen);
                 assert.ok(parseQuantity(modelSize)! >= qwen25Model(repo)!.weightBytes, `${stack} ${repo}: modelSize ${modelSize}`);

@@ -1,23 +1,10 @@
 import * as assert from "assert";
-import { ConfigError, PlatformConfig } from "../config";
 import { prometheusStackValues } from "../components/observability/prometheus-values";
 import { alloyValues, lokiValues } from "../components/observability/logging-values";
 import { ProgramRun } from "../tools/offline/run";
-import { loadConfigWith, resource, runStackFile } from "./mocks";
+import { acceptedConfig, configProblems, resource, runStackFile } from "./mocks";
 
 type Values = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-async function load(config: Record<string, unknown>): Promise<PlatformConfig> {
-    const result = await loadConfigWith(config);
-    assert.ok(!(result instanceof Error), String(result));
-    return result as PlatformConfig;
-}
-
-async function problems(config: Record<string, unknown>): Promise<readonly string[]> {
-    const result = await loadConfigWith(config);
-    assert.ok(result instanceof Error && result.name === "ConfigError", `expected a ConfigError, got ${String(result)}`);
-    return (result as ConfigError).problems;
-}
 
 function stackValues(run: ProgramRun): Values {
     return resource(run, "kubernetes:helm.sh/v4:Chart", "observability-prometheus-stack").inputs.values as Values;
@@ -41,17 +28,17 @@ describe("local cluster flavour", function () {
 
     describe("config", () => {
         it("defaults to generic on local, and takes the flavour a stack names", async () => {
-            assert.strictEqual((await load({ target: "local" })).clusterFlavour, "generic");
-            assert.strictEqual((await load({ target: "local", clusterFlavour: "kind" })).clusterFlavour, "kind");
+            assert.strictEqual((await acceptedConfig({ target: "local" })).clusterFlavour, "generic");
+            assert.strictEqual((await acceptedConfig({ target: "local", clusterFlavour: "kind" })).clusterFlavour, "kind");
         });
 
         it("rejects a flavour it does not know, in one line", async () => {
-            assert.deepStrictEqual(await problems({ target: "local", clusterFlavour: "k3d" }),
+            assert.deepStrictEqual(await configProblems({ target: "local", clusterFlavour: "k3d" }),
                 ['llm-platform:clusterFlavour = "k3d": expected one of "generic", "k3s", "kind", "minikube"']);
         });
 
         it("rejects a flavour on an aws stack, which runs on EKS", async () => {
-            const found = await problems({ target: "aws", clusterFlavour: "k3s" });
+            const found = await configProblems({ target: "aws", clusterFlavour: "k3s" });
             assert.ok(found.includes('llm-platform:clusterFlavour = "k3s": is for target local: an aws stack runs on EKS (leave it unset)'), found.join("\n"));
         });
     });
@@ -68,7 +55,7 @@ describe("local cluster flavour", function () {
         ];
         for (const [flavour, expected] of cases) {
             it(`on ${flavour}`, async () => {
-                const config = await load({ target: "local", clusterFlavour: flavour });
+                const config = await acceptedConfig({ target: "local", clusterFlavour: flavour });
                 assert.deepStrictEqual(controlPlane(prometheusStackValues(config.observability, config.clusterFlavour) as Values), expected);
             });
         }
@@ -87,7 +74,7 @@ describe("local cluster flavour", function () {
     describe("sizing from config", () => {
         it("gives Prometheus, Loki, Grafana and Alloy the requests and limits the stack sets", async () => {
             const resources = (cpu: string, memory: string) => ({ cpu, memory, cpuLimit: "1", memoryLimit: "1Gi" });
-            const config = await load({
+            const config = await acceptedConfig({
                 target: "local",
                 observability: {
                     prometheus: { resources: resources("150m", "512Mi") }, loki: { resources: resources("50m", "256Mi") },
@@ -103,7 +90,7 @@ describe("local cluster flavour", function () {
         });
 
         it("keeps the cluster stacks' sizes as before (Prometheus 500m / 2Gi, Loki 100m / 512Mi)", async () => {
-            const config = await load({ target: "local" });
+            const config = await acceptedConfig({ target: "local" });
             assert.deepStrictEqual((prometheusStackValues(config.observability) as Values).prometheus.prometheusSpec.resources,
                 { requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } });
             assert.deepStrictEqual((lokiValues(config.observability) as Values).singleBinary.resources,
@@ -125,7 +112,7 @@ describe("local cluster flavour", function () {
         ];
         for (const [what, observability, expected] of rejected) {
             it(`rejects ${what}, in one line`, async () => {
-                assert.deepStrictEqual(await problems({ target: "local", observability }), [expected]);
+                assert.deepStrictEqual(await configProblems({ target: "local", observability }), [expected]);
             });
         }
     });

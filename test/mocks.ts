@@ -7,7 +7,7 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { PlatformConfig, loadConfig } from "../config";
+import { ConfigError, PlatformConfig, loadConfig } from "../config";
 import { PROJECT } from "../config/project";
 import { KubernetesObject, kubernetesObjects } from "../tools/offline/manifests";
 import { ProgramRun, RecordedResource, runProgram, runUnderMocks } from "../tools/offline/run";
@@ -100,6 +100,20 @@ export async function loadConfigWith(config: Record<string, unknown>, secretKeys
         }
     });
     return result!;
+}
+
+/** loadConfig()'s problems for a config it must refuse (a ConfigError), one line each. */
+export async function configProblems(config: Record<string, unknown>): Promise<readonly string[]> {
+    const result = await loadConfigWith(config);
+    assert.ok(result instanceof Error && result.name === "ConfigError", `expected a ConfigError, got ${result instanceof Error ? result.stack : "a valid config"}`);
+    return (result as ConfigError).problems;
+}
+
+/** loadConfig()'s result for a config it must accept. */
+export async function acceptedConfig(config: Record<string, unknown>): Promise<PlatformConfig> {
+    const result = await loadConfigWith(config);
+    assert.ok(!(result instanceof Error), result instanceof Error ? result.message : "");
+    return result;
 }
 
 export function resourcesOfType(run: ProgramRun, type: string): RecordedResource[] {

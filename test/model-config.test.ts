@@ -1,6 +1,5 @@
 import * as assert from "assert";
-import { ConfigError } from "../config";
-import { loadConfigWith } from "./mocks";
+import { acceptedConfig, configProblems } from "./mocks";
 
 const REVISION = "7ae557604adf67be50417f59c2c2f167def9a775";
 
@@ -11,17 +10,6 @@ function model(overrides: Record<string, unknown> = {}): Record<string, unknown>
 /** An aws stack: a GPU pool of up to 2 nodes with 4 GPUs each (8 GPUs). */
 const AWS = { target: "aws", cluster: { deployerCidrs: ["detect"] }, gpuPool: { instanceTypes: ["g6.12xlarge"], gpusPerNode: 4, maxSize: 2 } };
 const RWX = { size: "50Gi", storageClass: "efs-models", accessMode: "ReadWriteMany" };
-
-async function problems(config: Record<string, unknown>): Promise<readonly string[]> {
-    const result = await loadConfigWith(config);
-    assert.ok(result instanceof Error && result.name === "ConfigError", `expected a ConfigError, got ${result instanceof Error ? result.stack : "a valid config"}`);
-    return (result as ConfigError).problems;
-}
-
-async function accepts(config: Record<string, unknown>): Promise<void> {
-    const result = await loadConfigWith(config);
-    assert.ok(!(result instanceof Error), result instanceof Error ? result.message : "");
-}
 
 describe("model config: cross-field checks", () => {
     const cases: [string, Record<string, unknown>, string][] = [
@@ -56,19 +44,19 @@ describe("model config: cross-field checks", () => {
     ];
     for (const [what, config, expected] of cases) {
         it(`rejects ${what}`, async () => {
-            assert.deepStrictEqual(await problems(config), [expected]);
+            assert.deepStrictEqual(await configProblems(config), [expected]);
         });
     }
 
     it("accepts a pool-sized aws model on EFS", async () => {
-        await accepts({ ...AWS, models: [model({ gpusPerReplica: 2, maxReplicas: 4, storage: RWX, vllm: { tensorParallelSize: 2 } })] });
+        await acceptedConfig({ ...AWS, models: [model({ gpusPerReplica: 2, maxReplicas: 4, storage: RWX, vllm: { tensorParallelSize: 2 } })] });
     });
 
     it("does not apply the GPU pool to the local target: a GPU model there waits for GPU nodes", async () => {
-        await accepts({ target: "local", gpuPool: { gpusPerNode: 1, maxSize: 1 }, models: [model({ gpusPerReplica: 4, maxReplicas: 3, vllm: { tensorParallelSize: 4 } })] });
+        await acceptedConfig({ target: "local", gpuPool: { gpusPerNode: 1, maxSize: 1 }, models: [model({ gpusPerReplica: 4, maxReplicas: 3, vllm: { tensorParallelSize: 4 } })] });
     });
 
     it("accepts ollama on CPU and a CPU build of vLLM by image override", async () => {
-        await accepts({ target: "local", models: [model({ engine: "ollama", gpusPerReplica: 0 }), model({ name: "cpu", gpusPerReplica: 0, image: "vllm/vllm-openai-cpu:v0.28.0" })] });
+        await acceptedConfig({ target: "local", models: [model({ engine: "ollama", gpusPerReplica: 0 }), model({ name: "cpu", gpusPerReplica: 0, image: "vllm/vllm-openai-cpu:v0.28.0" })] });
     });
 });

@@ -2,12 +2,12 @@ import * as assert from "assert";
 import { dcgmExporterValues, devicePluginValues } from "../components/gpu-runtime";
 import { alloyValues } from "../components/observability/logging-values";
 import { prometheusStackValues } from "../components/observability/prometheus-values";
-import { ConfigError, PlatformConfig } from "../config";
+import { PlatformConfig } from "../config";
 import { GPU_NODE_AGENTS, nodeAgents, nodeFit } from "../config/fit";
 import { GPUS_PER_INSTANCE_TYPE } from "../lib/gpu-instances";
 import { INSTANCE_TYPES, allocatable, instanceFacts, kubeReservedCpuMillis, kubeReservedMemoryBytes } from "../lib/instance-types";
 import { parseQuantity } from "../lib/quantity";
-import { STACKS, loadConfigWith, stackFileConfig } from "./mocks";
+import { STACKS, acceptedConfig, configProblems, stackFileConfig } from "./mocks";
 
 const REVISION = "7ae557604adf67be50417f59c2c2f167def9a775";
 const MI = 2 ** 20;
@@ -20,19 +20,6 @@ function model(overrides: Record<string, unknown> = {}): Record<string, unknown>
 function aws(instanceTypes: string[], gpusPerNode: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
     return { target: "aws", cluster: { deployerCidrs: ["detect"] }, gpuPool: { instanceTypes, gpusPerNode, maxSize: 2 }, ...extra };
 }
-
-async function problems(config: Record<string, unknown>): Promise<readonly string[]> {
-    const result = await loadConfigWith(config);
-    assert.ok(result instanceof Error && result.name === "ConfigError", `expected a ConfigError, got ${result instanceof Error ? result.stack : "a valid config"}`);
-    return (result as ConfigError).problems;
-}
-
-async function accepts(config: Record<string, unknown>): Promise<PlatformConfig> {
-    const result = await loadConfigWith(config);
-    assert.ok(!(result instanceof Error), result instanceof Error ? result.message : "");
-    return result;
-}
-
 
 const requests = (resources: { requests: { cpu: string; memory: string } }) =>
     ({ cpuMillis: Math.round(parseQuantity(resources.requests.cpu)! * 1000), memoryBytes: parseQuantity(resources.requests.memory)! });
@@ -77,7 +64,7 @@ describe("instance facts (lib/instance-types.ts)", () => {
 describe("node agents (config/fit.ts): our figures are the values our components render", () => {
     let observability: PlatformConfig["observability"];
     before(async () => {
-        observability = (await accepts(stackFileConfig("dev"))).observability;
+        observability = (await acceptedConfig(stackFileConfig("dev"))).observability;
     });
 
     it("device plugin, DCGM exporter, node exporter and Alloy's config reloader", () => {
@@ -132,28 +119,28 @@ describe("config: a replica fits one node of every GPU pool type; /dev/shm fits 
     ];
     for (const [what, config, expected] of cases) {
         it(`rejects ${what}`, async () => {
-            assert.deepStrictEqual(await problems(config), [expected]);
+            assert.deepStrictEqual(await configProblems(config), [expected]);
         });
     }
 
     it("accepts requests up to what the tightest type leaves, a /dev/shm equal to the limit, and a CPU model (not on the GPU pool)", async () => {
-        await accepts(aws(["g6.xlarge", "g5.xlarge"], 1, { models: [
+        await acceptedConfig(aws(["g6.xlarge", "g5.xlarge"], 1, { models: [
             model({ resources: { cpu: "3510m", memory: "14.5Gi", memoryLimit: "14.5Gi", shmSize: "14.5Gi" } }),
             model({ name: "cpu", engine: "ollama", gpusPerReplica: 0, resources: { cpu: "64", memory: "300Gi", cpuLimit: "64", memoryLimit: "300Gi" } }),
         ] }));
     });
 
     it("does not size a local cluster it does not know", async () => {
-        await accepts({ target: "local", models: [model({ resources: { cpu: "60", memory: "300Gi", cpuLimit: "60", memoryLimit: "300Gi" } })] });
+        await acceptedConfig({ target: "local", models: [model({ resources: { cpu: "60", memory: "300Gi", cpuLimit: "60", memoryLimit: "300Gi" } })] });
     });
 
     it("accepts the project's model defaults on the default GPU pool (g6.xlarge)", async () => {
-        await accepts({ target: "aws", cluster: { deployerCidrs: ["detect"] }, models: [model()] });
+        await acceptedConfig({ target: "aws", cluster: { deployerCidrs: ["detect"] }, models: [model()] });
     });
 
     for (const stack of STACKS) {
         it(`accepts the shipped ${stack} stack`, async () => {
-            await accepts(stackFileConfig(stack));
+            await acceptedConfig(stackFileConfig(stack));
         });
     }
 });
