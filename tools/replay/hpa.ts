@@ -205,6 +205,12 @@ export class HorizontalPodAutoscaler {
         return events.filter((event) => event.at > now - periodSeconds).reduce((sum, event) => sum + event.change, 0);
     }
 
+    /** The replicas at the start of a policy's period: the changes made since undone (both calculate*Limit functions). */
+    private replicasAtPeriodStart(now: number, currentReplicas: number, periodSeconds: number): number {
+        return currentReplicas - HorizontalPodAutoscaler.changeInPeriod(now, periodSeconds, this.scaleUpEvents)
+            + HorizontalPodAutoscaler.changeInPeriod(now, periodSeconds, this.scaleDownEvents);
+    }
+
     /** calculateScaleUpLimitWithScalingRules. */
     private scaleUpLimit(now: number, currentReplicas: number, rules: ScalingRules): number {
         if (rules.selectPolicy === "Disabled") {
@@ -213,8 +219,7 @@ export class HorizontalPodAutoscaler {
         const select = rules.selectPolicy === "Min" ? Math.min : Math.max;
         let result = rules.selectPolicy === "Min" ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
         for (const policy of rules.policies) {
-            const periodStart = currentReplicas - HorizontalPodAutoscaler.changeInPeriod(now, policy.periodSeconds, this.scaleUpEvents)
-                + HorizontalPodAutoscaler.changeInPeriod(now, policy.periodSeconds, this.scaleDownEvents);
+            const periodStart = this.replicasAtPeriodStart(now, currentReplicas, policy.periodSeconds);
             const proposed = policy.type === "Pods" ? periodStart + policy.value : Math.ceil(periodStart * (1 + policy.value / 100));
             result = select(result, proposed);
         }
@@ -229,8 +234,7 @@ export class HorizontalPodAutoscaler {
         const select = rules.selectPolicy === "Min" ? Math.max : Math.min;
         let result = rules.selectPolicy === "Min" ? Number.MIN_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
         for (const policy of rules.policies) {
-            const periodStart = currentReplicas - HorizontalPodAutoscaler.changeInPeriod(now, policy.periodSeconds, this.scaleUpEvents)
-                + HorizontalPodAutoscaler.changeInPeriod(now, policy.periodSeconds, this.scaleDownEvents);
+            const periodStart = this.replicasAtPeriodStart(now, currentReplicas, policy.periodSeconds);
             // int32(float64(...)) truncates toward zero, as Math.trunc.
             const proposed = policy.type === "Pods" ? periodStart - policy.value : Math.trunc(periodStart * (1 - policy.value / 100));
             result = select(result, proposed);
