@@ -16,7 +16,6 @@
  * Ready and scraped.
  */
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -24,23 +23,9 @@ import { parse, stringify } from "yaml";
 import type { PlatformConfig } from "../config";
 import { AlertRule, RuleGroup, alertRuleGroups, rulesFile } from "../components/observability/alert-rules";
 import { PROJECT_DIR, loadConfigWith, objects, runStack, runStackFile } from "./mocks";
+import { expectedAlert, promtool, requirePromtool } from "./promtool";
 
 const MODEL = "qwen-1-5b";
-
-function promtool(args: string[], cwd: string): { status: number | null; output: string } {
-    const result = spawnSync("promtool", args, { cwd, encoding: "utf8", timeout: 60_000 });
-    return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
-}
-
-/** `{{ $labels.x }}` rendered as Prometheus renders alert annotations. */
-function render(template: string, labels: Record<string, string>): string {
-    return template.replace(/\{\{\s*\$labels\.(\w+)\s*\}\}/g, (_, name: string) => labels[name] ?? "");
-}
-
-function expected(rule: AlertRule, labels: Record<string, string>) {
-    const all = { ...labels, ...rule.labels };
-    return { exp_labels: all, exp_annotations: { summary: render(rule.annotations.summary, all), description: render(rule.annotations.description, all) } };
-}
 
 const ALERTS = ["LlmModelNoReadyReplicas", "KedaScalerErrors", "KedaScalerMetricMissing"];
 
@@ -58,10 +43,7 @@ describe("alerts and cold starts: silent within the allowance, firing past it (p
     let ns: string;
 
     before(async () => {
-        const found = spawnSync("promtool", ["--version"], { encoding: "utf8" });
-        if (found.error || found.status !== 0) {
-            throw new Error("promtool is not installed: install Debian's prometheus package (apt-get install prometheus), as .ci/run does");
-        }
+        requirePromtool();
         const dev = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
         const loaded = await loadConfigWith(dev.config);
         assert.ok(!(loaded instanceof Error), String(loaded));
@@ -127,7 +109,7 @@ describe("alerts and cold starts: silent within the allowance, firing past it (p
                 alert_rule_test: [
                     ...silent(0, 39),
                     ...[41, 55, 70].flatMap((minute) => [
-                        { eval_time: `${minute}m`, alertname: "LlmModelNoReadyReplicas", exp_alerts: [expected(rule("LlmModelNoReadyReplicas", "30m"), { namespace: ns, deployment: MODEL })] },
+                        { eval_time: `${minute}m`, alertname: "LlmModelNoReadyReplicas", exp_alerts: [expectedAlert(rule("LlmModelNoReadyReplicas", "30m"), { namespace: ns, deployment: MODEL })] },
                         // One alert for one problem: KEDA's errors of a model with no ready replica are that alert's.
                         { eval_time: `${minute}m`, alertname: "KedaScalerErrors", exp_alerts: [] },
                         { eval_time: `${minute}m`, alertname: "KedaScalerMetricMissing", exp_alerts: [] },
@@ -167,13 +149,13 @@ describe("alerts and cold starts: silent within the allowance, firing past it (p
                 { eval_time: "3m", alertname: "KedaScalerErrors", exp_alerts: [] },
                 {
                     eval_time: "12m", alertname: "KedaScalerErrors", exp_alerts: [
-                        expected(rule("KedaScalerErrors"), { scaledObject: "asleep", scaler: "prometheusScaler" }),
-                        expected(rule("KedaScalerErrors"), { scaledObject: MODEL, scaler: "prometheusScaler" }),
+                        expectedAlert(rule("KedaScalerErrors"), { scaledObject: "asleep", scaler: "prometheusScaler" }),
+                        expectedAlert(rule("KedaScalerErrors"), { scaledObject: MODEL, scaler: "prometheusScaler" }),
                     ],
                 },
-                { eval_time: "12m", alertname: "KedaScalerMetricMissing", exp_alerts: [expected(rule("KedaScalerMetricMissing"), { scaledResource: MODEL, triggerName: "queue" })] },
+                { eval_time: "12m", alertname: "KedaScalerMetricMissing", exp_alerts: [expectedAlert(rule("KedaScalerMetricMissing"), { scaledResource: MODEL, triggerName: "queue" })] },
                 { eval_time: "19m", alertname: "LlmModelNoReadyReplicas", exp_alerts: [] },
-                { eval_time: "22m", alertname: "LlmModelNoReadyReplicas", exp_alerts: [expected(rule("LlmModelNoReadyReplicas", "20m"), { namespace: ns, deployment: "stray" })] },
+                { eval_time: "22m", alertname: "LlmModelNoReadyReplicas", exp_alerts: [expectedAlert(rule("LlmModelNoReadyReplicas", "20m"), { namespace: ns, deployment: "stray" })] },
             ],
         }];
         fs.writeFileSync(path.join(dir, "not-cold-start.yaml"), stringify({ rule_files: ["rules.yaml"], evaluation_interval: "1m", tests }, { lineWidth: 0 }));
@@ -215,7 +197,7 @@ describe("alerts watch every serving namespace: TGI models in <namespace>-tgi", 
                 ],
                 alert_rule_test: [
                     { eval_time: "34m", alertname: "LlmModelNoReadyReplicas", exp_alerts: [] },
-                    { eval_time: "36m", alertname: "LlmModelNoReadyReplicas", exp_alerts: [expected(forModel, { namespace: "llm-tgi", deployment: TGI.name })] },
+                    { eval_time: "36m", alertname: "LlmModelNoReadyReplicas", exp_alerts: [expectedAlert(forModel, { namespace: "llm-tgi", deployment: TGI.name })] },
                 ],
             }];
             fs.writeFileSync(path.join(dir, "tgi.yaml"), stringify({ rule_files: ["rules.yaml"], evaluation_interval: "1m", tests }, { lineWidth: 0 }));

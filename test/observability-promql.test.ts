@@ -6,7 +6,6 @@
  * builder the PrometheusRule uses.
  */
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -17,13 +16,9 @@ import { Dashboard, dashboardQueries, readDashboards } from "../components/obser
 import { KNOWN_METRICS } from "../components/observability/metrics";
 import { DATASOURCE_UIDS } from "../components/observability/names";
 import { loadConfigWith } from "./mocks";
+import { expectedAlert, promtool, requirePromtool } from "./promtool";
 
 const MODEL_NAMESPACE = "llm";
-
-function promtool(args: string[], cwd: string): { status: number | null; output: string } {
-    const result = spawnSync("promtool", args, { cwd, encoding: "utf8", timeout: 60_000 });
-    return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
-}
 
 /** Grafana's template variables, replaced by values that keep the expression valid PromQL. */
 export function substituteVariables(expr: string): string {
@@ -77,16 +72,6 @@ function dashboardPromQueries(): PromQuery[] {
         });
 }
 
-/** `{{ $labels.x }}` rendered as Prometheus renders alert annotations. */
-function render(template: string, labels: Record<string, string>): string {
-    return template.replace(/\{\{\s*\$labels\.(\w+)\s*\}\}/g, (_, name: string) => labels[name] ?? "");
-}
-
-function expected(rule: AlertRule, labels: Record<string, string>) {
-    const all = { ...labels, ...rule.labels };
-    return { exp_labels: all, exp_annotations: { summary: render(rule.annotations.summary, all), description: render(rule.annotations.description, all) } };
-}
-
 describe("observability PromQL (promtool)", function () {
     this.timeout(120_000);
     let dir: string;
@@ -94,10 +79,7 @@ describe("observability PromQL (promtool)", function () {
     let groups: RuleGroup[];
 
     before(async () => {
-        const found = spawnSync("promtool", ["--version"], { encoding: "utf8" });
-        if (found.error || found.status !== 0) {
-            throw new Error("promtool is not installed: install Debian's prometheus package (apt-get install prometheus), as .ci/run does");
-        }
+        requirePromtool();
         const config = await loadConfigWith({ target: "local" });
         assert.ok(!(config instanceof Error), String(config));
         alerts = config.observability.alerts;
@@ -170,7 +152,7 @@ describe("observability PromQL (promtool)", function () {
                 ],
                 alert_rule_test: [
                     { eval_time: `${alerts.noReadyReplicasMinutes - 5}m`, alertname: "LlmModelNoReadyReplicas", exp_alerts: [] },
-                    { eval_time: `${alerts.noReadyReplicasMinutes + 2}m`, alertname: "LlmModelNoReadyReplicas", exp_alerts: [expected(rule("LlmModelNoReadyReplicas"), { namespace: ns, deployment: "down" })] },
+                    { eval_time: `${alerts.noReadyReplicasMinutes + 2}m`, alertname: "LlmModelNoReadyReplicas", exp_alerts: [expectedAlert(rule("LlmModelNoReadyReplicas"), { namespace: ns, deployment: "down" })] },
                 ],
             },
             {
@@ -186,7 +168,7 @@ describe("observability PromQL (promtool)", function () {
                 ],
                 alert_rule_test: [
                     { eval_time: "3m", alertname: "LlmModelEndpointDown", exp_alerts: [] },
-                    { eval_time: "7m", alertname: "LlmModelEndpointDown", exp_alerts: [expected(rule("LlmModelEndpointDown"), { namespace: ns, service: "qwen", pod: "qwen-1", job: "qwen", instance: "10.0.0.1:8000" })] },
+                    { eval_time: "7m", alertname: "LlmModelEndpointDown", exp_alerts: [expectedAlert(rule("LlmModelEndpointDown"), { namespace: ns, service: "qwen", pod: "qwen-1", job: "qwen", instance: "10.0.0.1:8000" })] },
                 ],
             },
             {
@@ -198,7 +180,7 @@ describe("observability PromQL (promtool)", function () {
                 ],
                 alert_rule_test: [
                     { eval_time: `${Math.max(1, alerts.queueBacklogMinutes - 2)}m`, alertname: "LlmModelQueueBackingUp", exp_alerts: [] },
-                    { eval_time: `${alerts.queueBacklogMinutes + 2}m`, alertname: "LlmModelQueueBackingUp", exp_alerts: [expected(rule("LlmModelQueueBackingUp"), { namespace: ns, model_name: "busy" })] },
+                    { eval_time: `${alerts.queueBacklogMinutes + 2}m`, alertname: "LlmModelQueueBackingUp", exp_alerts: [expectedAlert(rule("LlmModelQueueBackingUp"), { namespace: ns, model_name: "busy" })] },
                 ],
             },
             {
@@ -218,7 +200,7 @@ describe("observability PromQL (promtool)", function () {
                 ],
                 alert_rule_test: [
                     { eval_time: "8m", alertname: "LlmTimeToFirstTokenSloBreach", exp_alerts: [] },
-                    { eval_time: "20m", alertname: "LlmTimeToFirstTokenSloBreach", exp_alerts: [expected(rule("LlmTimeToFirstTokenSloBreach"), { namespace: ns, model_name: "slow" })] },
+                    { eval_time: "20m", alertname: "LlmTimeToFirstTokenSloBreach", exp_alerts: [expectedAlert(rule("LlmTimeToFirstTokenSloBreach"), { namespace: ns, model_name: "slow" })] },
                 ],
             },
             {
@@ -237,8 +219,8 @@ describe("observability PromQL (promtool)", function () {
                     { eval_time: "1m", alertname: "LlmModelDownloadFailed", exp_alerts: [] },
                     {
                         eval_time: "3m", alertname: "LlmModelDownloadFailed", exp_alerts: [
-                            expected(rule("LlmModelDownloadFailed"), { namespace: ns, job_name: "phi-download-89abcdef" }),
-                            expected(rule("LlmModelDownloadFailed"), { namespace: ns, job_name: "qwen-download-0123abcd" }),
+                            expectedAlert(rule("LlmModelDownloadFailed"), { namespace: ns, job_name: "phi-download-89abcdef" }),
+                            expectedAlert(rule("LlmModelDownloadFailed"), { namespace: ns, job_name: "qwen-download-0123abcd" }),
                         ],
                     },
                 ],
@@ -254,7 +236,7 @@ describe("observability PromQL (promtool)", function () {
                 ],
                 alert_rule_test: [
                     { eval_time: "5m", alertname: "GpuMemoryNearlyFull", exp_alerts: [] },
-                    { eval_time: "12m", alertname: "GpuMemoryNearlyFull", exp_alerts: [expected(rule("GpuMemoryNearlyFull"), { Hostname: "gpu-node", gpu: "0" })] },
+                    { eval_time: "12m", alertname: "GpuMemoryNearlyFull", exp_alerts: [expectedAlert(rule("GpuMemoryNearlyFull"), { Hostname: "gpu-node", gpu: "0" })] },
                 ],
             },
             {
@@ -266,7 +248,7 @@ describe("observability PromQL (promtool)", function () {
                 ],
                 alert_rule_test: [
                     { eval_time: "3m", alertname: "KedaScalerErrors", exp_alerts: [] },
-                    { eval_time: "10m", alertname: "KedaScalerErrors", exp_alerts: [expected(rule("KedaScalerErrors"), { scaledObject: "qwen", scaler: "prometheusScaler" })] },
+                    { eval_time: "10m", alertname: "KedaScalerErrors", exp_alerts: [expectedAlert(rule("KedaScalerErrors"), { scaledObject: "qwen", scaler: "prometheusScaler" })] },
                 ],
             },
             {
@@ -279,7 +261,7 @@ describe("observability PromQL (promtool)", function () {
                 ],
                 alert_rule_test: [
                     { eval_time: "3m", alertname: "KedaScalerMetricMissing", exp_alerts: [] },
-                    { eval_time: "12m", alertname: "KedaScalerMetricMissing", exp_alerts: [expected(rule("KedaScalerMetricMissing"), { scaledResource: "qwen", triggerName: "queue" })] },
+                    { eval_time: "12m", alertname: "KedaScalerMetricMissing", exp_alerts: [expectedAlert(rule("KedaScalerMetricMissing"), { scaledResource: "qwen", triggerName: "queue" })] },
                 ],
             },
             {

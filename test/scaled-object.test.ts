@@ -5,7 +5,6 @@
  * Every expectation is a literal: nothing here is computed by the code under test.
  */
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -19,6 +18,7 @@ import type { ProgramRun } from "../tools/offline/run";
 import { stackFilePath } from "../tools/offline/stack-file";
 import { plan } from "../tools/plan";
 import { PROJECT_DIR, loadConfigWith, objects, resourcesOfType, runStack, runStackFile } from "./mocks";
+import { promtool, requirePromtool } from "./promtool";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = Record<string, any>;
@@ -284,10 +284,7 @@ describe("the new queries, evaluated by promtool", function () {
     this.timeout(60_000);
     let dir: string;
     before(() => {
-        const found = spawnSync("promtool", ["--version"], { encoding: "utf8" });
-        if (found.error) {
-            throw new Error("promtool is not installed: install Debian's prometheus package (apt-get install prometheus), as .ci/run does");
-        }
+        requirePromtool();
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "scaled-object-"));
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -295,8 +292,7 @@ describe("the new queries, evaluated by promtool", function () {
     function evaluate(tests: Json[]): { status: number | null; output: string } {
         fs.writeFileSync(path.join(dir, "rules.yaml"), stringify({ groups: [] }));
         fs.writeFileSync(path.join(dir, "test.yaml"), stringify({ rule_files: ["rules.yaml"], evaluation_interval: "15s", tests }));
-        const result = spawnSync("promtool", ["test", "rules", "test.yaml"], { cwd: dir, encoding: "utf8", timeout: 60_000 });
-        return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
+        return promtool(["test", "rules", "test.yaml"], dir);
     }
 
     it("interceptor request rate: the per-second rate summed over interceptors; 0 for a route with no request yet; empty (the fallback) when no interceptor is scraped", async () => {
