@@ -4,6 +4,8 @@ import * as os from "os";
 import * as path from "path";
 import { caseFailure, copiedExemptions, generatedStack, packConfigPath as benchPackConfigPath } from "../tools/bench";
 import { EXIT, exitStatus, packConfigPath, plan } from "../tools/plan";
+import { nameOfUrn, runUnderMocks } from "../tools/offline/run";
+import { PlannedResource, registerPlanned } from "../tools/sdk-floor";
 
 describe("bench", function () {
     this.timeout(120_000);
@@ -51,5 +53,23 @@ describe("bench", function () {
                 fs.rmSync(generated.packConfigFile, { force: true });
             }
         }
+    });
+});
+
+describe("sdk-floor", function () {
+    this.timeout(60_000);
+
+    it("registers a plan's recorded resources, each after its parent and with its inputs, as the plan did", async () => {
+        const planned: PlannedResource[] = [
+            { type: "kubernetes:core/v1:Service", name: "m-svc", parent: "m", inputs: { metadata: { name: "m" }, spec: { ports: [{ port: 80 }] } } },
+            { type: "llm-platform:models:ModelServer", name: "m", parent: null, inputs: {} },
+            { type: "kubernetes:core/v1:Namespace", name: "ns", parent: null, inputs: { metadata: { name: "llm" } } },
+        ];
+        const run = await runUnderMocks({ stack: "sdk-floor", config: {} }, () => registerPlanned(planned));
+        const recorded = run.resources.map(({ type, name, parentUrn, inputs }) => ({ type, name, parent: parentUrn ? nameOfUrn(parentUrn) : null, inputs }));
+        assert.deepStrictEqual(
+            [...recorded].sort((a, b) => a.name.localeCompare(b.name)),
+            [...planned].sort((a, b) => a.name.localeCompare(b.name)),
+        );
     });
 });

@@ -4,7 +4,9 @@
  * Times the offline plan (compiled, as `npm run plan` runs it) of each stack file and of
  * generated stacks with 1, 8 and 32 models, against the bare cost of starting Node and
  * loading the Pulumi SDKs the program imports; with `--charts`, also each stack's plan with
- * its charts rendered from that directory, reported apart. Prints medians; a benchmark, not
+ * its charts rendered from that directory, reported apart; and the SDK alone registering the
+ * resources of the 1- and 32-model plans (tools/sdk-floor.ts), to split each extra model's time
+ * into the SDK's share and the platform's. Prints medians; a benchmark, not
  * a test, but every case must succeed (exit 0): a plan refused is not the plan being timed.
  */
 import { SpawnSyncReturns, spawnSync } from "child_process";
@@ -17,6 +19,7 @@ import { PROJECT_DIR } from "../config/project";
 import { exitWhenFlushed } from "./offline/exit";
 
 const PLAN = path.join(__dirname, "plan.js");
+const SDK_FLOOR = path.join(__dirname, "sdk-floor.js");
 const STACKS = ["dev", "prod", "local"];
 const MODEL_COUNTS = [1, 8, 32];
 const TARGETS = { prodOverBaseline: 1.5, msPerExtraModel: 20 };
@@ -204,8 +207,22 @@ function main(): void {
     }
 }
 
+/** Plans `generated` once, and returns the resources.json it wrote (the resources tools/sdk-floor.ts replays). */
+function recordedResources(generated: GeneratedStack, outDir: string): string {
+    const args = [PLAN, "--stack", generated.stack, "--config", generated.configFile, "--out", path.join(outDir, `recorded-${generated.stack}`)];
+    const failure = caseFailure(args, spawnSync(process.execPath, args, { cwd: PROJECT_DIR, encoding: "utf8" }));
+    if (failure) {
+        throw new Error(failure);
+    }
+    return path.join(outDir, `recorded-${generated.stack}`, "resources.json");
+}
+
 function report({ runs, charts }: BenchOptions, outDir: string, stacks: GeneratedStack[]): void {
     const planCase = (label: string, args: string[]): Case => ({ label, args: [PLAN, ...args, "--out", path.join(outDir, label)] });
+    const sdkFloorCase = (count: number): Case => {
+        const generated = stacks.find(({ stack }) => stack === `bench-${count}`)!;
+        return { label: `SDK alone, ${count} models' resources`, args: [SDK_FLOOR, recordedResources(generated, outDir)] };
+    };
 
     const sdks = pulumiSdks();
     const sdkFiles = path.join(outDir, "prod-sdk-files.json");
@@ -221,6 +238,9 @@ function report({ runs, charts }: BenchOptions, outDir: string, stacks: Generate
         }),
         ...(charts ? STACKS.map((stack) => planCase(`plan ${stack}, charts rendered`, ["--stack", stack, "--charts", charts])) : []),
     ];
+    // The resources the fewest and the most models plan, registered by the SDK alone: how much of
+    // each extra model's time is the SDK's (about nine resources a model), and how much the platform's.
+    cases.push(sdkFloorCase(MODEL_COUNTS[0]), sdkFloorCase(MODEL_COUNTS[2]));
     const results = measure(cases, runs);
     const baseline = results[1];
     const byLabel = new Map(results.map((result) => [result.label, result.medianMs]));
@@ -231,9 +251,12 @@ function report({ runs, charts }: BenchOptions, outDir: string, stacks: Generate
         console.log(`${label.padEnd(44)} ${medianMs.toFixed(0).padStart(8)} ${(medianMs / baseline.medianMs).toFixed(2).padStart(11)}`);
     }
     const prod = byLabel.get("plan prod")! / baseline.medianMs;
-    const perModel = (byLabel.get("plan 32 models")! - byLabel.get("plan 1 models")!) / (MODEL_COUNTS[2] - MODEL_COUNTS[0]);
+    const extraModels = MODEL_COUNTS[2] - MODEL_COUNTS[0];
+    const perModel = (byLabel.get("plan 32 models")! - byLabel.get("plan 1 models")!) / extraModels;
+    const sdkPerModel = (byLabel.get("SDK alone, 32 models' resources")! - byLabel.get("SDK alone, 1 models' resources")!) / extraModels;
     console.log(`prod plan / baseline: ${prod.toFixed(2)}x (target <= ${TARGETS.prodOverBaseline}x) ${prod <= TARGETS.prodOverBaseline ? "ok" : "MISSED"}`);
     console.log(`each extra model: ${perModel.toFixed(1)} ms (target < ${TARGETS.msPerExtraModel} ms) ${perModel < TARGETS.msPerExtraModel ? "ok" : "MISSED"}`);
+    console.log(`  of which the SDK registering its resources: ${sdkPerModel.toFixed(1)} ms, the platform: ${(perModel - sdkPerModel).toFixed(1)} ms`);
 }
 
 if (require.main === module) {

@@ -1,0 +1,74 @@
+/**
+ * node bin/tools/sdk-floor.js <resources.json>
+ *
+ * Registers the resources a plan recorded (its resources.json) through the Pulumi SDK, under the
+ * plan's mocks, with none of the platform's code: no config, components, policies or output
+ * files. What it takes is what the SDK alone costs for that plan; `npm run bench` times it beside
+ * the plans it replays, so that a plan's time splits into the SDK's share and the platform's.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import { PROJECT } from "../config/project";
+import { OfflineMocks } from "./offline/run";
+import { settings } from "./offline/internals";
+import { exitWhenFlushed } from "./offline/exit";
+
+/** One entry of a plan's resources.json (tools/plan.ts writePlan). */
+export interface PlannedResource {
+    readonly type: string;
+    readonly name: string;
+    /** The parent's name, or null for a top-level resource. */
+    readonly parent: string | null;
+    readonly inputs: Record<string, unknown>;
+}
+
+/** Any provider's resource: the SDK's CustomResource is abstract; its providers subclass it as this does. */
+class PlannedCustomResource extends pulumi.CustomResource {}
+
+/** Component resources are the platform's own types; every other resource is a provider's. */
+function isComponent(type: string): boolean {
+    return type.startsWith(`${PROJECT}:`);
+}
+
+/**
+ * Registers `resources`, each after its parent (resources.json is sorted by type, so a child
+ * may come first), as plain custom and component resources with their recorded inputs.
+ */
+export function registerPlanned(resources: readonly PlannedResource[]): void {
+    const byName = new Map(resources.map((resource) => [resource.name, resource]));
+    const registered = new Map<string, pulumi.Resource>();
+    const register = (resource: PlannedResource): pulumi.Resource => {
+        const done = registered.get(resource.name);
+        if (done) {
+            return done;
+        }
+        const planned = resource.parent ? byName.get(resource.parent) : undefined;
+        const opts = { parent: planned ? register(planned) : undefined };
+        const created = isComponent(resource.type)
+            ? new pulumi.ComponentResource(resource.type, resource.name, {}, opts)
+            : new PlannedCustomResource(resource.type, resource.name, resource.inputs, opts);
+        registered.set(resource.name, created);
+        return created;
+    };
+    resources.forEach(register);
+}
+
+async function main(file: string | undefined): Promise<number> {
+    if (!file || !fs.existsSync(file)) {
+        console.error(`error: ${file ?? "a resources.json"}: no such file; usage: node bin/tools/sdk-floor.js <resources.json>`);
+        return 2;
+    }
+    const resources = JSON.parse(fs.readFileSync(file, "utf8")) as PlannedResource[];
+    await pulumi.runtime.setMocks(new OfflineMocks(), PROJECT, "sdk-floor", false);
+    registerPlanned(resources);
+    await settings.waitForRPCs();
+    console.log(`registered ${resources.length} resources`);
+    return 0;
+}
+
+if (require.main === module) {
+    main(process.argv[2]).then(exitWhenFlushed, (error: Error) => {
+        console.error(`error: ${error.message.split("\n")[0]}`);
+        exitWhenFlushed(1);
+    });
+}
