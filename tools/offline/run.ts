@@ -20,6 +20,8 @@ export interface RecordedResource {
     readonly dependencies: readonly string[];
     /** How long Pulumi waits for it to be created (customTimeouts.create), if set. */
     readonly createTimeout?: string;
+    /** Pulumi's `protect`: true when set, so that `pulumi destroy` refuses to delete it. */
+    readonly protect?: boolean;
     /** Its `transforms`, as the callbacks the engine would invoke for it and its children. */
     readonly transforms: readonly TransformCallback[];
     readonly inputs: Record<string, unknown>;
@@ -152,6 +154,7 @@ function recordRegistrations(mocks: OfflineMocks): RecordedResource[] {
             custom: request.getCustom(),
             dependencies: request.getDependenciesList(),
             createTimeout: request.getCustomtimeouts()?.getCreate() || undefined,
+            protect: request.getProtect() || undefined,
             transforms: request.getTransformsList().map((callback) => ({ target: callback.getTarget(), token: callback.getToken() })),
             providerUrn: request.getProvider() ? request.getProvider().split("::").slice(0, -1).join("::") : undefined,
             ...redactedInputs(mocks.lastInputs ?? rpc.deserializeProperties(request.getObject())),
@@ -181,20 +184,31 @@ function redactedInputs(deserialized: Record<string, unknown>): Pick<RecordedRes
     return { inputs, secretPaths };
 }
 
-/** Masks every secret in `value` (at `where`), and notes where each one was in `found`. */
-function redactSecrets(value: unknown, where: PropertyPath, found: PropertyPath[]): unknown {
+/**
+ * Masks every secret in `value` (at `where`), and notes where each one was in `found`. `where`
+ * is one path, grown and shrunk on the way down and back, and copied only for a secret: every
+ * input of every resource passes through here.
+ */
+function redactSecrets(value: unknown, where: (string | number)[], found: PropertyPath[]): unknown {
+    if (typeof value !== "object" || value === null) {
+        return value;
+    }
     if (Array.isArray(value)) {
-        return value.map((child, index) => redactSecrets(child, [...where, index], found));
+        return value.map((child, index) => redactedChild(child, index, where, found));
     }
-    if (typeof value === "object" && value !== null) {
-        const record = value as Record<string, unknown>;
-        if (record[rpc.specialSigKey] === rpc.specialSecretSig) {
-            found.push(where);
-            return maskLeaves(record.value);
-        }
-        return Object.fromEntries(Object.entries(record).map(([key, child]) => [key, redactSecrets(child, [...where, key], found)]));
+    const record = value as Record<string, unknown>;
+    if (record[rpc.specialSigKey] === rpc.specialSecretSig) {
+        found.push([...where]);
+        return maskLeaves(record.value);
     }
-    return value;
+    return Object.fromEntries(Object.entries(record).map(([key, child]) => [key, redactedChild(child, key, where, found)]));
+}
+
+function redactedChild(child: unknown, key: string | number, where: (string | number)[], found: PropertyPath[]): unknown {
+    where.push(key);
+    const redacted = redactSecrets(child, where, found);
+    where.pop();
+    return redacted;
 }
 
 /** The program's own modules (not its dependencies, tools or tests) are loaded anew for each run. */
