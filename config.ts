@@ -4,7 +4,7 @@ import { ConfigError, describeIssues, problemAt, unknownKey } from "./config/err
 import { ClusterConfig, GpuPoolConfig, awsProblems, clusterSchema, gpuPoolSchema } from "./config/aws";
 import { dnsLabel } from "./config/fields";
 import { nodeFitProblems } from "./config/fit";
-import { ModelConfig, modelDefaultsSchema, modelListProblems, modelSchema, tgiNamespaceProblems } from "./config/models";
+import { API_KEY_MODES, ApiKeyMode, ModelConfig, effectiveApiKey, modelDefaultsSchema, modelListProblems, modelSchema, tgiNamespaceProblems } from "./config/models";
 import {
     ClusterFlavour, ObservabilityConfig, clusterFlavourProblems, clusterFlavourSchema, effectiveFlavour, observabilityProblems, observabilitySchema,
 } from "./config/observability";
@@ -12,7 +12,7 @@ import { ConfigDeclaration, PROJECT, configDeclarations, isRecord } from "./conf
 
 export { ConfigError } from "./config/errors";
 export type { ClusterConfig, GpuPoolConfig } from "./config/aws";
-export type { Engine, ModelConfig } from "./config/models";
+export type { ApiKeyMode, Engine, ModelConfig } from "./config/models";
 export type { ClusterFlavour, ObservabilityConfig } from "./config/observability";
 
 /** The stack config, validated, with every default applied. */
@@ -26,7 +26,13 @@ export interface PlatformConfig {
     readonly clusterFlavour: ClusterFlavour;
     /** (aws) The EKS cluster and its GPU node pool; undefined for other targets. */
     readonly aws?: { readonly cluster: ClusterConfig; readonly gpuPool: GpuPoolConfig };
+    /** Every model with its `apiKey` resolved: its own, or the stack's (never ""). */
     readonly models: readonly ModelConfig[];
+    /**
+     * The bearer key of the models with `apiKey: required` (secret `apiKeyValue`); undefined when the
+     * stack sets none (index.ts then generates one, if any model requires it).
+     */
+    readonly apiKeyValue?: pulumi.Output<string>;
     /** Hugging Face token, secret; undefined when the stack sets none. */
     readonly hfToken?: pulumi.Output<string>;
     /** Prometheus, Loki, Grafana and alert thresholds. */
@@ -43,6 +49,7 @@ const platformSchema = z.strictObject({
     clusterFlavour: clusterFlavourSchema,
     cluster: clusterSchema,
     gpuPool: gpuPoolSchema,
+    apiKey: z.enum(API_KEY_MODES),
     modelDefaults: modelDefaultsSchema,
     models: z.array(modelSchema),
     observability: observabilitySchema,
@@ -75,7 +82,7 @@ export function loadConfig(): PlatformConfig {
         problems.push(...describeIssues(parsed.error.issues));
     }
     if (Array.isArray(models)) {
-        problems.push(...modelListProblems(models, { target: values.target, gpuPool: values.gpuPool }).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
+        problems.push(...modelListProblems(models, { target: values.target, gpuPool: values.gpuPool, apiKey: values.apiKey }).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
         problems.push(...tgiNamespaceProblems(values.namespace, models).map(({ path, input, message }) => problemAt(path, input, message)));
         problems.push(...nodeFitProblems(models, { target: values.target, gpuPool: values.gpuPool, observability: values.observability }).map(({ path, input, message }) => problemAt(["models", ...path], input, message)));
     }
@@ -92,7 +99,8 @@ export function loadConfig(): PlatformConfig {
         kubernetes: { kubeconfig: kubeconfig || undefined, context: kubeContext || undefined },
         clusterFlavour: effectiveFlavour(target, parsed.data.clusterFlavour),
         aws: target === "aws" ? { cluster, gpuPool } : undefined,
-        models: parsed.data.models,
+        models: parsed.data.models.map((model) => ({ ...model, apiKey: effectiveApiKey(model.apiKey, parsed.data.apiKey) as ApiKeyMode })),
+        apiKeyValue: config.getSecret("apiKeyValue"),
         hfToken: config.getSecret("hfToken"),
         observability: parsed.data.observability,
         grafanaAdminPassword: config.getSecret("grafanaAdminPassword"),
@@ -103,7 +111,7 @@ export function loadConfig(): PlatformConfig {
  * Optional secrets, read with getSecret. Pulumi.yaml cannot declare them: a typed key
  * without a default is required there, and a secret cannot have a plain default.
  */
-export const SECRET_KEYS = ["hfToken", "grafanaAdminPassword"] as const;
+export const SECRET_KEYS = ["hfToken", "grafanaAdminPassword", "apiKeyValue"] as const;
 
 function unknownStackKeys(declarations: ReadonlyMap<string, ConfigDeclaration>): string[] {
     const prefix = `${PROJECT}:`;

@@ -1,4 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { GpuRuntime } from "./components/gpu-runtime";
 import { Keda } from "./components/keda";
 import { interceptedModels, longestHoldSeconds, longestServingGraceSeconds } from "./components/keda-http-add-on";
@@ -45,12 +47,19 @@ const keda = new Keda("keda", {
     dependsOn: [observability],
 }, { provider });
 
+// One bearer key for every model that requires one (apiKey: required): the stack's secret apiKeyValue, or
+// generated once and kept, secret, in the stack's state. Letters and digits only: TGI compares it
+// case-insensitively (components/engines.ts), so it is long.
+const keyed = config.models.some((model) => model.apiKey === "required");
+const modelApiKey = !keyed ? undefined : config.apiKeyValue ?? new random.RandomPassword("model-api-key", { length: 48, special: false }).result;
+
 const modelServers = config.models.map((model) => {
     const namespace = servingNamespace(config.namespace, model.engine);
     return new ModelServer(model.name, {
         model,
         namespace,
         hfToken: config.hfToken,
+        apiKey: model.apiKey === "required" ? modelApiKey : undefined,
         dependsOn: [servingNamespaces.get(namespace) as k8s.core.v1.Namespace, observability],
         rollingUpdate: rollingUpdate(model, config.models, config.aws?.gpuPool),
         prometheusAddress: observability.prometheusUrl,
@@ -68,6 +77,11 @@ export const namespace = modelNamespace.metadata.name;
  * A model that scales to zero, or on request rate without engine metrics (local), is called through the KEDA HTTP add-on
  * (`http://<model>-proxy.<namespace>.svc.cluster.local:8080/v1`).
  */
+/**
+ * (a model with apiKey: required) The bearer key its clients send, `Authorization: Bearer <key>`: a secret output,
+ * `pulumi stack output apiKey --show-secrets`. Undefined when no model requires one.
+ */
+export const apiKey = modelApiKey === undefined ? undefined : pulumi.secret(modelApiKey);
 export const models = Object.fromEntries(modelServers.map((server, i) => [config.models[i].name, { url: server.url, servedModelName: server.servedModelName }]));
 /** Grafana inside the cluster (kubectl -n monitoring port-forward svc/grafana 3000:80), and the Secret with its admin login. */
 export const grafanaUrl = observability.grafanaUrl;

@@ -1,4 +1,5 @@
 import type { Engine, ModelConfig } from "../config";
+import { API_KEY_ENV } from "../config/models";
 import { modelArchitecture } from "../lib/model-architectures";
 
 /**
@@ -33,8 +34,13 @@ export interface EngineProfile {
     readonly port: number;
     /** Liveness and startup: the process is up. */
     readonly healthPath: string;
-    /** Readiness: the configured model is loaded and served. */
+    /** Readiness: the configured model is loaded and served. Never a path the engine's API key guards. */
     readonly readinessPath: (servedModelName: string) => string;
+    /**
+     * The environment variable that makes the engine require `Authorization: Bearer <key>`
+     * (config/models.ts API_KEY_ENV); undefined for an engine without a key check (Ollama).
+     */
+    readonly apiKeyEnv?: string;
     /** Prometheus exposition path; undefined when the engine exports none. */
     readonly metricsPath?: string;
     /** The label that names the served model on its metrics; undefined when there is none. */
@@ -100,8 +106,13 @@ const PROFILES: Readonly<Record<Engine, Omit<EngineProfile, "image">>> = {
         engine: "vllm",
         port: 8000,
         healthPath: "/health",
-        // /v1/models answers only once the engine has loaded the model (the API server starts after it).
-        readinessPath: () => "/v1/models",
+        // /health, not /v1/models: with a key, vLLM answers every path starting with /v1 401 without
+        // the bearer header (AuthenticationMiddleware, vllm/entrypoints/openai/server_utils.py: "authentication
+        // is skipped [when] the request path doesn't start with /v1 (e.g. /health)"), and a probe cannot
+        // send a header from a Secret. /health is as late: vLLM builds the engine (loads the weights) before
+        // its HTTP server serves, and /health answers 503 once the engine is dead.
+        readinessPath: () => "/health",
+        apiKeyEnv: API_KEY_ENV.vllm,
         metricsPath: "/metrics",
         // vLLM labels every metric with model_name (the served model name).
         modelLabel: "model_name",
@@ -122,6 +133,11 @@ const PROFILES: Readonly<Record<Engine, Omit<EngineProfile, "image">>> = {
         healthPath: "/health",
         // TGI's /health returns 200 only once the shards are loaded and warmed up.
         readinessPath: () => "/health",
+        // TGI v3.3.2 router/src/server.rs: the key layer wraps only the generation routes (/, /generate,
+        // /generate_stream, /v1/chat/completions, /v1/completions, /vertex, /invocations, /tokenize);
+        // /health, /metrics, /info and /v1/models stay open. It compares the header case-insensitively
+        // (to_lowercase), so a key's letters count once: the generated key is long for that reason.
+        apiKeyEnv: API_KEY_ENV.tgi,
         metricsPath: "/metrics",
         // TGI's metrics carry no model label: one TGI serves one model, selected by namespace and service.
         load: {
@@ -310,4 +326,19 @@ export function engineCommand(model: ModelConfig, profile: EngineProfile, cacheD
                 ],
             };
     }
+}
+
+/** The key in a model's API key Secret (components/model-server/resources.ts apiKeySecret). */
+export const API_KEY_SECRET_KEY = "key";
+
+/**
+ * The serving container's key setting, from the model's API key Secret: never a literal, so the
+ * key is in no manifest, plan or pod spec. [] when the model requires no key or its engine has no
+ * check (the config refuses that combination: config/models.ts checkEndpoint).
+ */
+export function apiKeyEnv(profile: Pick<EngineProfile, "apiKeyEnv">, secretName: string | undefined) {
+    if (!profile.apiKeyEnv || !secretName) {
+        return [];
+    }
+    return [{ name: profile.apiKeyEnv, valueFrom: { secretKeyRef: { name: secretName, key: API_KEY_SECRET_KEY } } }];
 }

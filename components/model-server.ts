@@ -1,13 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelConfig } from "../config";
-import { engineProfile } from "./engines";
+import { API_KEY_SECRET_KEY, engineProfile } from "./engines";
 import type { HttpAddOnEndpoints } from "./keda-http-add-on";
 import { RollingUpdate, serverDeployment } from "./model-server/deployment";
 import { DOWNLOAD_DEADLINE_SECONDS, downloadJob } from "./model-server/download-job";
 import { modelServerNames } from "./model-server/names";
 import {
-    disruptionBudget, serverIngress, serverService, serviceMonitor, serviceUrl, tokenSecretMetadata, weightsClaim,
+    apiKeySecretMetadata, disruptionBudget, serverIngress, serverService, serviceMonitor, serviceUrl, tokenSecretMetadata, weightsClaim,
 } from "./model-server/resources";
 import { interceptorRoute, proxyService, proxyUrl, scalesFromZero, usesInterceptor } from "./model-server/request-routing";
 import { scaledObject } from "./model-server/scaled-object";
@@ -19,6 +19,11 @@ export interface ModelServerArgs {
     readonly namespace: string;
     /** Hugging Face token (secret) for gated or private repos. Defaults to none: public repos only. */
     readonly hfToken?: pulumi.Input<string>;
+    /**
+     * The bearer key clients must send (secret), required when the model has `apiKey: required`: it
+     * reaches the engine from the Secret `<model>-api-key`, never as a literal. Defaults to none.
+     */
+    readonly apiKey?: pulumi.Input<string>;
     /** Prometheus the ScaledObject queries. Defaults to the observability layer's (PROMETHEUS_URL). */
     readonly prometheusAddress?: string;
     /** Labels for the ServiceMonitor, to match Prometheus's serviceMonitorSelector. Defaults to none. */
@@ -53,6 +58,8 @@ export interface ModelServerArgs {
 export class ModelServer extends pulumi.ComponentResource {
     public readonly claim: k8s.core.v1.PersistentVolumeClaim;
     public readonly tokenSecret?: k8s.core.v1.Secret;
+    /** (apiKey: required) The Secret whose `key` the engine requires as `Authorization: Bearer <key>`. */
+    public readonly apiKeySecret?: k8s.core.v1.Secret;
     public readonly downloadJob: k8s.batch.v1.Job;
     public readonly deployment: k8s.apps.v1.Deployment;
     public readonly service: k8s.core.v1.Service;
@@ -93,6 +100,17 @@ export class ModelServer extends pulumi.ComponentResource {
             }, base);
         }
 
+        if (model.apiKey === "required") {
+            if (args.apiKey === undefined) {
+                throw new Error(`model ${model.name}: apiKey required needs the key (apiKey), or the engine would serve every caller`);
+            }
+            this.apiKeySecret = new k8s.core.v1.Secret(`${name}-api-key`, {
+                metadata: apiKeySecretMetadata(model, names),
+                type: "Opaque",
+                stringData: { [API_KEY_SECRET_KEY]: pulumi.secret(args.apiKey) },
+            }, base);
+        }
+
         const downloadTimeout = `${Math.ceil(DOWNLOAD_DEADLINE_SECONDS / 60) + 10}m`;
         // The provider waits for a Job to complete: the Deployment below depends on it, so it
         // is not created (or updated to a new revision) before the weights are verified.
@@ -103,9 +121,11 @@ export class ModelServer extends pulumi.ComponentResource {
             customTimeouts: { create: downloadTimeout, update: downloadTimeout },
         });
 
-        this.deployment = new k8s.apps.v1.Deployment(`${name}-server`, serverDeployment(model, { names, profile, rollingUpdate: args.rollingUpdate }), {
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-server`, serverDeployment(model, {
+            names, profile, rollingUpdate: args.rollingUpdate, apiKeySecret: this.apiKeySecret ? names.apiKeySecret : undefined,
+        }), {
             ...base,
-            dependsOn: [...base.dependsOn, this.downloadJob],
+            dependsOn: [...base.dependsOn, this.downloadJob, ...(this.apiKeySecret ? [this.apiKeySecret] : [])],
             // Rollout waits for readiness: node scale-up plus the model's startup budget.
             customTimeouts: { create: `${Math.ceil(model.startupBudgetSeconds / 60) + 20}m`, update: `${Math.ceil(model.startupBudgetSeconds / 60) + 20}m` },
         });
@@ -151,7 +171,7 @@ export class ModelServer extends pulumi.ComponentResource {
         this.servedModelName = pulumi.output(model.servedModelName);
 
         this.registerOutputs({
-            claim: this.claim, tokenSecret: this.tokenSecret, downloadJob: this.downloadJob, deployment: this.deployment,
+            claim: this.claim, tokenSecret: this.tokenSecret, apiKeySecret: this.apiKeySecret, downloadJob: this.downloadJob, deployment: this.deployment,
             service: this.service, serviceMonitor: this.serviceMonitor, disruptionBudget: this.disruptionBudget,
             ingress: this.ingress, scaledObject: this.scaledObject, interceptorRoute: this.interceptorRoute, proxyService: this.proxyService,
             url: this.url, servedModelName: this.servedModelName,

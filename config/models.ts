@@ -20,6 +20,19 @@ const COMMIT_HASH = /^[0-9a-f]{40}$/;
 export const ENGINES = ["vllm", "tgi", "ollama"] as const;
 export type Engine = (typeof ENGINES)[number];
 
+/** Whether a model's clients need a bearer key (`apiKey`, per model or for the stack). */
+export const API_KEY_MODES = ["required", "none"] as const;
+export type ApiKeyMode = (typeof API_KEY_MODES)[number];
+
+/**
+ * Engines with a bearer-key check of their own, and the environment variable that sets it:
+ * vLLM (`VLLM_API_KEY`, or `--api-key`; vllm/entrypoints/serve/middleware/register.py takes
+ * `args.api_key or [envs.VLLM_API_KEY]`) and TGI 3.3.2 (the launcher's `--api-key`, clap `env`:
+ * `API_KEY`, handed to the router: launcher/src/main.rs). Ollama has none: its server reads no key
+ * setting (envconfig/config.go) and checks no Authorization header, so it cannot require one.
+ */
+export const API_KEY_ENV: Readonly<Record<Engine, string | undefined>> = { vllm: "VLLM_API_KEY", tgi: "API_KEY", ollama: undefined };
+
 const vllmSchema = z.strictObject({
     tensorParallelSize: count(1),
     // vLLM --pipeline-parallel-size (vllm/config/parallel.py ParallelConfig, default 1): layers split over GPUs.
@@ -89,7 +102,15 @@ const baseModelSchema = z.strictObject({
     drainSeconds: seconds,
     vllm: vllmSchema,
     autoscaling: autoscalingSchema,
-    ingress: z.strictObject({ host: z.string(), className: z.string() }),
+    // "" takes the stack's apiKey (config.ts); resolved before the model reaches the program.
+    apiKey: z.enum(["", ...API_KEY_MODES]),
+    ingress: z.strictObject({
+        host: z.string(),
+        className: z.string(),
+        // The certificate of `host` (components/model-server/resources.ts serverIngress): an existing TLS Secret, or
+        // one cert-manager issues from `clusterIssuer` into `secretName` (default <model>-tls).
+        tls: z.strictObject({ secretName: z.string(), clusterIssuer: z.string() }),
+    }),
     // For a repo the Qwen2.5 table (lib/model-architectures.ts) does not know: what the KV cache check needs,
     // from its config.json (num_hidden_layers, num_key_value_heads, hidden_size / num_attention_heads,
     // max_position_embeddings). Absent: that check is skipped, and the plan says so.
@@ -115,6 +136,8 @@ export interface ModelCheckContext {
     readonly target?: unknown;
     /** The stack's `gpuPool`, merged over its defaults. Only read for target aws. */
     readonly gpuPool?: unknown;
+    /** The stack's `apiKey` (required | none), what a model's "" takes. */
+    readonly apiKey?: unknown;
 }
 
 /**
@@ -132,6 +155,7 @@ export function modelListProblems(models: readonly unknown[], context: ModelChec
         }
         seen.add(fields.name);
         checkModel(fields, problem);
+        checkEndpoint(fields, context, problem);
         checkPlacement(fields, context, problem);
         checkGpuMemory(fields, context, problem);
     });
@@ -164,6 +188,40 @@ function checkModel(model: Partial<ModelConfig>, problem: (path: (string | numbe
         problem(["autoscaling", "fallbackReplicas"], fallback, `is greater than maxReplicas (${model.maxReplicas})`);
     }
     checkParallelism(model, problem);
+}
+
+/** The key mode of a model: its own `apiKey`, or the stack's when it sets "" (or nothing). */
+export function effectiveApiKey(modelApiKey: unknown, stackApiKey: unknown): unknown {
+    return modelApiKey === "" || modelApiKey === undefined ? stackApiKey : modelApiKey;
+}
+
+/**
+ * Who may call the model. A key needs an engine that checks one (API_KEY_ENV). An Ingress
+ * publishes the model outside the cluster: it needs the key and a TLS certificate, or the key
+ * would cross the network in clear.
+ */
+function checkEndpoint(model: Partial<ModelConfig>, context: ModelCheckContext, problem: Problem): void {
+    const mode = effectiveApiKey(model.apiKey, context.apiKey);
+    const inherited = model.apiKey === "" || model.apiKey === undefined;
+    const engine = model.engine ?? "vllm";
+    const keyless = (ENGINES as readonly unknown[]).includes(engine) && API_KEY_ENV[engine] === undefined;
+    if (mode === "required" && keyless) {
+        problem(["apiKey"], inherited ? `"" (the stack's apiKey: required)` : "required",
+            `engine ${engine} has no API key check of its own (it reads no key and serves every caller): set this model's apiKey: none, or serve it with vllm or tgi`);
+    }
+    const host = model.ingress?.host;
+    if (typeof host !== "string" || host === "") {
+        return;
+    }
+    if (mode !== "required" && !keyless) {
+        problem(["ingress", "host"], host, `publishes the model outside the cluster without an API key: set apiKey: required (this model's, or the stack's llm-platform:apiKey)`);
+    } else if (keyless) {
+        problem(["ingress", "host"], host, `publishes the model outside the cluster, but engine ${engine} has no API key check: serve it with vllm or tgi to publish it`);
+    }
+    const tls = model.ingress?.tls;
+    if (!tls?.secretName && !tls?.clusterIssuer) {
+        problem(["ingress", "host"], host, "is set without TLS: set ingress.tls.secretName (an existing TLS Secret in the model's namespace) or ingress.tls.clusterIssuer (cert-manager issues it)");
+    }
 }
 
 /**

@@ -204,14 +204,27 @@ describe("model server under mocks", () => {
                         name: "qwen", repo: "Qwen/Qwen2.5-0.5B-Instruct", revision: REVISION, modelSize: "1Gi", storage: { size: "5Gi" },
                         engine, gpusPerReplica: gpus, minReplicas: 1, maxReplicas: 3, startupBudgetSeconds: 905,
                         vllm: { tensorParallelSize: Math.max(gpus, 1), quantization: engine === "ollama" ? "" : "awq" },
-                        ingress: { host: "qwen.example.com", className: "nginx" },
+                        // Ollama checks no key, so it cannot be published (config/models.ts checkEndpoint).
+                        ...(engine === "ollama" ? {} : { apiKey: "required", ingress: { host: "qwen.example.com", className: "nginx", tls: { secretName: "qwen-cert" } } }),
                     }],
                 }, "test", ["hfToken"]);
             });
 
             it("declares a complete, consistently wired model server", () => {
-                assertCompleteModelServer(run, "qwen", { gpus, engine, token: true, ingress: true, maxReplicas: 3, startupBudgetSeconds: 905, fallbackReplicas: 1 });
+                assertCompleteModelServer(run, "qwen", { gpus, engine, token: true, ingress: engine !== "ollama", maxReplicas: 3, startupBudgetSeconds: 905, fallbackReplicas: 1 });
             });
+
+            if (engine !== "ollama") {
+                it("publishes it only with TLS and the engine's key from a Secret", () => {
+                    const ingress = must(run, "Ingress", "qwen");
+                    assert.deepStrictEqual(ingress.spec.tls, [{ hosts: ["qwen.example.com"], secretName: "qwen-cert" }]);
+                    const env = must(run, "Deployment", "qwen").spec.template.spec.containers[0].env as Json[];
+                    const key = env.find((variable) => variable.name === (engine === "vllm" ? "VLLM_API_KEY" : "API_KEY"));
+                    assert.deepStrictEqual(key, { name: key?.name, valueFrom: { secretKeyRef: { name: "qwen-api-key", key: "key" } } });
+                    assert.strictEqual(must(run, "Secret", "qwen-api-key").metadata.namespace, must(run, "Deployment", "qwen").metadata.namespace);
+                    assert.strictEqual(run.outputs.apiKey, "[secret]");
+                });
+            }
 
             it("gives a 905 s startup budget a startup probe of 91 checks 10 s apart, on the readiness path", () => {
                 const server = must(run, "Deployment", "qwen").spec.template.spec.containers.find((c: Json) => c.name === "server");
@@ -450,7 +463,11 @@ describe("scale from zero through the KEDA HTTP add-on", () => {
             target: "local",
             models: [{
                 name: "qwen", repo: "Qwen/Qwen2.5-0.5B-Instruct", revision: REVISION, modelSize: "1Gi", storage: { size: "5Gi" },
-                engine: "ollama", gpusPerReplica: 0, minReplicas: 0, maxReplicas: 1, ingress: { host: "qwen.example.com", className: "nginx" },
+                gpusPerReplica: 1, minReplicas: 0, maxReplicas: 1, apiKey: "required",
+                ingress: { host: "qwen.example.com", className: "nginx", tls: { clusterIssuer: "letsencrypt" } },
+            }, {
+                name: "tiny", repo: "Qwen/Qwen2.5-0.5B-Instruct", revision: REVISION, modelSize: "1Gi", storage: { size: "5Gi" },
+                engine: "ollama", gpusPerReplica: 0, minReplicas: 0, maxReplicas: 1,
             }],
         });
         assert.ok(httpAddOnChart(run), "the add-on is installed where a model scales to zero");
@@ -458,8 +475,10 @@ describe("scale from zero through the KEDA HTTP add-on", () => {
         assert.deepStrictEqual(backend, { name: "qwen-proxy", port: { name: "http" } });
         assert.ok(must(run, "Service", "qwen-proxy").spec.ports.some((p: Json) => p.name === backend.port.name));
         assert.ok(must(run, "InterceptorRoute", "qwen").spec.rules[0].hosts.includes("qwen.example.com"));
+        assert.deepStrictEqual(must(run, "Ingress", "qwen").spec.tls, [{ hosts: ["qwen.example.com"], secretName: "qwen-tls" }]);
+        assert.strictEqual(must(run, "Ingress", "qwen").metadata.annotations["cert-manager.io/cluster-issuer"], "letsencrypt");
         // CPU models too: the external-push trigger sits next to the CPU query.
-        assert.deepStrictEqual(must(run, "ScaledObject", "qwen").spec.triggers.map((t: Json) => t.type), ["prometheus", "external-push"]);
+        assert.deepStrictEqual(must(run, "ScaledObject", "tiny").spec.triggers.map((t: Json) => t.type), ["prometheus", "external-push"]);
         assert.deepStrictEqual(await validateObjects(objects(run)), []);
     });
 });

@@ -1,7 +1,7 @@
 import type { ModelConfig } from "../../config";
 import { gpuNodeSelector, gpuToleration } from "../../lib/gpu-scheduling";
 import { parseQuantity } from "../../lib/quantity";
-import { EngineProfile, NON_ROOT_UID, completeMarker, engineCommand } from "../engines";
+import { EngineProfile, NON_ROOT_UID, apiKeyEnv, completeMarker, engineCommand } from "../engines";
 import { ModelServerNames, commonLabels, podLabels, restrictedContainerSecurity, restrictedPodSecurity, selectorLabels } from "./names";
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
@@ -174,10 +174,12 @@ export interface DeploymentOptions {
     readonly profile: EngineProfile;
     /** The rolling update (rollingUpdate()). Defaults to SURGE. */
     readonly rollingUpdate?: RollingUpdate;
+    /** The Secret holding the bearer key the engine requires (apiKey: required). Defaults to none: no key. */
+    readonly apiKeySecret?: string;
 }
 
 /** The serving Deployment's object body. No spec.replicas: the ScaledObject owns the replica count. */
-export function serverDeployment(model: ModelConfig, { names, profile, rollingUpdate: rollout = SURGE }: DeploymentOptions) {
+export function serverDeployment(model: ModelConfig, { names, profile, rollingUpdate: rollout = SURGE, apiKeySecret }: DeploymentOptions) {
     const startup = startupProbeTiming(model.startupBudgetSeconds);
     const drain = drainTiming(profile.onSigterm, model.drainSeconds);
     const { command, args, env } = engineCommand(model, profile, CACHE_DIR);
@@ -219,7 +221,7 @@ export function serverDeployment(model: ModelConfig, { names, profile, rollingUp
                         image: profile.image,
                         command,
                         args,
-                        env,
+                        env: [...env, ...apiKeyEnv(profile, apiKeySecret)],
                         ports: [{ name: "http", containerPort: profile.port, protocol: "TCP" }],
                         resources: serverResources(model),
                         // Startup ends when the model is served (ollama imports it after its server is up).

@@ -74,20 +74,42 @@ export function disruptionBudget(model: ModelConfig, names: ModelServerNames) {
     };
 }
 
+/** The API key Secret's metadata: the bearer key clients send (components/engines.ts apiKeyEnv reads it). */
+export function apiKeySecretMetadata(model: ModelConfig, names: ModelServerNames) {
+    return { name: names.apiKeySecret, namespace: names.namespace, labels: commonLabels(model) };
+}
+
+/** cert-manager's ingress-shim issues a certificate for an Ingress with this annotation into each tls[].secretName. */
+export const CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer";
+
+/** The Secret holding the Ingress's certificate: the configured one, or `<model>-tls` for cert-manager to fill. */
+export function tlsSecretName(model: Pick<ModelConfig, "name" | "ingress">): string {
+    return model.ingress.tls.secretName || `${model.name}-tls`;
+}
+
 /**
  * The Ingress, to the model's Service, or (scale to zero) to `backend`, the proxy Service that
  * leads to the KEDA HTTP add-on's interceptor: the Ingress controller must then support
- * ExternalName backends (ingress-nginx does).
+ * ExternalName backends (ingress-nginx does; the AWS Load Balancer Controller does not:
+ * kubernetes-sigs/aws-load-balancer-controller#3505, which is why TLS is the Ingress's own
+ * `tls`, not an ACM certificate in ALB annotations). TLS in `spec.tls`, as ingress-nginx and
+ * Traefik read it: an existing Secret, or cert-manager's from `ingress.tls.clusterIssuer`
+ * (its ingress-shim reads the annotation and the tls entries). The config refuses a host without
+ * either (config/models.ts checkEndpoint).
  */
 export function serverIngress(model: ModelConfig, names: ModelServerNames, backend = { name: names.server, port: { name: "http" } }) {
-    const { host, className } = model.ingress;
+    const { host, className, tls } = model.ingress;
     if (!host) {
         return undefined;
     }
     return {
-        metadata: { name: names.server, namespace: names.namespace, labels: commonLabels(model) },
+        metadata: {
+            name: names.server, namespace: names.namespace, labels: commonLabels(model),
+            ...(tls.clusterIssuer ? { annotations: { [CLUSTER_ISSUER_ANNOTATION]: tls.clusterIssuer } } : {}),
+        },
         spec: {
             ...(className ? { ingressClassName: className } : {}),
+            tls: [{ hosts: [host], secretName: tlsSecretName(model) }],
             rules: [{
                 host,
                 http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: backend } }] },
