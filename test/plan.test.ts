@@ -110,7 +110,7 @@ describe("npm run plan", function () {
             const summary = lines.indexOf("summary of stack local (local):");
             assert.ok(policy >= 0 && summary > policy, result.stdout);
             assert.match(lines[summary + 1], /^  model qwen-0-5b: ollama on CPU, KV cache unknown: /);
-            assert.match(result.stdout, /^wrote resources\.json, manifests\.yaml, policy-report\.json, summary\.json to /m);
+            assert.match(result.stdout, /^wrote resources\.json, manifests\.yaml, policy-report\.json, summary\.json, secrets\.json to /m);
         });
 
         it("prints a summary of resources by type", () => {

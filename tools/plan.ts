@@ -1,10 +1,12 @@
 /**
- * npm run plan -- --stack <name> [--out <dir>] [--config <file>] [--charts <dir>] [--pull-charts]
+ * npm run plan -- --stack <name> [--out <dir>] [--config <file>] [--charts <dir>] [--pull-charts] [--diff <base-dir>]
  *
  * Runs the program offline under Pulumi mocks with the stack's config, renders its Helm charts
  * with a real helm when given their sources, evaluates the policy pack on what it built and
  * rendered, prints a summary (models, pools, prices: ./offline/summary.ts) and writes
- * resources.json, manifests.yaml, policy-report.json and summary.json. Exit status: 0 no
+ * resources.json, manifests.yaml, policy-report.json, summary.json and secrets.json (a digest per
+ * `secure:` value: ./offline/diff-secrets.ts). With --diff, compares them with an earlier plan's
+ * (./offline/diff.ts) and writes diff.json and diff.md. Exit status: 0 no
  * mandatory violation, 1 a mandatory violation, a chart that fails to render or a values key a
  * chart ignores, 2 invalid config or usage, 3 the program itself failed.
  */
@@ -17,6 +19,9 @@ import { PROJECT_DIR } from "../config/project";
 import { architectureNotices } from "../lib/model-architectures";
 import { PACK_NAME, packArgs } from "../policies/pack";
 import { boxLine, boxNeeds } from "./offline/box";
+import { PlanFiles, PlannedResource, diffLines, diffPlans } from "./offline/diff";
+import { readPlanFiles, writeDiff } from "./offline/diff-files";
+import { stackFileSecureDigests } from "./offline/diff-secrets";
 import { exitWhenFlushed } from "./offline/exit";
 import { KubernetesObject, kubernetesObjects, sortObjects, toManifestYaml } from "./offline/manifests";
 import { packConfigProblems } from "./offline/pack-config";
@@ -30,7 +35,7 @@ import { StackSummary, stackSummary, summaryLines } from "./offline/summary";
 import { closeTransformClients } from "./offline/transforms";
 import { InputError, readStackFile, stackFilePath, stackOption } from "./offline/stack-file";
 
-const USAGE = "usage: npm run plan -- --stack <name> [--out <dir>] [--config <file>] [--charts <dir>] [--pull-charts]";
+const USAGE = "usage: npm run plan -- --stack <name> [--out <dir>] [--config <file>] [--charts <dir>] [--pull-charts] [--diff <base-dir>]";
 
 export const EXIT = { ok: 0, mandatoryViolation: 1, invalidInput: 2, programFailed: 3 } as const;
 
@@ -39,6 +44,8 @@ interface PlanOptions {
     readonly outDir: string;
     readonly configFile: string;
     readonly charts: ChartOptions;
+    /** The out directory of an earlier plan to compare with. */
+    readonly diffDir?: string;
 }
 
 export interface Plan {
@@ -62,7 +69,7 @@ function parseCommandLine(argv: string[]): PlanOptions {
             args: argv,
             options: {
                 stack: { type: "string" }, out: { type: "string" }, config: { type: "string" },
-                charts: { type: "string" }, "pull-charts": { type: "boolean" },
+                charts: { type: "string" }, "pull-charts": { type: "boolean" }, diff: { type: "string" },
             },
             strict: true,
             allowPositionals: false,
@@ -76,6 +83,7 @@ function parseCommandLine(argv: string[]): PlanOptions {
         outDir: path.resolve(values.out ?? path.join("out", stack)),
         configFile: path.resolve(values.config ?? stackFilePath(PROJECT_DIR, stack)),
         charts: { dir: values.charts === undefined ? undefined : path.resolve(values.charts), pull: values["pull-charts"] === true },
+        diffDir: values.diff === undefined ? undefined : path.resolve(values.diff),
     };
 }
 
@@ -142,18 +150,24 @@ function toPolicySubject(resource: RecordedResource) {
     return { type: resource.type, name: resource.name, urn: resource.urn, parentUrn: resource.parentUrn, props: resource.inputs };
 }
 
-function writePlan(outDir: string, { run, charts, objects, report, summary }: Plan): void {
-    fs.mkdirSync(outDir, { recursive: true });
-    const resources = [
+/** resources.json: what the program registered and its charts render, by type and name. */
+export function plannedResources({ run, charts }: Pick<Plan, "run" | "charts">): PlannedResource[] {
+    return [
         ...run.resources.map(({ type, name, parentUrn, inputs }) => ({ type, name, parent: parentUrn ? nameOfUrn(parentUrn) : null, inputs })),
         ...renderedResources(charts),
     ].sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
-    fs.writeFileSync(path.join(outDir, "resources.json"), `${JSON.stringify(resources, null, 2)}\n`);
+}
+
+function writePlan(outDir: string, plan: Plan, secrets: Record<string, string>): void {
+    const { objects, report, summary } = plan;
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.writeFileSync(path.join(outDir, "resources.json"), `${JSON.stringify(plannedResources(plan), null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, "manifests.yaml"), toManifestYaml(objects));
     fs.writeFileSync(path.join(outDir, "policy-report.json"), `${JSON.stringify(report, null, 2)}\n`);
     if (summary) {
         fs.writeFileSync(path.join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
     }
+    fs.writeFileSync(path.join(outDir, "secrets.json"), `${JSON.stringify(secrets, null, 2)}\n`);
 }
 
 function summarise(options: PlanOptions, { run, charts, objects, report, summary, notes }: Plan): string {
@@ -173,9 +187,20 @@ function summarise(options: PlanOptions, { run, charts, objects, report, summary
         ...(run.outputs.target === "local" ? [boxLine(options.stack, boxNeeds(run.resources, charts))] : []),
         ...notes,
         ...(summary ? summaryLines(summary) : []),
-        `wrote resources.json, manifests.yaml, policy-report.json${summary ? ", summary.json" : ""} to ${path.relative(process.cwd(), options.outDir) || "."}`,
+        `wrote resources.json, manifests.yaml, policy-report.json${summary ? ", summary.json" : ""}, secrets.json to ${displayPath(options.outDir)}`,
     ];
     return lines.join("\n");
+}
+
+function displayPath(dir: string): string {
+    return path.relative(process.cwd(), dir) || ".";
+}
+
+/** With --diff: compares the files just written with the base plan's, writes diff.json and diff.md, returns the lines to print. */
+function diffWithBase(options: PlanOptions, base: PlanFiles, baseDir: string): string[] {
+    const diff = diffPlans(options.stack, base, readPlanFiles(options.outDir));
+    writeDiff(options.outDir, diff);
+    return [...diffLines(diff, displayPath(baseDir)), `wrote diff.json, diff.md to ${displayPath(options.outDir)}`];
 }
 
 export function exitStatus({ report, charts }: Pick<Plan, "report" | "charts">): number {
@@ -216,9 +241,14 @@ export async function withStackTraceOnFailure<T>(run: () => Promise<T>): Promise
 async function main(argv: string[]): Promise<number> {
     try {
         const options = parseCommandLine(argv);
+        // Read first: a bad --diff is bad usage, said before the plan runs; and --out may be the same directory.
+        const base = options.diffDir === undefined ? undefined : readPlanFiles(options.diffDir);
         const result = await withStackTraceOnFailure(() => plan(options.stack, options.configFile, { charts: options.charts }));
-        writePlan(options.outDir, result);
+        writePlan(options.outDir, result, stackFileSecureDigests(options.configFile));
         console.log(summarise(options, result));
+        if (base && options.diffDir !== undefined) {
+            console.log(diffWithBase(options, base, options.diffDir).join("\n"));
+        }
         return exitStatus(result);
     } catch (error) {
         if (error instanceof InputError) {
