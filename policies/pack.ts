@@ -6,6 +6,7 @@ import { securityRules } from "./rules/pods-security";
 import { awsRules } from "./rules/aws";
 import { autoscalingRules } from "./rules/autoscaling";
 import { helmRules } from "./rules/helm";
+import { endpointSecurityRules } from "./rules/endpoint-security";
 
 /**
  * The llm-platform pack. `index.ts` hands these args to the CrossGuard PolicyPack; the
@@ -23,6 +24,7 @@ export const packArgs: PolicyPackArgs = {
         ...awsRules,
         ...autoscalingRules,
         ...helmRules,
+        ...endpointSecurityRules,
     ],
     // Each rule names its own level; this only covers a rule that forgets to.
     enforcementLevel: "mandatory",
