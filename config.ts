@@ -20,6 +20,8 @@ export interface PlatformConfig {
     readonly target: "aws" | "local";
     /** Namespace of the model servers. */
     readonly namespace: string;
+    /** Namespaces whose pods may call the models, and the Ingress controller's (the network fence: components/network-policies.ts). */
+    readonly network: { readonly clientNamespaces: readonly string[]; readonly ingressControllerNamespace: string };
     /** (local) Where the kubeconfig is; undefined fields mean the Kubernetes defaults. */
     readonly kubernetes: { readonly kubeconfig?: string; readonly context?: string };
     /** The Kubernetes the stack runs on: `eks` on aws, else `clusterFlavour` (k3s, kind, minikube, generic). */
@@ -44,6 +46,8 @@ export interface PlatformConfig {
 const platformSchema = z.strictObject({
     target: z.enum(["aws", "local"]),
     namespace: dnsLabel(63),
+    clientNamespaces: z.array(dnsLabel(63)),
+    ingressControllerNamespace: dnsLabel(63),
     kubeconfig: z.string(),
     kubeContext: z.string(),
     clusterFlavour: clusterFlavourSchema,
@@ -96,6 +100,7 @@ export function loadConfig(): PlatformConfig {
     return {
         target,
         namespace,
+        network: { clientNamespaces: parsed.data.clientNamespaces, ingressControllerNamespace: parsed.data.ingressControllerNamespace },
         kubernetes: { kubeconfig: kubeconfig || undefined, context: kubeContext || undefined },
         clusterFlavour: effectiveFlavour(target, parsed.data.clusterFlavour),
         aws: target === "aws" ? { cluster, gpuPool } : undefined,

@@ -3,10 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { GpuRuntime } from "./components/gpu-runtime";
 import { Keda } from "./components/keda";
-import { interceptedModels, longestHoldSeconds, longestServingGraceSeconds } from "./components/keda-http-add-on";
+import { DEFAULT_KEDA_NAMESPACE, interceptedModels, longestHoldSeconds, longestServingGraceSeconds } from "./components/keda-http-add-on";
 import { servingNamespace } from "./components/engines";
 import { modelNamespaces } from "./components/model-namespaces";
 import { ModelServer } from "./components/model-server";
+import { NetworkPolicies } from "./components/network-policies";
 import { rollingUpdate } from "./components/model-server/deployment";
 import { Observability } from "./components/observability";
 import { awsCluster, localCluster } from "./clusters";
@@ -53,6 +54,14 @@ const keda = new Keda("keda", {
 const keyed = config.models.some((model) => model.apiKey === "required");
 const modelApiKey = !keyed ? undefined : config.apiKeyValue ?? new random.RandomPassword("model-api-key", { length: 48, special: false }).result;
 
+// The fences (README, "Security"): before the model servers, so a download Job starts with its way out.
+const network = new NetworkPolicies("network", {
+    namespace: config.namespace,
+    models: config.models,
+    callers: { ...config.network, kedaNamespace: DEFAULT_KEDA_NAMESPACE },
+    dependsOn: [...servingNamespaces.values(), observability.namespace, keda.namespace],
+}, { provider });
+
 const modelServers = config.models.map((model) => {
     const namespace = servingNamespace(config.namespace, model.engine);
     return new ModelServer(model.name, {
@@ -60,7 +69,7 @@ const modelServers = config.models.map((model) => {
         namespace,
         hfToken: config.hfToken,
         apiKey: model.apiKey === "required" ? modelApiKey : undefined,
-        dependsOn: [servingNamespaces.get(namespace) as k8s.core.v1.Namespace, observability],
+        dependsOn: [servingNamespaces.get(namespace) as k8s.core.v1.Namespace, observability, network],
         rollingUpdate: rollingUpdate(model, config.models, config.aws?.gpuPool),
         prometheusAddress: observability.prometheusUrl,
         autoscalerDependsOn: [keda],

@@ -7,6 +7,7 @@ import { awsRules } from "./rules/aws";
 import { autoscalingRules } from "./rules/autoscaling";
 import { helmRules } from "./rules/helm";
 import { endpointSecurityRules } from "./rules/endpoint-security";
+import { networkRules } from "./rules/network";
 
 /**
  * The llm-platform pack. `index.ts` hands these args to the CrossGuard PolicyPack; the
@@ -25,6 +26,7 @@ export const packArgs: PolicyPackArgs = {
         ...autoscalingRules,
         ...helmRules,
         ...endpointSecurityRules,
+        ...networkRules,
     ],
     // Each rule names its own level; this only covers a rule that forgets to.
     enforcementLevel: "mandatory",
