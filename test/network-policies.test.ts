@@ -105,6 +105,8 @@ describe("network policies", () => {
             const fence = policy(run, "keda", POLICY_NAMES.interceptor);
             assert.ok(matches(fence.spec.podSelector, values.interceptor.topologySpreadConstraints[0].labelSelector.matchLabels));
             assert.deepStrictEqual(peers(fence).map(({ ports }) => ports), [[INTERCEPTOR_ADMIN_PORT], [2223]]);
+            // The chart's admin port (values.yaml interceptor.admin.port 9090), which our values leave as it is.
+            assert.strictEqual(values.interceptor.admin?.port, undefined);
             assert.strictEqual(KEDA_HTTP_CHART.version, "0.15.0", "labels and ports were read at chart 0.15.0: read them again");
         });
 
