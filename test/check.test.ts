@@ -109,12 +109,52 @@ describe("npm run check", function () {
         assert.deepStrictEqual(seen, ["qwen", "qwen", "qwen-weights"]);
     });
 
+    describe("--stack: the stack's pack config, as the plan applies it", () => {
+        const PLAN = path.join(PROJECT_DIR, "bin", "tools", "plan.js");
+        let manifests: string;
+        before(() => {
+            // What the plan writes for local: a claim per model on a one-node cluster, which local's pack config exempts.
+            const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "check-local-"));
+            const plan = spawnSync(process.execPath, [PLAN, "--stack", "local", "--out", outDir], { cwd: PROJECT_DIR, encoding: "utf8", timeout: 120_000 });
+            assert.strictEqual(plan.status, 0, plan.stdout + plan.stderr);
+            manifests = path.join(outDir, "manifests.yaml");
+        });
+
+        it("applies local's exemption: the manifests the plan of local passes pass", () => {
+            const result = check("--stack", "local", manifests);
+            assert.strictEqual(result.status, 0, result.stdout + result.stderr);
+            assert.strictEqual(result.stdout, "0 violations in 1 files (stack local: policies/config/local.json)\n");
+        });
+
+        it("without --stack, the same manifests break the rule local exempts", () => {
+            const result = check("--format", "json", manifests);
+            const report = JSON.parse(result.stdout) as { violations: { policy: string; resourceName: string }[] };
+            assert.deepStrictEqual(report.violations.map((v) => `${v.policy} ${v.resourceName}`), ["model-pvc-access-mode qwen-0-5b"]);
+        });
+
+        it("takes a stack without a pack config (the rules' own levels), and names the stack in stack-wide violations", async () => {
+            const result = check("--stack", "prod", yamlFile({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: "llm" }, data: { a: "b" } }));
+            assert.strictEqual(result.status, 0, result.stdout + result.stderr);
+            assert.strictEqual(result.stdout, "0 violations in 1 files (stack prod: no pack config, the rules' own levels)\n");
+            const report = await checkManifests([{ file: "a.yaml", text: stringify(modelServer()) }], [{
+                name: "stack-wide", description: "d", enforcementLevel: "advisory", validateStack: (_args, reportViolation) => reportViolation("always"),
+            }], undefined, undefined, "prod");
+            assert.deepStrictEqual(report.violations.map((v) => v.resourceName), ["llm-platform-prod"]);
+        });
+
+        it("refuses a stack the project does not have, in one line naming the file", () => {
+            const result = check("--stack", "nosuch", yamlFile(modelServer()));
+            assert.strictEqual(result.status, 2, result.stdout + result.stderr);
+            assert.strictEqual(result.stderr, "error: policies/config/nosuch.json: no such file, and no stack nosuch (Pulumi.nosuch.yaml); the stacks are dev, local, prod\n");
+        });
+    });
+
     describe("exits 2 on unreadable input, with one line naming the file", () => {
         const cases: [string, () => string[], RegExp][] = [
             ["a missing file", () => ["/nonexistent/manifests.yaml"], /^error: \/nonexistent\/manifests.yaml: cannot read the file$/],
             ["invalid YAML", () => [yamlFile("kind: [unclosed\n")], /^error: .*manifests.yaml: not valid YAML: /],
             ["a document that is no Kubernetes object", () => [yamlFile({ hello: "world" })], /^error: .*manifests.yaml: document 1: not a Kubernetes object \(apiVersion and kind are required\)$/],
-            ["no file at all", () => [], /^error: usage: npm run check -- \[--format json\] <file.yaml>\.\.\.$/],
+            ["no file at all", () => [], /^error: usage: npm run check -- \[--format json\] \[--stack <name>\] <file.yaml>\.\.\.$/],
         ];
         for (const [what, args, expected] of cases) {
             it(`on ${what}`, () => {

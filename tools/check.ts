@@ -1,24 +1,27 @@
 /**
- * npm run check -- [--format json] <file.yaml>...
+ * npm run check -- [--format json] [--stack <name>] <file.yaml>...
  *
  * Evaluates plain Kubernetes manifests with the llm-platform policy pack. All documents
- * of one call form one stack. A mapping key written twice is read as Kubernetes reads it,
+ * of one call form one stack; `--stack` applies that stack's pack config
+ * (policies/config/<stack>.json: levels and exemptions), as `npm run plan` does. A mapping key written twice is read as Kubernetes reads it,
  * the last value winning, with a warning on stderr naming the file and line. Exit status:
  * 0 no mandatory violation, 1 a mandatory violation, 2 unreadable input or bad usage,
  * 3 a rule itself failed (a bug).
  */
 import type { PolicyPackConfig } from "@pulumi/policy";
 import * as fs from "fs";
+import * as path from "path";
 import { parseArgs } from "util";
 import { packArgs } from "../policies/pack";
-import { isRecord } from "../config/project";
+import { PROJECT_DIR, isRecord } from "../config/project";
 import { exitWhenFlushed } from "./offline/exit";
 import { parseManifestDocuments } from "./offline/manifest-documents";
 import { typeToken } from "./offline/manifests";
+import { packConfigPath, readPackConfig } from "./offline/pack-config";
 import { PolicyReport, PolicySubject, evaluatePolicies } from "./offline/policies";
-import { InputError } from "./offline/stack-file";
+import { InputError, stackFilePath, stackOption } from "./offline/stack-file";
 
-const USAGE = "usage: npm run check -- [--format json] <file.yaml>...";
+const USAGE = "usage: npm run check -- [--format json] [--stack <name>] <file.yaml>...";
 
 /**
  * The documents of a YAML text as policy subjects, and the warnings of its parse (a key
@@ -43,17 +46,36 @@ export function manifestSubjects(file: string, text: string): { subjects: Policy
     return { subjects, warnings };
 }
 
+/** The stacks of the project: its `Pulumi.<stack>.yaml` files. */
+function projectStacks(): string[] {
+    return fs.readdirSync(PROJECT_DIR).flatMap((name) => /^Pulumi\.([\w.-]+)\.yaml$/.exec(name)?.[1] ?? []).sort();
+}
+
+/**
+ * The pack config `--stack` names: policies/config/<stack>.json, or none for a stack without one
+ * (the rules' own levels, as the plan runs it); an InputError naming the file for a stack the
+ * project does not have.
+ */
+export function stackPackConfig(stack: string, policies = packArgs.policies): PolicyPackConfig | undefined {
+    const file = packConfigPath(stack);
+    if (!fs.existsSync(file) && !fs.existsSync(stackFilePath(PROJECT_DIR, stack))) {
+        const relative = path.relative(PROJECT_DIR, file);
+        throw new InputError(`${relative}: no such file, and no stack ${stack} (Pulumi.${stack}.yaml); the stacks are ${projectStacks().join(", ")}`);
+    }
+    return readPackConfig(file, policies);
+}
+
 /** Evaluates the pack on every document of `files` as one stack; `warn` hears each parse warning. */
 export async function checkManifests(
     files: readonly { file: string; text: string }[], policies = packArgs.policies, config?: PolicyPackConfig,
-    warn: (warning: string) => void = () => undefined,
+    warn: (warning: string) => void = () => undefined, stack = "manifests",
 ): Promise<PolicyReport> {
     const subjects = files.flatMap(({ file, text }) => {
         const parsed = manifestSubjects(file, text);
         parsed.warnings.forEach(warn);
         return parsed.subjects;
     });
-    return evaluatePolicies(policies, subjects, { stack: "manifests", packEnforcementLevel: packArgs.enforcementLevel, config });
+    return evaluatePolicies(policies, subjects, { stack, packEnforcementLevel: packArgs.enforcementLevel, config });
 }
 
 function readInputs(paths: readonly string[]): { file: string; text: string }[] {
@@ -70,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
     try {
         let parsed;
         try {
-            parsed = parseArgs({ args: argv, options: { format: { type: "string", default: "text" } }, allowPositionals: true, strict: true });
+            parsed = parseArgs({ args: argv, options: { format: { type: "string", default: "text" }, stack: { type: "string" } }, allowPositionals: true, strict: true });
         } catch (error) {
             throw new InputError(`${(error as Error).message.split("\n")[0]}; ${USAGE}`);
         }
@@ -78,18 +100,22 @@ async function main(argv: string[]): Promise<number> {
         if (positionals.length === 0 || (values.format !== "text" && values.format !== "json")) {
             throw new InputError(USAGE);
         }
+        const stack = values.stack === undefined ? undefined : stackOption(values.stack, USAGE);
+        const config = stack === undefined ? undefined : stackPackConfig(stack);
         // Warnings on stderr: they change neither the report nor the exit status.
-        const report = await checkManifests(readInputs(positionals), undefined, undefined, (warning) => console.error(`warning: ${warning}`));
+        const report = await checkManifests(readInputs(positionals), undefined, config, (warning) => console.error(`warning: ${warning}`), stack);
         if (values.format === "json") {
             console.log(JSON.stringify(report, null, 2));
         } else {
             report.violations.forEach((v) => console.log(`[${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`));
-            console.log(`${report.violations.length} violations in ${positionals.length} files`);
+            const packConfig = stack === undefined ? "" : config
+                ? ` (stack ${stack}: ${path.relative(PROJECT_DIR, packConfigPath(stack))})` : ` (stack ${stack}: no pack config, the rules' own levels)`;
+            console.log(`${report.violations.length} violations in ${positionals.length} files${packConfig}`);
         }
         return report.violations.some((v) => v.enforcementLevel === "mandatory") ? 1 : 0;
     } catch (error) {
         if (error instanceof InputError) {
-            console.error(`error: ${error.message}`);
+            error.message.split("\n").forEach((line) => console.error(`error: ${line}`));
             return 2;
         }
         // Not 1: a crashing rule must not pass for a policy violation.

@@ -10,12 +10,13 @@
  * mandatory violation, 1 a mandatory violation, a chart that fails to render or a values key a
  * chart ignores, 2 invalid config or usage, 3 the program itself failed.
  */
-import type { Policies, PolicyPackConfig } from "@pulumi/policy";
+import type { Policies } from "@pulumi/policy";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { loadConfig } from "../config";
 import { PROJECT_DIR } from "../config/project";
+import { networkPolicyNotices } from "../components/network-policies";
 import { architectureNotices } from "../lib/model-architectures";
 import { PACK_NAME, packArgs } from "../policies/pack";
 import { boxLine, boxNeeds } from "./offline/box";
@@ -24,7 +25,7 @@ import { readPlanFiles, writeDiff } from "./offline/diff-files";
 import { stackFileSecureDigests } from "./offline/diff-secrets";
 import { exitWhenFlushed } from "./offline/exit";
 import { KubernetesObject, kubernetesObjects, sortObjects, toManifestYaml } from "./offline/manifests";
-import { packConfigProblems } from "./offline/pack-config";
+import { packConfigPath, readPackConfig } from "./offline/pack-config";
 import { PolicyReport, evaluatePolicies } from "./offline/policies";
 import type { ChartRendering } from "./offline/render";
 import { ProgramRun, RecordedResource, nameOfUrn, runProgram } from "./offline/run";
@@ -87,27 +88,8 @@ function parseCommandLine(argv: string[]): PlanOptions {
     };
 }
 
-/** The pack config of a stack, `policies/config/<stack>.json`, as `--policy-pack-config` takes it. */
-export function packConfigPath(stack: string): string {
-    return path.join(PROJECT_DIR, "policies", "config", `${stack}.json`);
-}
-
-function readPackConfig(file: string, policies: Policies): PolicyPackConfig | undefined {
-    if (!fs.existsSync(file)) {
-        return undefined;
-    }
-    let config: unknown;
-    try {
-        config = JSON.parse(fs.readFileSync(file, "utf8"));
-    } catch (error) {
-        throw new InputError(`${file}: not valid JSON: ${(error as Error).message.split("\n")[0]}`);
-    }
-    const problems = packConfigProblems(policies, config);
-    if (problems.length > 0) {
-        throw new InputError(problems.map((problem) => `${file}: ${problem}`).join("\n"));
-    }
-    return config as PolicyPackConfig;
-}
+/** Where a stack's pack config is: ./offline/pack-config.ts, shared with `npm run check -- --stack`. */
+export { packConfigPath };
 
 export interface PlanOverrides {
     /** The rules to evaluate; defaults to the pack's. */
@@ -132,7 +114,7 @@ export async function plan(
     // with every default applied; another program has none of the platform's.
     const config = program === PROGRAM ? loadConfig() : undefined;
     const summary = config && stackSummary({ stack, config, region: stackConfig.config["aws:region"] });
-    const notes = config ? architectureNotices(config.models) : [];
+    const notes = config ? [...architectureNotices(config.models), ...networkPolicyNotices(config.clusterFlavour)] : [];
     try {
         const charts = await stackCharts(run, chartOptions);
         const report = await evaluatePolicies(policies, [...run.resources.map(toPolicySubject), ...renderedSubjects(charts)], {

@@ -1,9 +1,35 @@
-import type { EnforcementLevel, Policies } from "@pulumi/policy";
-import { isRecord } from "../../config/project";
+import type { EnforcementLevel, Policies, PolicyPackConfig } from "@pulumi/policy";
+import * as fs from "fs";
+import * as path from "path";
+import { PROJECT_DIR, isRecord } from "../../config/project";
+import { InputError } from "./stack-file";
 
 const LEVELS: readonly EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
 
 type Schema = Record<string, unknown>;
+
+/** The pack config of a stack, `policies/config/<stack>.json`, as `--policy-pack-config` takes it. */
+export function packConfigPath(stack: string): string {
+    return path.join(PROJECT_DIR, "policies", "config", `${stack}.json`);
+}
+
+/** A stack's pack config (`npm run plan` and `npm run check -- --stack`); undefined when the file is not there. */
+export function readPackConfig(file: string, policies: Policies): PolicyPackConfig | undefined {
+    if (!fs.existsSync(file)) {
+        return undefined;
+    }
+    let config: unknown;
+    try {
+        config = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (error) {
+        throw new InputError(`${file}: not valid JSON: ${(error as Error).message.split("\n")[0]}`);
+    }
+    const problems = packConfigProblems(policies, config);
+    if (problems.length > 0) {
+        throw new InputError(problems.map((problem) => `${file}: ${problem}`).join("\n"));
+    }
+    return config as PolicyPackConfig;
+}
 
 /**
  * Checks a pack config the way the Pulumi CLI checks it against the rules' configSchema:
