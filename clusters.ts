@@ -65,6 +65,7 @@ export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws
         serviceAccount: LOKI_SERVICE_ACCOUNT,
         retention: loki.retention,
         bucketPrefix: lokiBucketPrefix(pulumi.getProject(), pulumi.getStack()),
+        deletionProtection: cluster.deletionProtection,
     }, preflight) : undefined;
     return {
         provider: eks.provider,

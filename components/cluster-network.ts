@@ -10,7 +10,15 @@ export interface ClusterNetworkArgs {
     readonly zoneCount: number;
     /** One NAT gateway for all zones, or one per zone. Defaults to "single". */
     readonly natGateways?: "single" | "perZone";
+    /** ECR interface endpoints (api and dkr) in the private subnets, besides the S3 gateway endpoint. Defaults to false. */
+    readonly ecrEndpoints?: boolean;
 }
+
+/** The ECR interface endpoints: the registry API (auth, manifests' metadata) and the Docker registry protocol. */
+export const ECR_ENDPOINT_SERVICES = ["ecr.api", "ecr.dkr"] as const;
+
+/** HTTPS, the only port an interface endpoint serves. */
+export const HTTPS_PORT = 443;
 
 export interface SubnetLayout {
     readonly privateCidrs: string[];
@@ -52,6 +60,17 @@ export const PRIVATE_SUBNET_TAGS = { "kubernetes.io/role/internal-elb": "1" } as
  * A VPC for the cluster: public and private subnets in each zone, an internet gateway,
  * NAT for the private subnets. Nodes, the control plane's network interfaces and EFS
  * mount targets live in the private subnets.
+ *
+ * NAT bills every GB it carries (AWS, "Amazon VPC pricing", NAT gateway data processing, per GB
+ * on top of the hour), and S3 is most of what the nodes fetch from AWS: ECR serves image layers
+ * from S3 (Amazon ECR User Guide, "Amazon ECR interface VPC endpoints": layers are downloaded
+ * from S3, which needs the S3 gateway endpoint), and Loki writes its chunks there. An S3 gateway
+ * endpoint on the private route tables takes that traffic off NAT, free of charge (gateway
+ * endpoints have no hourly or per-GB price). ECR interface endpoints (`ecrEndpoints`) would carry
+ * the rest of an ECR pull, the API and manifests, small next to the layers, at $0.01 an hour
+ * per endpoint per zone plus $0.01 per GB in us-east-1 (AWS PrivateLink pricing): they pay only
+ * where nodes must pull from ECR without NAT. The serving images come from Docker Hub, GHCR and
+ * nvcr.io, through NAT either way.
  */
 export class ClusterNetwork extends pulumi.ComponentResource {
     public readonly vpc: aws.ec2.Vpc;
@@ -104,11 +123,48 @@ export class ClusterNetwork extends pulumi.ComponentResource {
                 routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nats[index % nats.length].id }],
             }, parent);
             new aws.ec2.RouteTableAssociation(`${name}-private-${index}`, { subnetId: subnet.id, routeTableId: routes.id }, parent);
-            return subnet;
+            return { subnet, routes };
         });
 
-        this.privateSubnetIds = privateSubnets.map((subnet) => subnet.id);
+        this.privateSubnetIds = privateSubnets.map(({ subnet }) => subnet.id);
+        this.endpoints(name, args, privateSubnets.map(({ routes }) => routes.id));
         this.publicSubnetIds = publicSubnets.map((subnet) => subnet.id);
         this.registerOutputs({ vpc: this.vpc, vpcId: this.vpcId, privateSubnetIds: this.privateSubnetIds, publicSubnetIds: this.publicSubnetIds });
+    }
+
+    /**
+     * The S3 gateway endpoint on the private route tables, and with `ecrEndpoints` the ECR
+     * interface endpoints in the private subnets (private DNS on: the nodes' usual ECR names
+     * resolve to them), behind a security group admitting HTTPS from the VPC only.
+     */
+    private endpoints(name: string, args: ClusterNetworkArgs, privateRouteTableIds: pulumi.Output<string>[]): void {
+        const parent = { parent: this };
+        const service = (suffix: string) => pulumi.interpolate`${aws.getPartitionOutput({}, parent).reverseDnsPrefix}.${aws.getRegionOutput({}, parent).region}.${suffix}`;
+        new aws.ec2.VpcEndpoint(`${name}-s3`, {
+            vpcId: this.vpc.id,
+            serviceName: service("s3"),
+            vpcEndpointType: "Gateway",
+            routeTableIds: privateRouteTableIds,
+            tags: { Name: `${name}-s3` },
+        }, parent);
+        if (!args.ecrEndpoints) {
+            return;
+        }
+        const https = new aws.ec2.SecurityGroup(`${name}-endpoints`, {
+            vpcId: this.vpc.id,
+            description: "HTTPS to the ECR interface endpoints from the VPC",
+            ingress: [{ protocol: "tcp", fromPort: HTTPS_PORT, toPort: HTTPS_PORT, cidrBlocks: [args.vpcCidr], description: "HTTPS from the VPC" }],
+        }, parent);
+        for (const suffix of ECR_ENDPOINT_SERVICES) {
+            new aws.ec2.VpcEndpoint(`${name}-${suffix.replace(".", "-")}`, {
+                vpcId: this.vpc.id,
+                serviceName: service(suffix),
+                vpcEndpointType: "Interface",
+                subnetIds: this.privateSubnetIds,
+                securityGroupIds: [https.id],
+                privateDnsEnabled: true,
+                tags: { Name: `${name}-${suffix}` },
+            }, parent);
+        }
     }
 }

@@ -8,11 +8,14 @@ import {
     efsStorageClass, endpointConfig, gp3StorageClass, kubeconfig,
 } from "../lib/eks";
 import { ClusterNetwork } from "./cluster-network";
+import { ControlPlaneLogs } from "./control-plane-logs";
 import { ManagedNodeGroup } from "./managed-node-group";
 import { ModelFileSystem } from "./model-file-system";
 import { PodIdentityRole } from "./pod-identity-role";
 
 export interface EksClusterArgs {
+    /** The EKS cluster's name; empty or unset: `eksClusterName` of the project and stack. */
+    readonly name?: string;
     /** Kubernetes minor version, like "1.35". */
     readonly kubernetesVersion: string;
     /** Block of the VPC to create; ignored with `existingVpcId`. */
@@ -48,7 +51,33 @@ export interface EksClusterArgs {
     readonly checkAdminRoles?: (creator: ClusterCreator | undefined) => void;
     /** The on-demand node group for platform pods. */
     readonly systemPool: { readonly instanceTypes: readonly string[]; readonly minSize: number; readonly maxSize: number; readonly diskSizeGiB: number };
+    /** Days the control-plane log group keeps events (a CloudWatch Logs retention). Defaults to 90. */
+    readonly controlPlaneLogRetentionDays?: number;
+    /** Encrypt the control-plane log group with a KMS key of the stack. Defaults to false. */
+    readonly controlPlaneLogKmsKey?: boolean;
+    /**
+     * EKS deletion protection on the cluster, and Pulumi's `protect` on it and on its log group:
+     * `pulumi destroy` refuses to start. Defaults to false.
+     */
+    readonly deletionProtection?: boolean;
+    /** ECR interface endpoints in the VPC this stack creates (ClusterNetwork). Defaults to false. */
+    readonly ecrEndpoints?: boolean;
 }
+
+/**
+ * The cluster's name when the config names none: `<project>-<stack>` (`llm-platform-prod`), so
+ * that the control-plane log group's name is known before the cluster exists, where Pulumi's
+ * auto-name (`llm-eks-1a2b3c4`) is known only once it is registered. Characters EKS refuses
+ * (a stack name may hold `.`) become `-`; at most 100 characters. Two stacks of one project in an
+ * account and region get two names; two projects of the same name there must set `cluster.name`.
+ */
+export function eksClusterName(project: string, stack: string): string {
+    const name = `${project}-${stack}`.replace(/[^A-Za-z0-9_-]/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+    return (name || "llm-platform").slice(0, 100);
+}
+
+/** Control-plane log retention when the args set none. */
+export const DEFAULT_LOG_RETENTION_DAYS = 90;
 
 /**
  * Available Availability Zones only. Without the opt-in filter an account that opted into a
@@ -128,10 +157,23 @@ export class EksCluster extends pulumi.ComponentResource {
             deletionWindowInDays: 30,
         }, parent);
 
+        // The log group EKS writes the control-plane logs into exists before the cluster (ControlPlaneLogs).
+        const clusterName = args.name || eksClusterName(pulumi.getProject(), pulumi.getStack());
+        const protect = args.deletionProtection ?? false;
+        const logs = new ControlPlaneLogs(`${name}-logs`, {
+            clusterName,
+            retentionDays: args.controlPlaneLogRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
+            kmsKey: args.controlPlaneLogKmsKey ?? false,
+            protect,
+        }, parent);
+
         // The clusters there are before this one is registered: a name not among them is created by this run.
         const listedBefore = aws.eks.getClusters({}, parent).then(({ names }) => names);
-        const afterListing = listedBefore.then((): pulumi.Resource[] => [rolePolicy]);
+        const afterListing = listedBefore.then((): pulumi.Resource[] => [rolePolicy, logs.logGroup]);
         this.cluster = new aws.eks.Cluster(`${name}-eks`, {
+            // Named, not auto-named: the log group's name is made of it. A change that replaces the
+            // cluster then fails at its creation (the name is taken) before anything is deleted.
+            name: clusterName,
             version: args.kubernetesVersion,
             roleArn: role.arn,
             vpcConfig: endpointConfig(args, this.privateSubnetIds, args.detectedDeployerCidr),
@@ -152,7 +194,11 @@ export class EksCluster extends pulumi.ComponentResource {
             // after (ignoreChanges keeps the value in the state whoever runs pulumi up next), so that
             // later runs compare adminRoleArns with the creator, not with their own caller.
             tags: { [CREATOR_TAG]: pulumi.output(args.callerArn).apply(creatorTagValue) },
-        }, { parent: this, dependsOn: afterListing, ignoreChanges: [`tags["${CREATOR_TAG}"]`] });
+            // EKS refuses DeleteCluster while this is on (@pulumi/aws 7.48.0 eks/cluster.d.ts), from
+            // any tool; Pulumi's protect makes `pulumi destroy` fail in its preview, before it
+            // deletes what runs in the cluster (README, "The AWS cluster": what destroy does).
+            deletionProtection: protect,
+        }, { parent: this, dependsOn: afterListing, protect, ignoreChanges: [`tags["${CREATOR_TAG}"]`] });
         this.clusterName = this.cluster.name;
         this.existedBefore = pulumi.all([this.cluster.name, listedBefore]).apply(([clusterName, listed]) => listed.includes(clusterName));
         this.nodeSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
@@ -232,6 +278,10 @@ export class EksCluster extends pulumi.ComponentResource {
         }, { parent: this }));
     }
 
+    /**
+     * The VPC this stack creates, with its endpoints (ClusterNetwork), or `existingVpcId` as it is:
+     * its route tables and endpoints are its owner's, so no endpoint is added there.
+     */
     private network(name: string, args: EksClusterArgs): { vpcId: pulumi.Output<string>; privateSubnetIds: pulumi.Output<string>[] } {
         if (args.existingVpcId) {
             return { vpcId: pulumi.output(args.existingVpcId), privateSubnetIds: args.existingSubnetIds.map((id) => pulumi.output(id)) };
@@ -242,6 +292,7 @@ export class EksCluster extends pulumi.ComponentResource {
             availabilityZones: zones.apply((names) => names.slice(0, args.availabilityZones)),
             zoneCount: args.availabilityZones,
             natGateways: args.natGateways,
+            ecrEndpoints: args.ecrEndpoints ?? false,
         }, { parent: this });
     }
 

@@ -15,6 +15,12 @@ export interface LokiObjectStoreArgs {
     readonly retention: string;
     /** Start of the bucket's name (at most 37 characters); S3 appends a unique suffix. See `lokiBucketPrefix`. */
     readonly bucketPrefix: string;
+    /**
+     * The stack's `cluster.deletionProtection`. On: Pulumi's `protect` on the bucket, so that
+     * `pulumi destroy` refuses to start, and S3 keeps refusing to delete it while it holds logs.
+     * Off: `forceDestroy`, so that destroy empties and deletes it with the rest. Defaults to off.
+     */
+    readonly deletionProtection?: boolean;
 }
 
 /** Days S3 keeps an object beyond Loki's retention before its lifecycle rule removes it. */
@@ -90,10 +96,14 @@ export class LokiObjectStore extends pulumi.ComponentResource {
         super("llm-platform:observability:LokiObjectStore", name, {}, opts);
         const parent = { parent: this };
 
+        // Without forceDestroy, S3 refuses to delete a bucket that holds objects (BucketNotEmpty), and
+        // `pulumi destroy` would stop there after deleting the cluster and everything else.
+        const protect = args.deletionProtection ?? false;
         this.bucket = new aws.s3.Bucket(`${name}-bucket`, {
             bucketPrefix: args.bucketPrefix,
+            forceDestroy: !protect,
             tags: { "llm-platform/purpose": "loki-chunks-and-index" },
-        }, parent);
+        }, { parent: this, protect });
         this.bucketName = this.bucket.bucket;
         this.region = pulumi.output(args.region);
         const bucket = this.bucket.bucket;

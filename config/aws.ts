@@ -16,11 +16,22 @@ const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 
 const cidr = z.string().refine((value) => parseCidr(value) !== undefined, "is not an IPv4 CIDR block (like 10.0.0.0/16)");
 
+/**
+ * The retentions CloudWatch Logs accepts (PutRetentionPolicy; @pulumi/aws 7.48.0
+ * cloudwatch/logGroup.d.ts `retentionInDays` lists them), without 0, which never expires.
+ */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+/** An EKS cluster name: letters, digits, `-` and `_`, starting with a letter or digit, at most 100 (EKS CreateCluster). */
+export const EKS_CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
+
 /** Who runs pulumi up: `detect`, or a CIDR block. */
 const deployerCidr = z.string().refine((value) => value === DETECT_DEPLOYER || parseCidr(value) !== undefined,
     `is neither ${DETECT_DEPLOYER} nor an IPv4 CIDR block (like 198.51.100.7/32)`);
 
 export const clusterSchema = z.strictObject({
+    name: z.string().refine((value) => value === "" || EKS_CLUSTER_NAME.test(value),
+        "is not an EKS cluster name (letters, digits, - and _, starting with a letter or digit, at most 100)"),
     kubernetesVersion: z.string().regex(/^1\.\d{2}$/, "is not a Kubernetes minor version (like 1.35)"),
     vpcCidr: cidr,
     availabilityZones: z.int().min(2).max(6),
@@ -33,6 +44,11 @@ export const clusterSchema = z.strictObject({
     deployerCidrs: z.array(deployerCidr),
     deployerSecurityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "is not a security group id (sg-...)")),
     adminRoleArns: z.array(z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, "is not an IAM role ARN")),
+    controlPlaneLogRetentionDays: z.int().refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days),
+        `is not a CloudWatch Logs retention (days: ${LOG_RETENTION_DAYS.join(", ")})`),
+    controlPlaneLogKmsKey: z.boolean(),
+    deletionProtection: z.boolean(),
+    ecrEndpoints: z.boolean(),
     systemPool: z.strictObject({
         instanceTypes: z.array(z.string().regex(INSTANCE, "is not an EC2 instance type (like m6i.large)")).min(1),
         minSize: count(1),

@@ -223,11 +223,11 @@ describe("aws cluster (EksCluster)", () => {
         const CREATOR_TAG = "llm-platform.io/created-by";
 
         /**
-         * The aws layer on a later run: EKS lists the cluster (`llm-eks-0000000` offline, unless `listed`
+         * The aws layer on a later run: EKS lists the cluster (`llm-platform-test`, its name in stack test, unless `listed`
          * says otherwise), and the engine returns its tags with the creator recorded at creation, which
          * ignoreChanges keeps whoever runs pulumi up now (undefined: a cluster created before the tag).
          */
-        async function laterRun(adminRoleArns: string[], creator: string | undefined, listed = ["llm-eks-0000000"]): Promise<{ run: ProgramRun; failures: Error[] }> {
+        async function laterRun(adminRoleArns: string[], creator: string | undefined, listed = ["llm-platform-test"]): Promise<{ run: ProgramRun; failures: Error[] }> {
             const answers = invokeResults as Record<string, InvokeAnswer>;
             const outputs = computedOutputs as Record<string, (args: pulumi.runtime.MockResourceArgs) => Json>;
             const [listClusters, cluster] = [answers["aws:eks/getClusters:getClusters"], outputs["aws:eks/cluster:Cluster"]];
@@ -403,7 +403,7 @@ describe("aws cluster (EksCluster)", () => {
         });
 
         it("exports the cluster name, a secret kubeconfig, the GPU pool and its capacity", () => {
-            assert.strictEqual(dev.outputs.clusterName, "llm-eks-0000000");
+            assert.strictEqual(dev.outputs.clusterName, "llm-platform-dev");
             assert.strictEqual(dev.outputs.kubeconfig, SECRET);
             assert.strictEqual(dev.outputs.gpuPoolName, "gpu-0000000");
             assert.strictEqual(dev.outputs.gpuCapacityAtMax, 2);

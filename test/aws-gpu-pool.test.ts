@@ -79,8 +79,8 @@ function sentOnUpdate(before: Registered, after: Registered): Json {
     return sent;
 }
 
-/** The dev cluster's name in the offline run (tools/offline/fakes.ts names it `<name>-0000000`). */
-const DEV_CLUSTER = "llm-eks-0000000";
+/** The dev cluster's name: `<project>-<stack>` (components/eks-cluster.ts eksClusterName). */
+const DEV_CLUSTER = "llm-platform-dev";
 
 /** EKS's UpdateNodegroupConfig refuses "Minimum capacity N can't be greater than desired size M" (and a desired size above the maximum). */
 function eksAccepts({ minSize, maxSize, desiredSize }: Json): boolean {
@@ -96,7 +96,7 @@ async function scalingUpdate(
     before: { gpuPool?: Json; cluster?: Json }, after: { gpuPool?: Json; cluster?: Json }, live: Record<string, number> = {}, { untagged = false } = {},
 ): Promise<Record<string, Json>> {
     const deployed = await deployDev(before);
-    // The offline fake names a node group `<name>-0000000` (and the cluster `llm-eks-0000000`), and EKS reports the
+    // The offline fake names a node group `<name>-0000000` (the cluster is `llm-platform-dev`), and EKS reports the
     // tags a group was given: none for a group created before ManagedNodeGroup tagged its groups (`untagged`).
     const physical = new Map([...deployed].map(([name, group]) => [`${name}-0000000`, { name, group }]));
     const answers: Record<string, InvokeAnswer> = {
@@ -268,7 +268,7 @@ describe("aws GPU node pool (GpuNodePool)", () => {
             assert.deepStrictEqual([association.namespace, association.serviceAccount], ["kube-system", "cluster-autoscaler"]);
             const policy = JSON.parse(inputs(resource(dev, "aws:iam/rolePolicy:RolePolicy", "gpu-autoscaler-identity-inline")).policy);
             const scale = policy.Statement.find((s: Json) => s.Action.includes("autoscaling:SetDesiredCapacity"));
-            assert.deepStrictEqual(scale.Condition, { StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/llm-eks-0000000": "owned" } });
+            assert.deepStrictEqual(scale.Condition, { StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/llm-platform-dev": "owned" } });
         });
     });
 });

@@ -147,7 +147,7 @@ describe("Loki on S3 (LokiObjectStore)", () => {
             assert.deepStrictEqual(statement.Principal, { Service: "pods.eks.amazonaws.com" });
             assert.deepStrictEqual(statement.Condition.StringEquals, {
                 "aws:SourceAccount": "123456789012",
-                "aws:RequestTag/eks-cluster-name": "llm-eks-0000000", // the offline name of the cluster llm-eks
+                "aws:RequestTag/eks-cluster-name": "llm-platform-prod", // the cluster's name: <project>-<stack>
                 "aws:RequestTag/kubernetes-namespace": MONITORING_NAMESPACE,
                 "aws:RequestTag/kubernetes-service-account": LOKI_SERVICE_ACCOUNT,
             });
@@ -165,7 +165,7 @@ describe("Loki on S3 (LokiObjectStore)", () => {
             assert.deepStrictEqual(values.serviceAccount, { create: true, name: LOKI_SERVICE_ACCOUNT });
             assert.deepStrictEqual([inputs(association).namespace, inputs(association).serviceAccount], [MONITORING_NAMESPACE, values.serviceAccount.name]);
             assert.strictEqual(inputs(association).roleArn, "arn:aws:iam::123456789012:role/loki-identity-role-0000000");
-            assert.strictEqual(inputs(association).clusterName, "llm-eks-0000000");
+            assert.strictEqual(inputs(association).clusterName, "llm-platform-prod");
             const chart = resource(prod, "kubernetes:helm.sh/v4:Chart", "observability-loki");
             assert.ok(chart.dependencies.includes(association.urn), "the agent injects credentials only into pods created after the association");
         });

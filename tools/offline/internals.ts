@@ -15,6 +15,8 @@ export interface RegisterResourceRequest {
     /** URNs of the resources it depends on (explicit dependsOn, expanded, and its inputs'). */
     getDependenciesList(): string[];
     getCustomtimeouts(): { getCreate(): string } | undefined;
+    /** The `protect` option; undefined when not set. */
+    getProtect(): boolean | undefined;
     /** The `transforms` option: callbacks served by the program's callback server. */
     getTransformsList(): { getTarget(): string; getToken(): string }[];
 }
