@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ModelConfig } from "../config";
+import type { ClusterFlavour, ModelConfig } from "../config";
 import { servingNamespace } from "./engines";
 import { interceptedModels } from "./keda-http-add-on";
 import { ModelCallers, NetworkPolicyBody, interceptorPolicy, modelNamespacePolicies } from "./model-server/network-policy";
@@ -49,4 +49,18 @@ export function networkPolicyBodies(args: Pick<NetworkPoliciesArgs, "namespace" 
         ...(intercepted.length > 0 ? [interceptorPolicy(intercepted, args.callers)] : []),
         ...monitoringPolicies(args.callers.kedaNamespace),
     ];
+}
+
+/**
+ * The plan's note for a cluster flavour whose default network plugin does not enforce
+ * NetworkPolicy, where the fences are objects that fence nothing (README, "Security"): minikube
+ * picks the bridge CNI for its default Docker runtime on one node (minikube
+ * pkg/minikube/cni/cni.go chooseDefault). EKS (the VPC CNI with enableNetworkPolicy, lib/eks.ts),
+ * K3s (its embedded kube-router controller) and kind (kindnetd, v0.24.0 on) enforce them; a generic
+ * cluster's plugin is unknown, and the README says what to check.
+ */
+export function networkPolicyNotices(flavour: ClusterFlavour): string[] {
+    return flavour === "minikube"
+        ? ["note: minikube's default CNI (bridge, with the Docker runtime on one node) ignores NetworkPolicies: the fences fence nothing unless it runs kindnet or Calico (minikube start --cni=calico; README, \"Security\")"]
+        : [];
 }

@@ -1,5 +1,10 @@
 import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { kedaChartValues } from "../components/keda";
+import { networkPolicyNotices } from "../components/network-policies";
 import { INTERCEPTOR_POD_LABELS, KEDA_HTTP_CHART, interceptorPodMonitor, kedaHttpChartValues } from "../components/keda-http-add-on";
 import {
     CLUSTER_DNS, DOWNLOAD_POD_LABELS, INTERCEPTOR_ADMIN_PORT, NetworkPolicyBody, POLICY_NAMES, PolicyPeer, SCALER_POD_LABELS,
@@ -11,7 +16,7 @@ import {
 import { namespaceDefaultDeny } from "../policies/rules/network";
 import { evaluatePolicies } from "../tools/offline/policies";
 import type { ProgramRun } from "../tools/offline/run";
-import { configProblems, objects, resourcesOfType, runStack, runStackFile, stackFileConfig } from "./mocks";
+import { PROJECT_DIR, configProblems, objects, resourcesOfType, runStack, runStackFile, stackFileConfig } from "./mocks";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests as the program wrote them
 
@@ -174,6 +179,28 @@ describe("network policies", () => {
             const ingress = peers(policy(run, "llm", POLICY_NAMES.modelIngress(name))).find(({ peer }) => inNamespace(peer, "ingress-nginx"));
             assert.ok(ingress, "the default ingressControllerNamespace is ingress-nginx");
             assert.ok(!policiesOf(run).some((p) => p.metadata.namespace === "keda"), "no interceptor, no fence for it");
+        });
+
+        it("fences the TGI sibling namespace like the stack's own, on TGI's port", async () => {
+            const tgi = { name: "tgi-model", repo: "Qwen/Qwen2.5-0.5B-Instruct", revision: "7ae557604adf67be50417f59c2c2f167def9a775", modelSize: "1Gi", storage: { size: "5Gi" }, engine: "tgi" };
+            const run = await runStack({ target: "local", models: [tgi], clientNamespaces: ["team-a"] });
+            assert.deepStrictEqual(policiesOf(run).filter((p) => p.metadata.namespace.startsWith("llm")).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort(), [
+                "llm-tgi/default-deny", "llm-tgi/model-download-egress", "llm-tgi/tgi-model-ingress",
+                "llm/default-deny", "llm/model-download-egress",
+            ]);
+            assert.deepStrictEqual(peers(policy(run, "llm-tgi", "tgi-model-ingress")).map(({ ports }) => ports), [[8080], [8080]]);
+        });
+
+        it("notes, in the plan, a flavour whose default network plugin ignores the fences", async () => {
+            assert.deepStrictEqual(networkPolicyNotices("minikube").length, 1);
+            for (const flavour of ["eks", "k3s", "kind", "generic"] as const) {
+                assert.deepStrictEqual(networkPolicyNotices(flavour), []);
+            }
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+            const file = path.join(dir, "Pulumi.minikube.yaml");
+            fs.writeFileSync(file, fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.local.yaml"), "utf8").replace("llm-platform:clusterFlavour: k3s", "llm-platform:clusterFlavour: minikube"));
+            const result = spawnSync(process.execPath, [path.join(PROJECT_DIR, "node_modules", ".bin", "tsx"), path.join(PROJECT_DIR, "tools", "plan.ts"), "--stack", "minikube", "--config", file, "--out", dir], { cwd: PROJECT_DIR, encoding: "utf8", timeout: 120_000 });
+            assert.ok(result.stdout.split("\n").includes(networkPolicyNotices("minikube")[0]), result.stdout + result.stderr);
         });
 
         it("refuses a client namespace that is no namespace name, naming the key", async () => {
