@@ -52,6 +52,7 @@ function beforeIssue14(objects: readonly KubernetesObject[]): KubernetesObject[]
         }
         if (object.kind === "Ingress") {
             delete object.spec.tls;
+            object.spec.rules[0].http.paths[0].path = "/";
         }
     }
     return copy.filter((object) => !(object.kind === "Secret" && object.metadata.name.endsWith("-api-key")));
@@ -151,6 +152,16 @@ describe("issue 14: API keys and TLS", function () {
             const ingress = find(objects, "Ingress", "qwen-7b");
             assert.strictEqual(ingress.metadata.annotations["cert-manager.io/cluster-issuer"], "letsencrypt-prod");
             assert.deepStrictEqual(ingress.spec.tls, [{ hosts: [HOST], secretName: "qwen-7b-tls" }]);
+        });
+
+        it("publishes only /v1, the paths vLLM's key guards; the key alone at / would leave POST /invocations open", async () => {
+            const ingress = find(objects, "Ingress", "qwen-7b");
+            assert.deepStrictEqual(ingress.spec.rules[0].http.paths.map((path: Json) => [path.path, path.pathType]), [["/v1", "Prefix"]]);
+            const atRoot = structuredClone(objects) as Json[];
+            find(atRoot, "Ingress", "qwen-7b").spec.rules[0].http.paths[0].path = "/";
+            assert.deepStrictEqual(await ruleMessages(atRoot), [
+                `model-endpoint-protected: Ingress llm/qwen-7b publishes path "/" of Deployment llm/qwen-7b, whose container "server" is vLLM: its key guards only paths under /v1, and POST /invocations generates without it; publish path /v1 (Prefix) only.`,
+            ]);
         });
 
         it("passes both rules, and each fails on the objects the program built before issue 14", async () => {

@@ -82,6 +82,16 @@ export function apiKeySecretMetadata(model: ModelConfig, names: ModelServerNames
 /** cert-manager's ingress-shim issues a certificate for an Ingress with this annotation into each tls[].secretName. */
 export const CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer";
 
+/**
+ * The one path an Ingress publishes: the OpenAI API, which the engines' keys guard. vLLM's key guards
+ * only paths starting with /v1 (vllm/entrypoints/openai/server_utils.py AuthenticationMiddleware), and
+ * vLLM serves generation outside /v1 too: SageMaker's POST /invocations takes chat and completion
+ * requests (INVOCATION_TYPES), unguarded. Published at "/", that would be a keyless way in from the
+ * internet; /metrics and /health would be public as well. A Prefix "/v1" matches /v1 and /v1/... only
+ * (Kubernetes Ingress, path types: element-wise prefix).
+ */
+export const INGRESS_PATH = "/v1";
+
 /** The Secret holding the Ingress's certificate: the configured one, or `<model>-tls` for cert-manager to fill. */
 export function tlsSecretName(model: Pick<ModelConfig, "name" | "ingress">): string {
     return model.ingress.tls.secretName || `${model.name}-tls`;
@@ -112,7 +122,7 @@ export function serverIngress(model: ModelConfig, names: ModelServerNames, backe
             tls: [{ hosts: [host], secretName: tlsSecretName(model) }],
             rules: [{
                 host,
-                http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: backend } }] },
+                http: { paths: [{ path: INGRESS_PATH, pathType: "Prefix", backend: { service: backend } }] },
             }],
         },
     };

@@ -31,6 +31,18 @@ const DEFAULT_INTERCEPTOR_SERVICES = ["keda-add-ons-http-interceptor-proxy"];
  */
 const DEFAULT_KEY_VARIABLES = ["VLLM_API_KEY", "API_KEY"];
 
+/**
+ * vLLM's key guards only paths that start with /v1 (vllm/entrypoints/openai/server_utils.py
+ * AuthenticationMiddleware: "authentication is skipped [when] the request path doesn't start with
+ * /v1"), yet it generates outside them: SageMaker's POST /invocations takes chat and completion
+ * requests. An Ingress path outside /v1 to a vLLM server is a way in without the key.
+ */
+const VLLM_IMAGE = "vllm/vllm-openai";
+
+function underV1(path: string): boolean {
+    return path === "/v1" || path.startsWith("/v1/");
+}
+
 /** ingress-nginx's external and basic/digest authentication (docs: user-guide/nginx-configuration/annotations.md). */
 const NGINX_AUTH_URL = "nginx.ingress.kubernetes.io/auth-url";
 const NGINX_AUTH_TYPE = "nginx.ingress.kubernetes.io/auth-type";
@@ -43,9 +55,10 @@ interface ProtectedConfig extends RuleConfig {
     readonly interceptorServices: readonly string[];
 }
 
-/** One way into the cluster: a host name of an Ingress (or "" for any host) and the Service it sends to. */
+/** One way into the cluster: a host name of an Ingress (or "" for any host), a path prefix and the Service it sends to. */
 interface Backend {
     readonly host: string;
+    readonly path: string;
     readonly service: string;
 }
 
@@ -54,13 +67,13 @@ export function ingressBackends(props: Props): Backend[] {
     const serviceOf = (backend: unknown) => asString(at(backend, "service", "name")) ?? asString(at(backend, "serviceName"));
     const spec = asRecord(props.spec);
     const fallback = serviceOf(spec.defaultBackend) ?? serviceOf(spec.backend);
-    const backends: Backend[] = fallback ? [{ host: "", service: fallback }] : [];
+    const backends: Backend[] = fallback ? [{ host: "", path: "/", service: fallback }] : [];
     for (const rule of asArray(spec.rules).map(asRecord)) {
         const host = asString(rule.host) ?? "";
-        for (const path of asArray(at(rule, "http", "paths"))) {
-            const service = serviceOf(asRecord(path).backend);
+        for (const path of asArray(at(rule, "http", "paths")).map(asRecord)) {
+            const service = serviceOf(path.backend);
             if (service) {
-                backends.push({ host, service });
+                backends.push({ host, path: asString(path.path) ?? "/", service });
             }
         }
     }
@@ -208,7 +221,7 @@ function nginxAuthenticates(props: Props, classes: readonly string[]): boolean {
 
 export const modelEndpointProtected = stackRule<ProtectedConfig>({
     name: "model-endpoint-protected",
-    description: "A model server reachable through an Ingress (its backend Service's pods; through an ExternalName or the KEDA HTTP add-on's interceptor, the routes that take its hosts) requires a key: its engine's key setting from a Secret, or an auth annotation the ingress class honours.",
+    description: "A model server reachable through an Ingress (its backend Service's pods; through an ExternalName or the KEDA HTTP add-on's interceptor, the routes that take its hosts) requires a key: its engine's key setting from a Secret (for vLLM, on Ingress paths under /v1 only, the paths its key guards), or an auth annotation the ingress class honours.",
     enforcementLevel: "mandatory",
     properties: {
         modelServerImages: modelServerImagesSchema,
@@ -233,15 +246,22 @@ export const modelEndpointProtected = stackRule<ProtectedConfig>({
         }
         const namespace = objectNamespace(ingress.props);
         const name = objectName(ingress.props, ingress.name);
-        const reached = new Map<string, Workload>();
+        const reached = new Map<string, { workload: Workload; paths: Set<string> }>();
         for (const backend of ingressBackends(ingress.props)) {
             for (const workload of reach.modelServers(namespace, backend.service, backend.host)) {
-                reached.set(`${workload.kind}/${workload.namespace}/${workload.name}`, workload);
+                const key = `${workload.kind}/${workload.namespace}/${workload.name}`;
+                const entry = reached.get(key) ?? { workload, paths: new Set<string>() };
+                entry.paths.add(backend.path);
+                reached.set(key, entry);
             }
         }
-        for (const workload of reached.values()) {
+        for (const { workload, paths } of reached.values()) {
             for (const ref of servingContainers(workload, config.modelServerImages)) {
                 const source = keySource(ref.container, config.keyVariables);
+                const outside = [...paths].filter((path) => !underV1(path));
+                if (source === "secret" && outside.length > 0 && isEngineImage(asString(ref.container.image), [VLLM_IMAGE])) {
+                    reportViolation(`Ingress ${namespace}/${name} publishes path ${show(outside[0])} of ${workload.kind} ${workload.namespace}/${workload.name}, whose ${describeContainer(ref)} is vLLM: its key guards only paths under /v1, and POST /invocations generates without it; publish path /v1 (Prefix) only.`, ingress.urn);
+                }
                 if (source === "literal") {
                     reportViolation(`Ingress ${namespace}/${name} reaches ${workload.kind} ${workload.namespace}/${workload.name}, whose ${describeContainer(ref)} takes its API key as a literal in the manifest; put the key in a Secret and set it with secretKeyRef.`, ingress.urn);
                 } else if (source === "none") {

@@ -28,7 +28,7 @@ function ingress(backend = "qwen"): Obj {
         spec: {
             ingressClassName: "nginx",
             tls: [{ hosts: ["qwen.example.com"], secretName: "qwen-tls" }],
-            rules: [{ host: "qwen.example.com", http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: backend, port: { name: "http" } } } }] } }],
+            rules: [{ host: "qwen.example.com", http: { paths: [{ path: "/v1", pathType: "Prefix", backend: { service: { name: backend, port: { name: "http" } } } }] } }],
         },
     };
 }
@@ -100,6 +100,25 @@ describe("model-endpoint-protected", () => {
             assert.match(messages[0], LITERAL);
             assert.ok(!messages[0].includes(LITERAL_KEY));
         }
+    });
+
+    it("fails a keyed vLLM server published outside /v1, the only paths its key guards", async () => {
+        for (const path of ["/", "/invocations", "/v10"]) {
+            const messages = await protectedMessages([keyedServer(), service(), mutated(ingress(), (o) => { o.spec.rules[0].http.paths[0].path = path; })]);
+            assert.deepStrictEqual(messages, [`Ingress llm/qwen publishes path ${JSON.stringify(path)} of Deployment llm/qwen, whose container "vllm" is vLLM: its key guards only paths under /v1, and POST /invocations generates without it; publish path /v1 (Prefix) only.`]);
+        }
+        const defaultBackend = mutated(ingress(), (o) => { o.spec.defaultBackend = { service: { name: "qwen", port: { name: "http" } } }; });
+        assert.strictEqual((await protectedMessages([keyedServer(), service(), defaultBackend])).length, 1);
+        const subPath = mutated(ingress(), (o) => { o.spec.rules[0].http.paths[0].path = "/v1/chat"; });
+        assert.deepStrictEqual(await protectedMessages([keyedServer(), service(), subPath]), []);
+    });
+
+    it("leaves TGI's paths to its own key, which guards its generation routes wherever they are", async () => {
+        const tgi = mutated(modelServer(), (o) => {
+            mainContainer(o).image = "ghcr.io/huggingface/text-generation-inference:3.3.2";
+            mainContainer(o).env.push({ name: "API_KEY", valueFrom: { secretKeyRef: { name: "qwen-api-key", key: "key" } } });
+        });
+        assert.deepStrictEqual(await protectedMessages([tgi, service(), mutated(ingress(), (o) => { o.spec.rules[0].http.paths[0].path = "/"; })]), []);
     });
 
     it("passes --api-key $(VAR) with VAR from a Secret, and TGI's API_KEY", async () => {
