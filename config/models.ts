@@ -28,8 +28,9 @@ export type ApiKeyMode = (typeof API_KEY_MODES)[number];
  * Engines with a bearer-key check of their own, and the environment variable that sets it:
  * vLLM (`VLLM_API_KEY`, or `--api-key`; vllm/entrypoints/serve/middleware/register.py takes
  * `args.api_key or [envs.VLLM_API_KEY]`) and TGI 3.3.2 (the launcher's `--api-key`, clap `env`:
- * `API_KEY`, handed to the router: launcher/src/main.rs). Ollama has none: its server reads no key
- * setting (envconfig/config.go) and checks no Authorization header, so it cannot require one.
+ * `API_KEY`, handed to the router: launcher/src/main.rs). Ollama has none: it reads no key setting
+ * (envconfig/config.go), and its routes pass only CORS and a Host check for loopback listeners
+ * (server/routes.go GenerateRoutes, allowedHostsMiddleware), so it cannot require one.
  */
 export const API_KEY_ENV: Readonly<Record<Engine, string | undefined>> = { vllm: "VLLM_API_KEY", tgi: "API_KEY", ollama: undefined };
 
