@@ -89,6 +89,34 @@ export function maxGracefulTerminationSeconds(podGraceSeconds: number): number {
     return Math.max(DEFAULT_MAX_GRACEFUL_TERMINATION_SECONDS, Math.ceil(podGraceSeconds));
 }
 
+/**
+ * Node labels that differ between node groups that are otherwise alike, which the autoscaler
+ * must ignore to balance them. It compares every label of two groups' nodes except its basic
+ * and AWS sets (cluster-autoscaler/processors/nodegroupset/compare_nodegroups.go
+ * BasicIgnoredLabels: hostname and zone; aws_nodegroups.go CreateAwsNodeInfoComparator:
+ * `eks.amazonaws.com/nodegroup`, `topology.ebs.csi.aws.com/zone`, `topology.k8s.aws/zone-id`,
+ * among others, at cluster-autoscaler-1.34.5 and -1.35.2). EKS also labels each managed node
+ * with its group's launch template and AMI (EKS User Guide, "Managed node update behavior":
+ * `eks.amazonaws.com/sourceLaunchTemplateId`, `sourceLaunchTemplateVersion`, `nodegroup-image`),
+ * and each ManagedNodeGroup has its own launch template, so without these the zonal system
+ * groups would never count as similar.
+ */
+export const BALANCING_IGNORED_LABELS = [
+    "eks.amazonaws.com/sourceLaunchTemplateId",
+    "eks.amazonaws.com/sourceLaunchTemplateVersion",
+    "eks.amazonaws.com/nodegroup-image",
+] as const;
+
+/**
+ * `--balancing-ignore-label` once per label (a repeatable flag: config/flags/flags.go
+ * multiStringFlag). The chart renders each extraArgs key up to its first `_` as the flag name
+ * (charts/cluster-autoscaler/templates/deployment.yaml, `mustRegexFind "^[^_]+"`, at chart
+ * 9.53.0 and 9.59.0; its values.yaml shows `balancing-ignore-label_1`), so the keys are numbered.
+ */
+export function balancingIgnoreLabelArgs(): Record<string, string> {
+    return Object.fromEntries(BALANCING_IGNORED_LABELS.map((label, index) => [`balancing-ignore-label_${index + 1}`, label]));
+}
+
 /** Values of the cluster-autoscaler chart (keys from its values.yaml at the pinned version). */
 export function clusterAutoscalerValues(input: AutoscalerValuesInput) {
     return {
@@ -102,7 +130,9 @@ export function clusterAutoscalerValues(input: AutoscalerValuesInput) {
         extraArgs: {
             "scale-down-unneeded-time": input.scaleDownUnneededTime,
             expander: "least-waste",
+            // The system node groups, one per zone (components/eks-cluster.ts), grow evenly.
             "balance-similar-node-groups": true,
+            ...balancingIgnoreLabelArgs(),
             // Model servers mount /dev/shm as a memory emptyDir; by default that pins their node forever.
             "skip-nodes-with-local-storage": false,
             // A string: the chart renders `--<key>={{ $value }}`, and a large number reaching it as a float would print as 1e+06.

@@ -4,8 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { CREATOR_TAG, ClusterCreator, creatorTagValue } from "../config/aws";
 import { managedPolicyArn, serviceTrustPolicy } from "../lib/aws-iam";
 import {
-    ADDONS, ADDON_NAMESPACE, AddonSpec, CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOGS, accessPolicyArn, cidrClass,
-    efsStorageClass, endpointConfig, gp3StorageClass, kubeconfig,
+    ADDONS, ADDON_NAMESPACE, AddonSpec, CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOGS, accessPolicyArn, addonConfigurationValues, addonVersion,
+    cidrClass, efsStorageClass, endpointConfig, gp3StorageClass, kubeconfig,
 } from "../lib/eks";
 import { ClusterNetwork } from "./cluster-network";
 import { ControlPlaneLogs } from "./control-plane-logs";
@@ -49,7 +49,7 @@ export interface EksClusterArgs {
      * when it is not known); the access entries wait for it. Defaults to no check.
      */
     readonly checkAdminRoles?: (creator: ClusterCreator | undefined) => void;
-    /** The on-demand node group for platform pods. */
+    /** The on-demand node groups for platform pods, one per zone: sizes are per zone (`systemNodeGroups`). */
     readonly systemPool: { readonly instanceTypes: readonly string[]; readonly minSize: number; readonly maxSize: number; readonly diskSizeGiB: number };
     /** Days the control-plane log group keeps events (a CloudWatch Logs retention). Defaults to 90. */
     readonly controlPlaneLogRetentionDays?: number;
@@ -111,7 +111,7 @@ export const SYSTEM_POOL_LABEL = { "llm-platform.io/pool": "system" } as const;
 /**
  * An EKS cluster built from plain AWS resources: network, control plane (private endpoint,
  * KMS-encrypted secrets, all control-plane logs, API access entries), add-ons with Pod
- * Identity roles, EFS and gp3 storage classes, a system node group, and a Kubernetes
+ * Identity roles, EFS and gp3 storage classes, a system node group per zone, and a Kubernetes
  * provider that authenticates with `aws eks get-token`.
  */
 export class EksCluster extends pulumi.ComponentResource {
@@ -131,7 +131,8 @@ export class EksCluster extends pulumi.ComponentResource {
     /** The cluster security group, which EKS attaches to every managed node. */
     public readonly nodeSecurityGroupId: pulumi.Output<string>;
     public readonly secretsKey: aws.kms.Key;
-    public readonly systemNodes: ManagedNodeGroup;
+    /** The system node groups, one per zone, in the order of the private subnets. */
+    public readonly systemNodes: ManagedNodeGroup[];
     public readonly efsFileSystemId: pulumi.Output<string>;
     public readonly efsStorageClassName: pulumi.Output<string>;
     /** What a node group must wait for: networking and credentials on its nodes. */
@@ -218,21 +219,12 @@ export class EksCluster extends pulumi.ComponentResource {
             }, { parent: this, dependsOn: [entry] });
         });
 
-        this.nodePrerequisites = ADDONS.filter((addon) => addon.beforeNodes).map((addon) => this.addon(name, addon, []));
-        this.systemNodes = new ManagedNodeGroup(`${name}-system`, {
-            clusterName: this.clusterName,
-            clusterExisted: this.existedBefore,
-            subnetIds: this.privateSubnetIds,
-            amiType: "AL2023_x86_64_STANDARD",
-            instanceTypes: args.systemPool.instanceTypes,
-            capacityType: "ON_DEMAND", // platform pods should not vanish with a spot reclaim
-            minSize: args.systemPool.minSize,
-            maxSize: args.systemPool.maxSize,
-            diskSizeGiB: args.systemPool.diskSizeGiB,
-            labels: SYSTEM_POOL_LABEL,
-            nodeDependsOn: this.nodePrerequisites,
-        }, parent);
-        const workloadAddons = ADDONS.filter((addon) => !addon.beforeNodes).map((addon) => this.addon(name, addon, [this.systemNodes]));
+        // Upgrade order (a kubernetesVersion bump): the control plane, then the add-ons (each names
+        // the cluster), then the node groups (they wait for the node add-ons). CoreDNS and the CSI
+        // drivers need running nodes to become ACTIVE, so they follow the system nodes.
+        this.nodePrerequisites = ADDONS.filter((addon) => addon.beforeNodes).map((addon) => this.addon(name, addon, args.kubernetesVersion, []));
+        this.systemNodes = this.systemNodeGroups(name, args);
+        const workloadAddons = ADDONS.filter((addon) => !addon.beforeNodes).map((addon) => this.addon(name, addon, args.kubernetesVersion, this.systemNodes));
 
         const files = new ModelFileSystem(`${name}-models`, {
             vpcId: this.vpcId, subnetIds: this.privateSubnetIds, clientSecurityGroupId: this.nodeSecurityGroupId,
@@ -243,7 +235,7 @@ export class EksCluster extends pulumi.ComponentResource {
             .apply(([clusterName, endpoint, ca, region]) => kubeconfig({ clusterName, endpoint, certificateAuthorityData: ca.data ?? "", region })));
         // Everything deployed through this provider waits for nodes and the CSI drivers.
         // ... and, from inside the VPC, for the rules that let this machine reach the API server.
-        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [this.systemNodes, ...workloadAddons, ...apiAccess] });
+        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [...this.systemNodes, ...workloadAddons, ...apiAccess] });
 
         const efsClass = new k8s.storage.v1.StorageClass(`${name}-efs`, efsStorageClass(files.fileSystemId), { parent: this, provider: this.provider });
         this.efsStorageClassName = efsClass.metadata.name;
@@ -296,7 +288,41 @@ export class EksCluster extends pulumi.ComponentResource {
         }, { parent: this });
     }
 
-    private addon(name: string, spec: AddonSpec, dependsOn: pulumi.Resource[]): aws.eks.Addon {
+    /**
+     * One on-demand system node group per zone (per private subnet), sized `systemPool` each, so
+     * that the Cluster Autoscaler can add a node in the zone a pending pod's volume lives in:
+     * Prometheus, Alertmanager and Loki keep gp3 volumes, which are zonal, and a group over
+     * several zones lets the autoscaler pick the group, never the zone (EKS User Guide, "Managed
+     * node groups": node groups backed by EBS volumes should each be scoped to one Availability
+     * Zone; kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md, "Common Notes
+     * and Gotchas": "an ASG-per-AZ while enabling --balance-similar-node-groups"). The autoscaler
+     * balances the groups on scale-up (components/cluster-autoscaler.ts). A lost node's
+     * replacement starts in its own zone too, where a multi-zone group may start it anywhere.
+     */
+    private systemNodeGroups(name: string, args: EksClusterArgs): ManagedNodeGroup[] {
+        return this.privateSubnetIds.map((subnetId, zone) => new ManagedNodeGroup(`${name}-system-${zone}`, {
+            clusterName: this.clusterName,
+            clusterExisted: this.existedBefore,
+            kubernetesVersion: args.kubernetesVersion,
+            subnetIds: [subnetId],
+            amiType: "AL2023_x86_64_STANDARD",
+            instanceTypes: args.systemPool.instanceTypes,
+            capacityType: "ON_DEMAND", // platform pods should not vanish with a spot reclaim
+            minSize: args.systemPool.minSize,
+            maxSize: args.systemPool.maxSize,
+            diskSizeGiB: args.systemPool.diskSizeGiB,
+            labels: SYSTEM_POOL_LABEL,
+            nodeDependsOn: this.nodePrerequisites,
+        }, { parent: this }));
+    }
+
+    /**
+     * An EKS add-on at the version pinned for the cluster's minor (lib/eks.ts ADDON_VERSIONS): it
+     * names the cluster, so it waits for the control plane, and a kubernetesVersion bump updates
+     * it after the control plane. `dependsOn`: what else it waits for (nodes, for the add-ons
+     * that run as Deployments).
+     */
+    private addon(name: string, spec: AddonSpec, kubernetesVersion: string, dependsOn: pulumi.Resource[]): aws.eks.Addon {
         const identity = spec.identity && new PodIdentityRole(`${name}-${spec.name}`, {
             clusterName: this.clusterName,
             namespace: ADDON_NAMESPACE,
@@ -306,6 +332,8 @@ export class EksCluster extends pulumi.ComponentResource {
         return new aws.eks.Addon(`${name}-${spec.name}`, {
             clusterName: this.clusterName,
             addonName: spec.name,
+            addonVersion: addonVersion(kubernetesVersion, spec.name),
+            configurationValues: addonConfigurationValues(spec),
             resolveConflictsOnCreate: "OVERWRITE",
             resolveConflictsOnUpdate: "PRESERVE",
             podIdentityAssociations: identity && spec.identity

@@ -18,6 +18,14 @@ export interface ManagedNodeGroupArgs {
      * deploy, its preview and a replacement, when the cluster has no node group to read yet.
      */
     readonly clusterExisted: pulumi.Input<boolean>;
+    /**
+     * The cluster's Kubernetes minor, like "1.35": the kubelet's, and so the AMI's, version. Set
+     * rather than left to EKS, which takes the cluster's version when it creates the group and
+     * never moves it: a kubernetesVersion bump then updates the nodes too, rolling them onto the
+     * new minor's AMI (EKS User Guide, "Update a managed node group"), after the control plane and
+     * the node add-ons, which the group waits for (its cluster name, `nodeDependsOn`).
+     */
+    readonly kubernetesVersion: string;
     /** Private subnets the nodes launch in. */
     readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
     /** The EKS AMI type, e.g. `AL2023_x86_64_STANDARD` or `AL2023_x86_64_NVIDIA`. */
@@ -139,6 +147,7 @@ export class ManagedNodeGroup extends pulumi.ComponentResource {
         this.nodeGroup = new aws.eks.NodeGroup(name, {
             clusterName: args.clusterName,
             nodeRoleArn: this.role.arn,
+            version: args.kubernetesVersion,
             subnetIds: args.subnetIds,
             amiType: args.amiType,
             instanceTypes: [...args.instanceTypes],

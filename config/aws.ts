@@ -75,6 +75,8 @@ export type GpuPoolConfig = z.output<typeof gpuPoolSchema>;
  * The Kubernetes minors this repository has a pinned Cluster Autoscaler release for
  * (components/cluster-autoscaler.ts); the autoscaler's minor must match the cluster's.
  * Only minors in EKS standard support: the cluster's upgrade policy is STANDARD.
+ * lib/eks.ts ADDON_VERSIONS pins the EKS add-ons for the same minors (test/aws-upgrades.test.ts
+ * keeps the two tables in step), so this check refuses a minor without add-on versions too.
  */
 export const AUTOSCALER_MINORS = ["1.34", "1.35"] as const;
 

@@ -101,26 +101,107 @@ export function endpointConfig<T, C>(access: EndpointAccess, subnetIds: T, detec
 
 /** An EKS add-on and, where it calls AWS APIs, the service account and AWS managed policies of its Pod Identity role. */
 export interface AddonSpec {
-    readonly name: string;
+    readonly name: AddonName;
     /** Installed before any node joins (node networking and credentials); the rest need running nodes. */
     readonly beforeNodes: boolean;
     readonly identity?: { readonly serviceAccount: string; readonly policies: readonly string[] };
+    /** The add-on's configuration (`aws eks describe-addon-configuration` lists the keys), sent as JSON. Defaults to none. */
+    readonly configuration?: Readonly<Record<string, string>>;
 }
+
+export type AddonName = "vpc-cni" | "kube-proxy" | "eks-pod-identity-agent" | "coredns" | "aws-ebs-csi-driver" | "aws-efs-csi-driver";
 
 /**
  * The add-ons, with service accounts and policies from each add-on's
- * `describe-addon-configuration` (EKS User Guide, "IAM roles for Amazon EKS add-ons").
- * Versions are left to EKS: it installs the default version for the cluster's Kubernetes
- * version, and keeps it until changed here.
+ * `describe-addon-configuration` (EKS User Guide, "IAM roles for Amazon EKS add-ons"), and
+ * their versions per Kubernetes minor in ADDON_VERSIONS.
+ *
+ * The VPC CNI enforces the platform's NetworkPolicy objects (README, "Security"): its network policy
+ * agent is off unless `enableNetworkPolicy` is the string "true" (aws/amazon-vpc-cni-k8s
+ * charts/aws-vpc-cni/values.yaml `enableNetworkPolicy: "false"`, at v1.21.1 and v1.23.0, which
+ * templates/configmap.yaml and daemonset.yaml pass to the controller and the agent; EKS User
+ * Guide, "Restrict Pod network traffic with Kubernetes network policies":
+ * `--configuration-values '{"enableNetworkPolicy": "true"}'`): a string, as the chart's value is,
+ * not a JSON boolean.
  */
 export const ADDONS: readonly AddonSpec[] = [
-    { name: "vpc-cni", beforeNodes: true, identity: { serviceAccount: "aws-node", policies: ["AmazonEKS_CNI_Policy"] } },
+    {
+        name: "vpc-cni", beforeNodes: true, identity: { serviceAccount: "aws-node", policies: ["AmazonEKS_CNI_Policy"] },
+        configuration: { enableNetworkPolicy: "true" },
+    },
     { name: "kube-proxy", beforeNodes: true },
     { name: "eks-pod-identity-agent", beforeNodes: true },
     { name: "coredns", beforeNodes: false },
     { name: "aws-ebs-csi-driver", beforeNodes: false, identity: { serviceAccount: "ebs-csi-controller-sa", policies: ["service-role/AmazonEBSCSIDriverPolicy"] } },
     { name: "aws-efs-csi-driver", beforeNodes: false, identity: { serviceAccount: "efs-csi-controller-sa", policies: ["service-role/AmazonEFSCSIDriverPolicy"] } },
 ];
+
+/**
+ * Each add-on's version per Kubernetes minor, pinned: left unset, EKS installs the default
+ * version of the cluster's minor at creation and never moves it, so raising
+ * `cluster.kubernetesVersion` would leave kube-proxy and CoreDNS on the old minor. The keys are
+ * the minors components/cluster-autoscaler.ts AUTOSCALER_RELEASES pins (config/aws.ts
+ * AUTOSCALER_MINORS); a minor missing here is a config error.
+ *
+ * Versions are EKS add-on versions, `-eksbuild.N` included (EKS refuses a version it does not
+ * offer for the cluster's minor: check with
+ * `aws eks describe-addon-versions --kubernetes-version <minor> --addon-name <name>`). Sources,
+ * as stored on 2026-11-27:
+ * - kube-proxy and CoreDNS: the EKS User Guide's tables of the latest add-on version per
+ *   Kubernetes version ("Manage kube-proxy in Amazon EKS clusters", "Manage CoreDNS for DNS in
+ *   Amazon EKS clusters", latest/ug/networking/managing-kube-proxy and managing-coredns).
+ *   kube-proxy follows the minor (it must not be newer than the API server: Kubernetes "Version
+ *   Skew Policy"), CoreDNS changes between them.
+ * - vpc-cni v1.21.1-eksbuild.8: `eksctl utils describe-addon-versions` output for 1.33 in
+ *   ministryofjustice/cloud-platform-infrastructure pull request #4638 (2026-05-19), and
+ *   `describe-addon-versions --kubernetes-version 1.35` as a terraform-aws-eks configuration
+ *   records it; the User Guide's VPC CNI table gives every minor the same version. The CNI
+ *   should move one minor at a time (User Guide, "Update the Amazon VPC CNI").
+ * - eks-pod-identity-agent v1.3.10-eksbuild.3: the same 1.35 `describe-addon-versions` record.
+ * - aws-ebs-csi-driver v1.66.0-eksbuild.1 and aws-efs-csi-driver v3.4.2-eksbuild.1:
+ *   mitodl/ol-infrastructure pull request #5959 (2026-09-21), the default and newest versions
+ *   EKS offered then; both drivers' add-on versions span the supported minors.
+ */
+export const ADDON_VERSIONS: Readonly<Record<string, Readonly<Record<AddonName, string>>>> = {
+    "1.34": {
+        "vpc-cni": "v1.21.1-eksbuild.8",
+        "kube-proxy": "v1.34.6-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
+        coredns: "v1.13.2-eksbuild.7",
+        "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
+        "aws-efs-csi-driver": "v3.4.2-eksbuild.1",
+    },
+    "1.35": {
+        "vpc-cni": "v1.21.1-eksbuild.8",
+        "kube-proxy": "v1.35.3-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
+        coredns: "v1.14.2-eksbuild.4",
+        "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
+        "aws-efs-csi-driver": "v3.4.2-eksbuild.1",
+    },
+};
+
+/** The pinned version of an add-on for a Kubernetes minor; throws for a minor the table lacks (config.ts refuses it first). */
+export function addonVersion(kubernetesVersion: string, addon: AddonName): string {
+    const versions = Object.prototype.hasOwnProperty.call(ADDON_VERSIONS, kubernetesVersion) ? ADDON_VERSIONS[kubernetesVersion] : undefined;
+    if (!versions) {
+        throw new Error(`no pinned EKS add-on versions for Kubernetes ${kubernetesVersion}`);
+    }
+    return versions[addon];
+}
+
+/** What the EKS API takes as an add-on's configurationValues: its configuration as JSON, or nothing. */
+export function addonConfigurationValues(spec: AddonSpec): string | undefined {
+    return spec.configuration ? JSON.stringify(spec.configuration) : undefined;
+}
+
+/**
+ * Zones the cluster's nodes span: one private subnet per zone, the stack's own
+ * (`availabilityZones`) or `existingSubnetIds`. Each zone gets its own system node group.
+ */
+export function clusterZoneCount(cluster: { readonly existingVpcId: string; readonly existingSubnetIds: readonly string[]; readonly availabilityZones: number }): number {
+    return cluster.existingVpcId ? cluster.existingSubnetIds.length : cluster.availabilityZones;
+}
 
 /** Add-on service accounts live in kube-system. */
 export const ADDON_NAMESPACE = "kube-system";

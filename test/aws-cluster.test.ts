@@ -357,7 +357,7 @@ describe("aws cluster (EksCluster)", () => {
 
         it("gives the system nodes no CNI policy (the VPC CNI has its own role)", () => {
             const policies = resourcesOfType(dev, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-                .filter((a) => a.parentUrn && nameOfUrn(a.parentUrn) === "llm-system").map((a) => inputs(a).policyArn).sort();
+                .filter((a) => a.parentUrn && nameOfUrn(a.parentUrn) === "llm-system-0").map((a) => inputs(a).policyArn).sort();
             assert.deepStrictEqual(policies, ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly", "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"]);
         });
     });
@@ -380,8 +380,8 @@ describe("aws cluster (EksCluster)", () => {
         });
 
         it("runs a small untainted on-demand system node group", () => {
-            const system = inputs(resource(dev, "aws:eks/nodeGroup:NodeGroup", "llm-system"));
-            assert.deepStrictEqual([system.capacityType, system.instanceTypes, system.scalingConfig.minSize, system.scalingConfig.maxSize], ["ON_DEMAND", ["m6i.large"], 2, 3]);
+            const system = inputs(resource(dev, "aws:eks/nodeGroup:NodeGroup", "llm-system-0"));
+            assert.deepStrictEqual([system.capacityType, system.instanceTypes, system.scalingConfig.minSize, system.scalingConfig.maxSize], ["ON_DEMAND", ["m6i.large"], 1, 2]);
             assert.deepStrictEqual(system.taints, []);
         });
     });

@@ -19,7 +19,7 @@ describe("aws config: mistakes of the cluster and GPU pool layers", () => {
     it("accepts the defaults, and fills the new fields from Pulumi.yaml", async () => {
         const config = await loadConfigWith(aws({}));
         assert.ok(!(config instanceof Error), String(config));
-        assert.deepStrictEqual(config.aws?.cluster.systemPool, { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 3, diskSizeGiB: 50 });
+        assert.deepStrictEqual(config.aws?.cluster.systemPool, { instanceTypes: ["m6i.large"], minSize: 1, maxSize: 2, diskSizeGiB: 50 });
         assert.strictEqual(config.aws?.gpuPool.scaleDownUnneededTime, "10m");
         assert.deepStrictEqual([config.aws?.cluster.deployerCidrs, config.aws?.cluster.deployerSecurityGroupIds], [["detect"], []]);
     });

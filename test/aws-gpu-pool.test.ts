@@ -1,13 +1,16 @@
 import * as assert from "assert";
-import { AUTOSCALER_RELEASES, autoscalerRelease } from "../components/cluster-autoscaler";
-import { GPU_TAINT, nodeTemplateTags } from "../components/gpu-node-pool";
+import { AUTOSCALER_RELEASES, BALANCING_IGNORED_LABELS, autoscalerRelease } from "../components/cluster-autoscaler";
+import { EksCluster } from "../components/eks-cluster";
+import {
+    ACCELERATOR_LABEL, GPU_TAINT, acceleratorType, gpuNodeLabels, legacyTemplateTagNames, nodeTemplateTags, templateTagResourceName,
+} from "../components/gpu-node-pool";
 import { NODE_GROUP_TAG, launchTemplateArgs, ownsNodeGroup } from "../components/managed-node-group";
 import { AUTOSCALER_MINORS } from "../config/aws";
 import { invokeResults } from "../tools/offline/fakes";
 import { settings } from "../tools/offline/internals";
 import { ProgramRun, RecordedResource, loadProgram, runUnderMocks } from "../tools/offline/run";
 import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
-import { PROJECT_DIR, resource, resourcesOfType, runStackFile } from "./mocks";
+import { PROJECT_DIR, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const inputs = (found: RecordedResource): Json => found.inputs as Json;
@@ -160,7 +163,9 @@ describe("aws GPU node pool (GpuNodePool)", () => {
         it("starts each group at its minimum while the cluster does not exist yet, rather than failing to list its groups", async () => {
             const groups = await deployDev({ gpuPool: { minSize: 1 } });
             assert.deepStrictEqual(groups.get("gpu")?.inputs.scalingConfig, { minSize: 1, maxSize: 2, desiredSize: 1 });
-            assert.deepStrictEqual(groups.get("llm-system")?.inputs.scalingConfig, { minSize: 2, maxSize: 3, desiredSize: 2 });
+            for (const zone of ["llm-system-0", "llm-system-1"]) {
+                assert.deepStrictEqual(groups.get(zone)?.inputs.scalingConfig, { minSize: 1, maxSize: 2, desiredSize: 1 }, zone);
+            }
         });
 
         it("does the same for the new cluster of an update that replaces it (the old one is listed, the new name is not)", async () => {
@@ -172,24 +177,25 @@ describe("aws GPU node pool (GpuNodePool)", () => {
     describe("raising minSize on a deployed stack", function () {
         this.timeout(120_000);
 
-        it("sends a desired size EKS accepts: 0 to 1 on dev's GPU pool, 2 to 3 on the system pool", async () => {
-            const sent = await scalingUpdate({}, { gpuPool: { minSize: 1 }, cluster: { systemPool: { minSize: 3, maxSize: 3 } } });
+        it("sends a desired size EKS accepts: 0 to 1 on dev's GPU pool, 1 to 2 on each zone's system group", async () => {
+            const sent = await scalingUpdate({}, { gpuPool: { minSize: 1 }, cluster: { systemPool: { minSize: 2, maxSize: 2 } } });
             assert.deepStrictEqual(sent.gpu, { minSize: 1, maxSize: 2, desiredSize: 1 });
-            assert.deepStrictEqual(sent["llm-system"], { minSize: 3, maxSize: 3, desiredSize: 3 });
-            assert.ok(eksAccepts(sent.gpu) && eksAccepts(sent["llm-system"]));
+            assert.deepStrictEqual([sent["llm-system-0"], sent["llm-system-1"]], [{ minSize: 2, maxSize: 2, desiredSize: 2 }, { minSize: 2, maxSize: 2, desiredSize: 2 }]);
+            assert.ok(eksAccepts(sent.gpu) && eksAccepts(sent["llm-system-0"]) && eksAccepts(sent["llm-system-1"]));
         });
 
         it("leaves the autoscaler's size alone where it is within the new bounds", async () => {
-            const sent = await scalingUpdate({}, { gpuPool: { minSize: 1 } }, { gpu: 2, "llm-system": 3 });
+            const sent = await scalingUpdate({}, { gpuPool: { minSize: 1 } }, { gpu: 2, "llm-system-1": 2 });
             assert.deepStrictEqual(sent.gpu, { minSize: 1, maxSize: 2, desiredSize: 2 });
-            assert.deepStrictEqual(sent["llm-system"], { minSize: 2, maxSize: 3, desiredSize: 3 });
+            assert.deepStrictEqual(sent["llm-system-0"], { minSize: 1, maxSize: 2, desiredSize: 1 });
+            assert.deepStrictEqual(sent["llm-system-1"], { minSize: 1, maxSize: 2, desiredSize: 2 }, "each zone's group keeps its own size");
         });
 
         // A stack deployed before ManagedNodeGroup tagged its groups: the groups EKS reports have no tags.
         it("keeps the size of a group created before the tag, found by its auto-generated name (no scale-down to minSize)", async () => {
-            const sent = await scalingUpdate({}, {}, { gpu: 2, "llm-system": 3 }, { untagged: true });
+            const sent = await scalingUpdate({}, {}, { gpu: 2, "llm-system-0": 2 }, { untagged: true });
             assert.deepStrictEqual(sent.gpu, { minSize: 0, maxSize: 2, desiredSize: 2 });
-            assert.deepStrictEqual(sent["llm-system"], { minSize: 2, maxSize: 3, desiredSize: 3 });
+            assert.deepStrictEqual(sent["llm-system-0"], { minSize: 1, maxSize: 2, desiredSize: 2 });
         });
 
         it("claims an untagged group only by the name Pulumi generates for it (<name>-<7 hex>), and a tagged one only by its tag", () => {
@@ -199,11 +205,93 @@ describe("aws GPU node pool (GpuNodePool)", () => {
             assert.ok(!ownsNodeGroup("gpu", "gpu-1a2b3c4", { [NODE_GROUP_TAG]: "gpu-spot" }), "tagged as another component's");
             assert.ok(!ownsNodeGroup("gpu", "gpu-manual", undefined), "named by hand");
             assert.ok(!ownsNodeGroup("llm-system", "gpu-1a2b3c4", {}));
+            assert.ok(!ownsNodeGroup("llm-system-0", "llm-system-1a2b3c4", {}), "the zonal groups never claim the single group of before (Pulumi deletes it)");
+            assert.ok(!ownsNodeGroup("llm-system-1", "llm-system-10-1a2b3c4", {}));
         });
 
         it("brings the size down to a lowered maxSize", async () => {
             const sent = await scalingUpdate({ gpuPool: { maxSize: 4 } }, { gpuPool: { maxSize: 2 } }, { gpu: 4 });
             assert.deepStrictEqual(sent.gpu, { minSize: 0, maxSize: 2, desiredSize: 2 });
+        });
+    });
+
+    describe("the GPU type label: scale-out without overshoot", () => {
+        const TEMPLATE_LABEL = `k8s.io/cluster-autoscaler/node-template/label/${ACCELERATOR_LABEL}`;
+
+        it("labels a pool of one GPU model with it, and tags its ASG with the matching node-template label (prod: A10G)", () => {
+            assert.strictEqual(inputs(resource(prod, "aws:eks/nodeGroup:NodeGroup", "gpu")).labels[ACCELERATOR_LABEL], "nvidia-a10g");
+            const tags = resourcesOfType(prod, "aws:autoscaling/tag:Tag").map(inputs).filter((t) => t.tag.key === TEMPLATE_LABEL);
+            assert.deepStrictEqual(tags.map((t) => [t.tag.value, t.autoscalingGroupName]), [["nvidia-a10g", "eks-gpu-0000000-asg"]]);
+        });
+
+        it("names the GPU from the instance facts, as the autoscaler's AWS provider spells its known types", () => {
+            assert.strictEqual(ACCELERATOR_LABEL, "k8s.amazonaws.com/accelerator");
+            assert.strictEqual(acceleratorType(["g6.xlarge", "g6.12xlarge", "gr6.4xlarge"]), "nvidia-l4");
+            assert.strictEqual(acceleratorType(["g5.xlarge"]), "nvidia-a10g");
+            assert.strictEqual(acceleratorType(["g6e.xlarge"]), "nvidia-l40s");
+            assert.strictEqual(acceleratorType(["g4dn.xlarge"]), "nvidia-tesla-t4");
+            assert.strictEqual(acceleratorType(["p4d.24xlarge", "p4de.24xlarge"]), "nvidia-tesla-a100", "40 and 80 GB: one model");
+            assert.strictEqual(acceleratorType(["p5.48xlarge"]), "nvidia-h100");
+        });
+
+        it("leaves a pool of mixed GPU models, or of a type without facts, unlabelled rather than half wrong (dev: L4 or A10G)", () => {
+            assert.strictEqual(acceleratorType(["g6.xlarge", "g5.xlarge"]), undefined);
+            assert.strictEqual(acceleratorType(["g6.xlarge", "p3.2xlarge"]), undefined);
+            assert.ok(!(ACCELERATOR_LABEL in inputs(resource(dev, "aws:eks/nodeGroup:NodeGroup", "gpu")).labels));
+            assert.deepStrictEqual(gpuNodeLabels(["g6.xlarge", "g5.xlarge"]), { "nvidia.com/gpu.present": "true", "llm-platform.io/pool": "gpu" });
+        });
+
+        it("keeps each node-template tag's resource by its key, the old numbered names as aliases: a new label renames none", () => {
+            const names = resourcesOfType(prod, "aws:autoscaling/tag:Tag").map((t) => t.name).sort();
+            assert.deepStrictEqual(names, [
+                "gpu-template-label/k8s.amazonaws.com/accelerator", "gpu-template-label/llm-platform.io/pool", "gpu-template-label/nvidia.com/gpu.present",
+                "gpu-template-resources/nvidia.com/gpu", "gpu-template-taint/nvidia.com/gpu",
+            ]);
+            assert.strictEqual(templateTagResourceName("gpu", "k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu"), "gpu-template-taint/nvidia.com/gpu");
+            assert.deepStrictEqual(legacyTemplateTagNames("gpu"), {
+                "k8s.io/cluster-autoscaler/node-template/label/nvidia.com/gpu.present": "gpu-template-0",
+                "k8s.io/cluster-autoscaler/node-template/label/llm-platform.io/pool": "gpu-template-1",
+                "k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu": "gpu-template-2",
+                "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu": "gpu-template-3",
+            });
+        });
+    });
+
+    describe("system node groups, one per zone", () => {
+        it("runs one group per zone, each in its own subnet, sized per zone (prod: 3 zones, 1..2 nodes each)", () => {
+            const groups = resourcesOfType(prod, "aws:eks/nodeGroup:NodeGroup").filter((group) => group.name.startsWith("llm-system")).map(inputs);
+            assert.strictEqual(groups.length, 3);
+            const subnets = groups.map((group) => group.subnetIds);
+            assert.ok(subnets.every((ids) => ids.length === 1), "each group in one zone's subnet");
+            assert.strictEqual(new Set(subnets.map(([id]) => id)).size, 3, "three different subnets");
+            for (const group of groups) {
+                assert.deepStrictEqual([group.scalingConfig.minSize, group.scalingConfig.maxSize, group.labels], [1, 2, { "llm-platform.io/pool": "system" }]);
+            }
+        });
+
+        it("follows an existing VPC's subnets, one group for each", async () => {
+            const run = await runComponent(() => new EksCluster("x", {
+                kubernetesVersion: "1.35", vpcCidr: "10.0.0.0/16", availabilityZones: 2, natGateways: "single",
+                existingVpcId: "vpc-0123456789abcdef0", existingSubnetIds: ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb", "subnet-0cccccccccccccccc"],
+                endpointPublicAccess: false, publicAccessCidrs: [], deployerCidrs: [], deployerSecurityGroupIds: ["sg-0123456789abcdef0"], adminRoleArns: [],
+                callerArn: "arn:aws:sts::123456789012:assumed-role/offline-deployer/offline",
+                systemPool: { instanceTypes: ["m6i.large"], minSize: 1, maxSize: 2, diskSizeGiB: 50 },
+            }));
+            const groups = resourcesOfType(run, "aws:eks/nodeGroup:NodeGroup");
+            assert.deepStrictEqual(groups.map((group) => [group.name, inputs(group).subnetIds]), [
+                ["x-system-0", ["subnet-0aaaaaaaaaaaaaaaa"]], ["x-system-1", ["subnet-0bbbbbbbbbbbbbbbb"]], ["x-system-2", ["subnet-0cccccccccccccccc"]],
+            ]);
+        });
+
+        it("has the autoscaler balance them, ignoring the labels EKS gives each group's nodes", () => {
+            const args = inputs(resource(prod, "kubernetes:helm.sh/v4:Chart", "gpu-autoscaler-chart")).values.extraArgs;
+            assert.strictEqual(args["balance-similar-node-groups"], true);
+            assert.deepStrictEqual(Object.entries(args).filter(([key]) => key.startsWith("balancing-ignore-label")), [
+                ["balancing-ignore-label_1", "eks.amazonaws.com/sourceLaunchTemplateId"],
+                ["balancing-ignore-label_2", "eks.amazonaws.com/sourceLaunchTemplateVersion"],
+                ["balancing-ignore-label_3", "eks.amazonaws.com/nodegroup-image"],
+            ]);
+            assert.strictEqual(BALANCING_IGNORED_LABELS.length, 3);
         });
     });
 

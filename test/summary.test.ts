@@ -54,7 +54,7 @@ describe("the plan's summary (tools/offline/summary.ts)", () => {
             "summary of stack dev (aws, us-west-2):",
             "  model qwen-1-5b: vllm 1 x nvidia-a10g or nvidia-l4 per replica, weights 4.0 GiB per GPU, KV cache 514528 tokens = 62 x 8192 (maxModelLen) on nvidia-a10g (g5.xlarge), replicas 0..2, cold start 600 s (startupBudgetSeconds), requests held up to 1800 s at the interceptor",
             "  gpu pool: g6.xlarge, g5.xlarge SPOT, 0..2 nodes, 0..2 GPUs; $0.00/h at min, $2.01/h at max (g5.xlarge, the dearest type); spot: these on-demand prices are its ceiling",
-            "  system pool: m6i.large ON_DEMAND, 2..3 nodes; no price (m6i.large in us-west-2)",
+            "  system pool: m6i.large ON_DEMAND, 2..4 nodes; no price (m6i.large in us-west-2)",
             "  total: no price (system pool: no price)",
             "  prices: on-demand, Linux, USD per hour in us-west-2, as of 2026-01-21 (tsaol/aws-gpu data/*_instances.js @ 7412fd2 (instances.vantage.sh data))",
         ]);
@@ -68,7 +68,7 @@ describe("the plan's summary (tools/offline/summary.ts)", () => {
             "summary of stack prod (aws, us-west-2):",
             "  model qwen-7b: vllm 2 x nvidia-a10g per replica, weights 8.0 GiB per GPU, KV cache 364720 tokens = 11 x 32768 (maxModelLen) on nvidia-a10g (g5.12xlarge), replicas 1..4, cold start 1200 s (startupBudgetSeconds)",
             "  gpu pool: g5.12xlarge ON_DEMAND, 1..3 nodes, 4..12 GPUs; $5.67/h at min, $17.02/h at max",
-            "  system pool: m6i.large ON_DEMAND, 3..4 nodes; no price (m6i.large in us-west-2)",
+            "  system pool: m6i.large ON_DEMAND, 3..6 nodes; no price (m6i.large in us-west-2)",
             "  total: no price (system pool: no price)",
             "  prices: on-demand, Linux, USD per hour in us-west-2, as of 2026-01-21 (tsaol/aws-gpu data/*_instances.js @ 7412fd2 (instances.vantage.sh data))",
         ]);
@@ -91,29 +91,29 @@ describe("the plan's summary (tools/offline/summary.ts)", () => {
     });
 
     it("prices both pools and the total where the table has them (prod in us-east-1)", async () => {
-        // g5.12xlarge $5.672 x 1..3 = 5.672..17.016; m6i.large $0.096 x 3..4 = 0.288..0.384; total 5.96..17.40.
+        // g5.12xlarge $5.672 x 1..3 = 5.672..17.016; m6i.large $0.096 x 3..6 (1..2 in each of 3 zones) = 0.288..0.576; total 5.96..17.59.
         const summary = await summaryOf("prod", { ...stackFile("prod"), "aws:region": "us-east-1" });
         assert.deepStrictEqual(summaryLines(summary).slice(2), [
             "  gpu pool: g5.12xlarge ON_DEMAND, 1..3 nodes, 4..12 GPUs; $5.67/h at min, $17.02/h at max",
-            "  system pool: m6i.large ON_DEMAND, 3..4 nodes; $0.29/h at min, $0.38/h at max",
-            "  total: $5.96/h at min, $17.40/h at max",
+            "  system pool: m6i.large ON_DEMAND, 3..6 nodes; $0.29/h at min, $0.58/h at max",
+            "  total: $5.96/h at min, $17.59/h at max",
             "  prices: on-demand, Linux, USD per hour in us-east-1, as of 2026-07-20 (aws/karpenter-provider-aws pkg/providers/pricing/zz_generated.pricing_aws.go @ 6fc13b5)",
         ]);
-        assert.deepStrictEqual(summary.totalPerHour, { min: 5.96, max: 17.4 });
+        assert.deepStrictEqual(summary.totalPerHour, { min: 5.96, max: 17.592 });
     });
 
     it("says the spot pool's total is its on-demand ceiling (dev in us-east-1)", async () => {
-        // g5.xlarge (the dearer of the two) $1.006 x 0..2 + m6i.large $0.096 x 2..3 = 0.192..2.30.
+        // g5.xlarge (the dearer of the two) $1.006 x 0..2 + m6i.large $0.096 x 2..4 (1..2 in each of 2 zones) = 0.192..2.396.
         const summary = await summaryOf("dev", { ...stackFile("dev"), "aws:region": "us-east-1" });
-        assert.strictEqual(summaryLines(summary)[4], "  total: $0.19/h at min, $2.30/h at max (the spot pool at its on-demand ceiling)");
-        assert.deepStrictEqual(summary.totalPerHour, { min: 0.192, max: 2.3 });
+        assert.strictEqual(summaryLines(summary)[4], "  total: $0.19/h at min, $2.40/h at max (the spot pool at its on-demand ceiling)");
+        assert.deepStrictEqual(summary.totalPerHour, { min: 0.192, max: 2.396 });
     });
 
     it("says no price for a region the table does not have, never a guess", async () => {
         const summary = await summaryOf("prod", { ...stackFile("prod"), "aws:region": "ap-south-2" });
         assert.deepStrictEqual(summaryLines(summary).slice(2), [
             "  gpu pool: g5.12xlarge ON_DEMAND, 1..3 nodes, 4..12 GPUs; no price (g5.12xlarge in ap-south-2)",
-            "  system pool: m6i.large ON_DEMAND, 3..4 nodes; no price (m6i.large in ap-south-2)",
+            "  system pool: m6i.large ON_DEMAND, 3..6 nodes; no price (m6i.large in ap-south-2)",
             "  total: no price (gpu pool and system pool: no price)",
             "  prices: none for ap-south-2 in the pinned table (tools/offline/ec2-prices.ts)",
         ]);

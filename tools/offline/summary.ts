@@ -21,6 +21,7 @@ import type { ModelConfig, PlatformConfig } from "../../config";
 import { smallestPoolGpu } from "../../config/models";
 import { engineProfile } from "../../components/engines";
 import { coldStartSeconds, usesInterceptor } from "../../components/model-server/request-routing";
+import { clusterZoneCount } from "../../lib/eks";
 import { gpuMemoryBudget, kvBytesPerToken, kvDtypeBytes, weightsPerGpuBytes } from "../../lib/gpu-memory";
 import { instanceFacts } from "../../lib/instance-types";
 import { modelArchitecture } from "../../lib/model-architectures";
@@ -111,7 +112,8 @@ export function stackSummary({ stack, config, region, prices = EC2_PRICES }: Sum
     const where = region ?? null;
     const pools = {
         gpu: poolSummary(aws.gpuPool.instanceTypes, aws.gpuPool.capacityType, aws.gpuPool, aws.gpuPool.gpusPerNode, where, prices),
-        system: poolSummary(aws.cluster.systemPool.instanceTypes, "ON_DEMAND", aws.cluster.systemPool, undefined, where, prices),
+        // One system node group per zone, each sized systemPool (components/eks-cluster.ts systemNodeGroups).
+        system: poolSummary(aws.cluster.systemPool.instanceTypes, "ON_DEMAND", perZone(aws.cluster.systemPool, clusterZoneCount(aws.cluster)), undefined, where, prices),
     };
     const [gpu, system] = [pools.gpu.pricePerHour, pools.system.pricePerHour];
     const totalPerHour = gpu && system ? { min: dollars(gpu.min + system.min), max: dollars(gpu.max + system.max) } : null;
@@ -174,6 +176,11 @@ function kvCache(
 function poolGpuModels(types: readonly string[]): string {
     const models = [...new Set(types.flatMap((type) => instanceFacts(type)?.gpu?.model ?? []))].sort();
     return models.length > 0 ? models.join(" or ") : "unknown";
+}
+
+/** The sizes of `zones` node groups of `size` each. */
+function perZone(size: { readonly minSize: number; readonly maxSize: number }, zones: number): { minSize: number; maxSize: number } {
+    return { minSize: size.minSize * zones, maxSize: size.maxSize * zones };
 }
 
 function poolSummary(
