@@ -15,6 +15,8 @@ import {
 } from "../components/observability/network-policy";
 import { namespaceDefaultDeny } from "../policies/rules/network";
 import { evaluatePolicies } from "../tools/offline/policies";
+import { stackFilePath } from "../tools/offline/stack-file";
+import { plan } from "../tools/plan";
 import type { ProgramRun } from "../tools/offline/run";
 import { PROJECT_DIR, configProblems, objects, resourcesOfType, runStack, runStackFile, stackFileConfig } from "./mocks";
 
@@ -208,5 +210,62 @@ describe("network policies", () => {
             assert.strictEqual(problems.length, 1, problems.join("\n"));
             assert.match(problems[0], /clientNamespaces/);
         });
+    });
+});
+
+/**
+ * With the real charts (LLM_PLATFORM_CHARTS, as test/upstream-charts.test.ts takes them): every
+ * policy selects pods the stack runs, and every peer that names pods names pods the charts and the
+ * program render, in the namespace it names; Prometheus and Alertmanager pods are the operator's,
+ * labelled as prometheus-operator v0.93.0 labels them (makeSelectorLabels) after the objects the
+ * chart renders. Peers by namespace alone (client namespaces, the Ingress controller) and pods the
+ * stack does not run (CoreDNS) are outside the stack.
+ */
+describe("network policies against the rendered charts (LLM_PLATFORM_CHARTS)", function () {
+    this.timeout(300_000);
+    const CHARTS = process.env.LLM_PLATFORM_CHARTS;
+    before(function () {
+        if (!CHARTS) {
+            this.skip();
+        }
+    });
+
+    it("local: each policy and each allowed source selects real pods", async () => {
+        const result = await plan("local", stackFilePath(PROJECT_DIR, "local"), { charts: { dir: CHARTS as string } });
+        const all = result.objects as unknown as Json[];
+        const pods = [
+            ...all.filter((object) => ["Deployment", "StatefulSet", "DaemonSet", "Job"].includes(object.kind))
+                .map((object) => ({ namespace: object.metadata.namespace as string, name: object.metadata.name as string, labels: object.spec.template.metadata.labels as Record<string, string> })),
+            ...all.filter((object) => object.kind === "Prometheus" || object.kind === "Alertmanager").map((object) => ({
+                namespace: object.metadata.namespace as string,
+                name: object.metadata.name as string,
+                labels: {
+                    "app.kubernetes.io/managed-by": "prometheus-operator", "app.kubernetes.io/name": object.kind.toLowerCase(), "app.kubernetes.io/instance": object.metadata.name,
+                    ...(object.kind === "Prometheus" ? { "operator.prometheus.io/name": object.metadata.name, prometheus: object.metadata.name } : { alertmanager: object.metadata.name }),
+                },
+            })),
+        ];
+        const rendered = new Set(pods.map((pod) => pod.namespace));
+        assert.ok(["keda", "monitoring", "llm"].every((namespace) => rendered.has(namespace)), [...rendered].join(", "));
+        const unmatched: string[] = [];
+        for (const body of all.filter((object) => object.kind === "NetworkPolicy") as unknown as NetworkPolicyBody[]) {
+            const where = `${body.metadata.namespace}/${body.metadata.name}`;
+            const own = body.spec.podSelector;
+            if (Object.keys(own.matchLabels ?? {}).length > 0 && !pods.some((pod) => pod.namespace === body.metadata.namespace && matches(own, pod.labels))) {
+                unmatched.push(`${where} selects no pod`);
+            }
+            for (const rule of [...(body.spec.ingress ?? []).map((r) => r.from), ...(body.spec.egress ?? []).map((r) => r.to)]) {
+                for (const peer of rule) {
+                    if (!peer.podSelector) {
+                        continue;
+                    }
+                    const namespace = peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"] ?? body.metadata.namespace;
+                    if (rendered.has(namespace) && !pods.some((pod) => pod.namespace === namespace && matches(peer.podSelector, pod.labels))) {
+                        unmatched.push(`${where}: no pod in ${namespace} has ${JSON.stringify(peer.podSelector.matchLabels)}`);
+                    }
+                }
+            }
+        }
+        assert.deepStrictEqual(unmatched, []);
     });
 });
