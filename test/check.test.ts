@@ -27,6 +27,9 @@ const latest = () => {
     return broken;
 };
 
+/** The model namespace's default deny (namespace-default-deny): compliant manifests of a model server come with it. */
+const DEFAULT_DENY = { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "default-deny", namespace: "llm" }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } };
+
 describe("npm run check", function () {
     this.timeout(120_000);
 
@@ -41,9 +44,15 @@ describe("npm run check", function () {
     });
 
     it("exits 0 on compliant manifests", () => {
-        const result = check(yamlFile(modelServer()));
+        const result = check(yamlFile(modelServer(), DEFAULT_DENY));
         assert.strictEqual(result.status, 0, result.stdout + result.stderr);
         assert.doesNotMatch(result.stdout, /\[mandatory\]/);
+    });
+
+    it("exits 1 on a model server whose namespace has no default-deny NetworkPolicy", () => {
+        const result = check(yamlFile(modelServer()));
+        assert.strictEqual(result.status, 1, result.stdout + result.stderr);
+        assert.match(result.stdout, /^\[mandatory\] namespace-default-deny: kubernetes:apps\/v1:Deployment qwen: namespace llm: runs model servers/m);
     });
 
     it("exits 1 on a mandatory violation and prints it", () => {
@@ -72,7 +81,7 @@ describe("npm run check", function () {
         const twice = (object: unknown) => stringify(object).replace(/^( *)kubernetes\.io\/os: linux\n/m, "$1kubernetes.io/os: windows\n$&");
         const compliant = modelServer();
         compliant.spec.template.spec.nodeSelector = { ...compliant.spec.template.spec.nodeSelector, "kubernetes.io/os": "linux" };
-        const file = yamlFile(twice(compliant));
+        const file = yamlFile(twice(compliant), DEFAULT_DENY);
         const line = fs.readFileSync(file, "utf8").split("\n").findIndex((text) => text.includes("kubernetes.io/os: linux")) + 1;
         const warning = `warning: ${file}:${line}: duplicate key "kubernetes.io/os" (the last value wins, as Kubernetes decodes it)`;
 
