@@ -173,7 +173,9 @@ export class EksCluster extends pulumi.ComponentResource {
         const afterListing = listedBefore.then((): pulumi.Resource[] => [rolePolicy, logs.logGroup]);
         this.cluster = new aws.eks.Cluster(`${name}-eks`, {
             // Named, not auto-named: the log group's name is made of it. A change that replaces the
-            // cluster then fails at its creation (the name is taken) before anything is deleted.
+            // cluster then fails at its creation (the name is taken) before anything is deleted. A
+            // cluster Pulumi named (`llm-eks-1a2b3c4`, before cluster.name) keeps its name: a new
+            // name would replace it, so a change of name is ignored (README, "The AWS cluster").
             name: clusterName,
             version: args.kubernetesVersion,
             roleArn: role.arn,
@@ -199,7 +201,7 @@ export class EksCluster extends pulumi.ComponentResource {
             // any tool; Pulumi's protect makes `pulumi destroy` fail in its preview, before it
             // deletes what runs in the cluster (README, "The AWS cluster": what destroy does).
             deletionProtection: protect,
-        }, { parent: this, dependsOn: afterListing, protect, ignoreChanges: [`tags["${CREATOR_TAG}"]`] });
+        }, { parent: this, dependsOn: afterListing, protect, ignoreChanges: [`tags["${CREATOR_TAG}"]`, "name"] });
         this.clusterName = this.cluster.name;
         this.existedBefore = pulumi.all([this.cluster.name, listedBefore]).apply(([clusterName, listed]) => listed.includes(clusterName));
         this.nodeSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;

@@ -106,8 +106,11 @@ export interface AddonSpec {
     readonly beforeNodes: boolean;
     readonly identity?: { readonly serviceAccount: string; readonly policies: readonly string[] };
     /** The add-on's configuration (`aws eks describe-addon-configuration` lists the keys), sent as JSON. Defaults to none. */
-    readonly configuration?: Readonly<Record<string, string>>;
+    readonly configuration?: AddonConfiguration;
 }
+
+/** An add-on's configuration: the keys of its schema, nested as its chart's values are. */
+export type AddonConfiguration = { readonly [key: string]: string | boolean | AddonConfiguration };
 
 export type AddonName = "vpc-cni" | "kube-proxy" | "eks-pod-identity-agent" | "coredns" | "aws-ebs-csi-driver" | "aws-efs-csi-driver";
 
@@ -133,7 +136,11 @@ export const ADDONS: readonly AddonSpec[] = [
     { name: "eks-pod-identity-agent", beforeNodes: true },
     { name: "coredns", beforeNodes: false },
     { name: "aws-ebs-csi-driver", beforeNodes: false, identity: { serviceAccount: "ebs-csi-controller-sa", policies: ["service-role/AmazonEBSCSIDriverPolicy"] } },
-    { name: "aws-efs-csi-driver", beforeNodes: false, identity: { serviceAccount: "efs-csi-controller-sa", policies: ["service-role/AmazonEFSCSIDriverPolicy"] } },
+    {
+        name: "aws-efs-csi-driver", beforeNodes: false, identity: { serviceAccount: "efs-csi-controller-sa", policies: ["service-role/AmazonEFSCSIDriverPolicy"] },
+        // A deleted claim's directory goes with its access point (efsStorageClass says why).
+        configuration: { controller: { deleteAccessPointRootDir: true } },
+    },
 ];
 
 /**
@@ -244,7 +251,22 @@ export const GP3_STORAGE_CLASS = "gp3-encrypted";
 /**
  * Dynamic provisioning on EFS (aws-efs-csi-driver docs, "Dynamic provisioning"): each claim
  * gets its own access point under /models, readable and writable by many pods at once
- * (ReadWriteMany), so replicas share one copy of the weights. `tls` encrypts NFS in transit.
+ * (ReadWriteMany), so replicas share one copy of the weights. `tls` encrypts NFS in transit; the
+ * driver adds it to every access point mount anyway (pkg/driver/node.go), and the file system's
+ * policy refuses a mount without it (components/model-file-system.ts).
+ *
+ * A deleted claim's data: with reclaimPolicy Delete the driver deletes the claim's access point,
+ * and its directory only when the controller runs with `--delete-access-point-root-dir` (a
+ * controller flag, not a StorageClass parameter: pkg/driver/options.go, default false; the EKS
+ * add-on takes it as `controller.deleteAccessPointRootDir`, lib/eks.ts ADDONS). Left false, every
+ * claim removed (a model dropped from the config, renamed, or its storage changed) leaves its
+ * weights on EFS with nothing pointing at them, billed per GB-month for as long as the file
+ * system lives. We turn it on: the weights are a copy of a pinned Hugging Face revision, which
+ * the download Job fetches again for a new claim. The directory is the access point's own,
+ * /models/<pv name>-<uid> (subPathPattern and ensureUniqueDirectory at their defaults), never the
+ * file system's root (aws-efs-csi-driver issue #1695 is about a root of "/"). The controller
+ * mounts the file system over TLS with its IAM identity to delete it (pkg/driver/controller.go
+ * DeleteVolume), which the file system policy admits through a mount target.
  */
 export function efsStorageClass<Id>(fileSystemId: Id) {
     return {

@@ -136,6 +136,13 @@ describe("aws costs and safety (issue 13)", () => {
         it("mounts the weights with TLS (the class's mount options; the driver adds tls to every access point mount anyway)", () => {
             assert.deepStrictEqual((object(dev, "StorageClass", "efs-models") as Json).mountOptions, ["tls"]);
         });
+
+        it("deletes a deleted claim's weights with its access point: the EFS driver's controller flag, through the add-on's configuration", () => {
+            const efsClass = object(dev, "StorageClass", "efs-models") as Json;
+            assert.strictEqual(efsClass.reclaimPolicy, "Delete");
+            const addon = inputs(resource(dev, "aws:eks/addon:Addon", "llm-aws-efs-csi-driver"));
+            assert.deepStrictEqual(JSON.parse(addon.configurationValues), { controller: { deleteAccessPointRootDir: true } });
+        });
     });
 
     describe("NAT bills: VPC endpoints", () => {
