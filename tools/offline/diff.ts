@@ -109,7 +109,8 @@ export function diffResources(base: readonly PlannedResource[], head: readonly P
     const after = new Map(head.map((resource) => [key(resource), resource]));
     const changed = head.flatMap((resource) => {
         const old = before.get(key(resource));
-        const changes = old ? diffValues(old.inputs, resource.inputs) : [];
+        // Most resources are the same: one comparison of their text, then the walk only where they differ.
+        const changes = old && !sameJson(old.inputs, resource.inputs) ? diffValues(old.inputs, resource.inputs) : [];
         return changes.length > 0 ? [{ resource: resourceLabel(resource), changes }] : [];
     });
     return {
