@@ -66,7 +66,7 @@ describe("the plan's summary (tools/offline/summary.ts)", () => {
         const summary = await summaryOf("prod", stackFile("prod"));
         assert.deepStrictEqual(summaryLines(summary), [
             "summary of stack prod (aws, us-west-2):",
-            "  model qwen-7b: vllm 2 x nvidia-a10g per replica, weights 8.0 GiB per GPU, KV cache 364720 tokens = 11 x 32768 (maxModelLen) on nvidia-a10g (g5.12xlarge), replicas 1..4, cold start 1200 s (startupBudgetSeconds)",
+            "  model qwen-7b: vllm 2 x nvidia-a10g per replica, weights 8.0 GiB per GPU, KV cache 364720 tokens = 11 x 32768 (maxModelLen) on nvidia-a10g (g5.12xlarge), replicas 2..4, cold start 1200 s (startupBudgetSeconds)",
             "  gpu pool: g5.12xlarge ON_DEMAND, 1..3 nodes, 4..12 GPUs; $5.67/h at min, $17.02/h at max",
             "  system pool: m6i.large ON_DEMAND, 3..6 nodes; no price (m6i.large in us-west-2)",
             "  total: no price (system pool: no price)",
@@ -142,7 +142,7 @@ describe("the plan's summary (tools/offline/summary.ts)", () => {
         assert.deepStrictEqual(model.kvCache, {
             tokens: null, sequences: null, maxModelLen: 32768, sizedOn: null, unknown: "no architecture facts (not a Qwen2.5 repo, no architecture block)",
         });
-        assert.match(summaryLines(summary)[1], /, KV cache unknown: no architecture facts \(not a Qwen2\.5 repo, no architecture block\), replicas 1\.\.4,/);
+        assert.match(summaryLines(summary)[1], /, KV cache unknown: no architecture facts \(not a Qwen2\.5 repo, no architecture block\), replicas 2\.\.4,/);
         assert.doesNotMatch(summaryLines(summary)[1], /NaN|undefined/);
     });
 
