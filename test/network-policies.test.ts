@@ -157,6 +157,14 @@ describe("network policies", () => {
         });
     });
 
+    it("is enforced on EKS: the VPC CNI add-on of dev and prod enables its network policy agent", async () => {
+        for (const stack of ["dev", "prod"]) {
+            const addon = resourcesOfType(await runStackFile(stack), "aws:eks/addon:Addon").find((resource) => resource.inputs.addonName === "vpc-cni");
+            assert.ok(addon, `${stack} installs the VPC CNI add-on`);
+            assert.strictEqual(JSON.parse(String(addon.inputs.configurationValues)).enableNetworkPolicy, "true");
+        }
+    });
+
     describe("callers from config", () => {
         it("lets the client namespaces call every model and the interceptor, and the Ingress controller the published models", async () => {
             const dev = stackFileConfig("dev");
