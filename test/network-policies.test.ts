@@ -127,6 +127,8 @@ describe("network policies", () => {
             assert.strictEqual(PROMETHEUS_POD_LABELS["operator.prometheus.io/name"], `${values.fullnameOverride}-prometheus`);
             assert.deepStrictEqual(values.prometheus.prometheusSpec.podMetadata, undefined);
             assert.strictEqual(values.grafana.nameOverride, undefined);
+            // No admission webhooks, so the API server calls nothing in monitoring (observability/network-policy.ts).
+            assert.deepStrictEqual(values.prometheusOperator.admissionWebhooks, { enabled: false }, "webhooks on: admit the API server to the operator's port 10250 in the monitoring fence");
             assert.strictEqual(GRAFANA_POD_LABELS["app.kubernetes.io/instance"], stackChart.name);
             const loki = chartValues(run, "observability-loki");
             assert.strictEqual(LOKI_POD_LABELS["app.kubernetes.io/instance"], loki.name);

@@ -15,7 +15,12 @@ import { MONITORING_NAMESPACE, RELEASES } from "./names";
  * see (components/model-server/network-policy.ts), and so do the kubelet's probes.
  * Nobody else calls in: the operator's admission webhooks are off (prometheus-values.ts
  * OPERATOR_WITHOUT_HOOKS), so the API server has no reason to; node exporter runs in the host's
- * network, which no NetworkPolicy fences.
+ * network, which no NetworkPolicy fences. Were the webhooks turned on, the API server would call the
+ * operator on its TLS port (kube-prometheus-stack 88.5.3 values.yaml prometheusOperator.tls.internalPort
+ * 10250; admission-webhooks/validatingWebhookConfiguration.yaml names the operator's Service), from
+ * addresses that are no pod's (on EKS the control plane's ENIs in the VPC): that port would need a
+ * rule admitting every source, or the VPC's CIDR as an ipBlock. The test of these policies fails
+ * while the webhooks are on and no such rule exists.
  */
 
 /**
