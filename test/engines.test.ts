@@ -175,7 +175,10 @@ describe("engines: Ollama's script forwards SIGTERM", function () {
 
     const log = () => (fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8") : "");
 
-    /** The container's command with the stand-in on PATH; resolves with how it exited, or "hung" after 5 s. */
+    /**
+     * The container's command with the stand-in on PATH; resolves with how it exited, or "hung" after
+     * 10 s: far below the script's 120 s wait, and far above a loaded machine's slowest exit.
+     */
     async function runScript(extraEnv: Record<string, string> = {}) {
         const [model] = await models({ engine: "ollama", gpusPerReplica: 0, servedModelName: "qwen-small" });
         const { command, args, env } = engineCommand(model, engineProfile("ollama"), dir);
@@ -186,7 +189,7 @@ describe("engines: Ollama's script forwards SIGTERM", function () {
             stdio: "ignore",
         });
         const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child!.on("exit", (code, signal) => resolve({ code, signal })));
-        return () => Promise.race([exited, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 5000))]);
+        return () => Promise.race([exited, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 10_000))]);
     }
 
     it("stopped before the server answers, it stops the server and exits with its status at once (not after the 120 s wait)", async () => {

@@ -15,17 +15,19 @@ import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 
-let built = false;
+/** Set once bin/ is built: the workers of a parallel run inherit it from the process that built it. */
+const BUILT = "LLM_PLATFORM_TOOLS_BUILT";
 
 /**
- * `npm run build` (bin/, as `npm run plan` and `npm run check` run), once per test run: a
- * second build would delete bin/ under a command another suite is running.
+ * `npm run build` (bin/, as `npm run plan` and `npm run check` run), once per test run
+ * (test/global-setup.ts does it first): a second build would delete bin/ under a command
+ * another suite is running.
  */
 export function buildTools(): void {
-    if (!built) {
+    if (!process.env[BUILT]) {
         const build = spawnSync("npm", ["run", "-s", "build"], { cwd: PROJECT_DIR, encoding: "utf8" });
         assert.strictEqual(build.status, 0, build.stderr);
-        built = true;
+        process.env[BUILT] = "1";
     }
 }
 
