@@ -1,10 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { EksCluster, SYSTEM_POOL_LABEL } from "./components/eks-cluster";
-import { GpuNodePool } from "./components/gpu-node-pool";
-import { LocalCluster, LocalClusterArgs } from "./components/local-cluster";
-import { LokiObjectStore, lokiBucketPrefix } from "./components/loki-object-store";
+import { EksCluster, SYSTEM_POOL_LABEL } from "./components/cluster/eks-cluster";
+import { GpuNodePool } from "./components/gpu/gpu-node-pool";
+import { LocalCluster, LocalClusterArgs } from "./components/cluster/local-cluster";
+import { LokiObjectStore, lokiBucketPrefix } from "./components/cluster/loki-object-store";
 import type { LokiObjectStoreRef } from "./components/observability";
 import { LOKI_SERVICE_ACCOUNT, MONITORING_NAMESPACE } from "./components/observability/names";
 import type { ObservabilityConfig, PlatformConfig } from "./config";
@@ -28,7 +28,7 @@ export interface PlatformCluster {
  * `aws`: EKS cluster -> GPU node pool (with its autoscaler), and Loki's S3 bucket with its Pod
  * Identity role when `loki.storage` is s3. The GPU runtime comes after observability (index.ts).
  * `podGraceSeconds`: the longest terminationGracePeriodSeconds of the serving pods the autoscaler
- * may evict when it removes a node, system or GPU (components/keda-http-add-on.ts
+ * may evict when it removes a node, system or GPU (components/autoscaling/keda-http-add-on.ts
  * longestServingGraceSeconds); it lets them keep it.
  *
  * Every AWS resource is a child of these three components, and a child is registered only

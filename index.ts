@@ -1,11 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { GpuRuntime } from "./components/gpu-runtime";
-import { Keda } from "./components/keda";
-import { DEFAULT_KEDA_NAMESPACE, interceptedModels, longestHoldSeconds, longestServingGraceSeconds } from "./components/keda-http-add-on";
-import { servingNamespace } from "./components/engines";
-import { modelNamespaces } from "./components/model-namespaces";
+import { GpuRuntime } from "./components/gpu/gpu-runtime";
+import { Keda } from "./components/autoscaling/keda";
+import { DEFAULT_KEDA_NAMESPACE, interceptedModels, longestHoldSeconds, longestServingGraceSeconds } from "./components/autoscaling/keda-http-add-on";
+import { servingNamespace } from "./components/model-server/engines";
+import { modelNamespaces } from "./components/model-server/model-namespaces";
 import { ModelServer } from "./components/model-server";
 import { NetworkPolicies } from "./components/network-policies";
 import { rollingUpdate } from "./components/model-server/deployment";
@@ -50,7 +50,7 @@ const keda = new Keda("keda", {
 
 // One bearer key for every model that requires one (apiKey: required): the stack's secret apiKeyValue, or
 // generated once and kept, secret, in the stack's state. Letters and digits only: TGI compares it
-// case-insensitively (components/engines.ts), so it is long.
+// case-insensitively (components/model-server/engines.ts), so it is long.
 const keyed = config.models.some((model) => model.apiKey === "required");
 const modelApiKey = !keyed ? undefined : config.apiKeyValue ?? new random.RandomPassword("model-api-key", { length: 48, special: false }).result;
 

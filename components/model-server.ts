@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelConfig } from "../config";
-import { API_KEY_SECRET_KEY, engineProfile } from "./engines";
-import type { HttpAddOnEndpoints } from "./keda-http-add-on";
+import { API_KEY_SECRET_KEY, engineProfile } from "./model-server/engines";
+import type { HttpAddOnEndpoints } from "./autoscaling/keda-http-add-on";
 import { RollingUpdate, serverDeployment } from "./model-server/deployment";
 import { DOWNLOAD_DEADLINE_SECONDS, downloadJob } from "./model-server/download-job";
 import { modelServerNames } from "./model-server/names";

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFlavour, ModelConfig } from "../config";
-import { servingNamespace } from "./engines";
-import { interceptedModels } from "./keda-http-add-on";
+import { servingNamespace } from "./model-server/engines";
+import { interceptedModels } from "./autoscaling/keda-http-add-on";
 import { ModelCallers, NetworkPolicyBody, interceptorPolicy, modelNamespacePolicies } from "./model-server/network-policy";
 import { monitoringPolicies } from "./observability/network-policy";
 

@@ -10,7 +10,7 @@ import {
 } from "./observability/names";
 import { PROMETHEUS_STACK_CHART, prometheusStackValues } from "./observability/prometheus-values";
 
-/** (aws, `loki.storage` s3) Loki's bucket (components/loki-object-store.ts), as the observability layer needs it. */
+/** (aws, `loki.storage` s3) Loki's bucket (components/cluster/loki-object-store.ts), as the observability layer needs it. */
 export interface LokiObjectStoreRef extends LokiBucket {
     /** What Loki's pod must wait for: its Pod Identity association and the bucket's settings. Defaults to none. */
     readonly dependsOn?: readonly pulumi.Resource[];

@@ -73,7 +73,7 @@ export type GpuPoolConfig = z.output<typeof gpuPoolSchema>;
 
 /**
  * The Kubernetes minors this repository has a pinned Cluster Autoscaler release for
- * (components/cluster-autoscaler.ts); the autoscaler's minor must match the cluster's.
+ * (components/cluster/cluster-autoscaler.ts); the autoscaler's minor must match the cluster's.
  * Only minors in EKS standard support: the cluster's upgrade policy is STANDARD.
  * lib/eks.ts ADDON_VERSIONS pins the EKS add-ons for the same minors (test/aws-upgrades.test.ts
  * keeps the two tables in step), so this check refuses a minor without add-on versions too.
@@ -257,7 +257,7 @@ export function callerRole(callerArn: string): RoleName | undefined {
 
 /**
  * The principal EKS gave the cluster's bootstrap access entry: the one that created the cluster
- * (accessConfig.bootstrapClusterCreatorAdminPermissions, components/eks-cluster.ts).
+ * (accessConfig.bootstrapClusterCreatorAdminPermissions, components/cluster/eks-cluster.ts).
  */
 export interface ClusterCreator {
     /** Its ARN: `sts get-caller-identity`'s, or the IAM role ARN the cluster's tag recorded (`creatorTagValue`). */
@@ -290,7 +290,7 @@ function tagSafe(text: string): string {
  * counts, not whoever runs pulumi up later: another admin may run it, and must stay listed.
  * Role names are unique in an account and IAM compares them without case, so account,
  * partition and name decide, not the path. The creator is known only once the cluster's name
- * is (components/eks-cluster.ts, clusterCreator): the access entries wait for this check.
+ * is (components/cluster/eks-cluster.ts, clusterCreator): the access entries wait for this check.
  */
 export function adminRoleProblems(adminRoleArns: readonly string[], creator: ClusterCreator): CrossFieldProblem[] {
     const role = callerRole(creator.arn);
@@ -306,5 +306,5 @@ export function adminRoleProblems(adminRoleArns: readonly string[], creator: Clu
     }] : []);
 }
 
-/** The cluster tag that records who created it (`creatorTagValue`), written once (components/eks-cluster.ts). */
+/** The cluster tag that records who created it (`creatorTagValue`), written once (components/cluster/eks-cluster.ts). */
 export const CREATOR_TAG = "llm-platform.io/created-by";

@@ -24,7 +24,7 @@ const GI = 2 ** 30;
  * to the values the components render, so they cannot drift apart.
  */
 export const GPU_NODE_AGENTS: readonly NodeAgent[] = [
-    // Ours: components/gpu-runtime.ts devicePluginValues, dcgmExporterValues (one container each).
+    // Ours: components/gpu/gpu-runtime.ts devicePluginValues, dcgmExporterValues (one container each).
     { name: "nvidia-device-plugin", cpuMillis: 50, memoryBytes: 64 * MI },
     { name: "dcgm-exporter", cpuMillis: 100, memoryBytes: 128 * MI },
     // Ours: components/observability/prometheus-values.ts, "prometheus-node-exporter" (tolerates the GPU taint).

@@ -46,7 +46,7 @@ const vllmSchema = z.strictObject({
     enablePrefixCaching: z.boolean(),
     enableChunkedPrefill: z.boolean(),
     // (vllm) YaRN rope scaling over the native context: 1 is none; Qwen2.5 7B and up document 4 (32768 -> 131072).
-    // Passed as --hf-overrides rope_parameters (components/engines.ts); maxModelLen may then reach native x factor.
+    // Passed as --hf-overrides rope_parameters (components/model-server/engines.ts); maxModelLen may then reach native x factor.
     yarnFactor: z.number().min(1),
 });
 
@@ -353,7 +353,7 @@ export function smallestPoolGpu(pool: unknown): { type: string; model: string; b
  * vLLM refuses a max_model_len above the model's max_position_embeddings unless rope scaling
  * extends it: with YaRN, up to original_max_position_embeddings x factor (vllm/config/model.py
  * _get_and_verify_max_len: "User-specified max_model_len ... is greater than the derived
- * max_model_len"). vllm.yarnFactor says how it is extended (vLLM only: components/engines.ts).
+ * max_model_len"). vllm.yarnFactor says how it is extended (vLLM only: components/model-server/engines.ts).
  */
 function checkContextLength(model: Partial<ModelConfig>, problem: Problem): void {
     const engine = model.engine ?? "vllm";
@@ -368,7 +368,7 @@ function checkContextLength(model: Partial<ModelConfig>, problem: Problem): void
     const architecture = modelArchitecture(model.repo, model.architecture);
     const yarnRepo = model.architecture === undefined && typeof model.repo === "string" ? qwen25Model(model.repo) : undefined;
     if (extended && !yarnRepo?.yarnContext) {
-        // YaRN needs the model's own rope parameters (components/engines.ts yarnOverride): only the
+        // YaRN needs the model's own rope parameters (components/model-server/engines.ts yarnOverride): only the
         // Qwen2.5 repos whose cards document it (Instruct, 7B and up) are known to take it.
         problem(["vllm", "yarnFactor"], factor, `is only known for the Qwen2.5 Instruct repos of 7B and up, whose cards document YaRN: ${String(model.repo)} is not one; lower vllm.maxModelLen to its native context instead`);
         return;
@@ -392,7 +392,7 @@ function checkContextLength(model: Partial<ModelConfig>, problem: Problem): void
 }
 
 /**
- * TGI models run in the sibling namespace `<namespace>-tgi` (components/engines.ts
+ * TGI models run in the sibling namespace `<namespace>-tgi` (components/model-server/engines.ts
  * servingNamespace), which must be a DNS label of at most 63 characters too.
  */
 export function tgiNamespaceProblems(namespace: unknown, models: readonly unknown[]): CrossFieldProblem[] {

@@ -55,7 +55,7 @@ export const observabilitySchema = z.strictObject({
     }),
     loki: z.strictObject({
         // filesystem: chunks and index on the PVC; s3 (target aws): in an S3 bucket the stack
-        // creates, reached through EKS Pod Identity (components/loki-object-store.ts). The PVC
+        // creates, reached through EKS Pod Identity (components/cluster/loki-object-store.ts). The PVC
         // (storageSize, storageClass) stays in both: it holds Loki's WAL and index cache.
         storage: z.enum(["filesystem", "s3"]),
         retention: duration,

@@ -52,7 +52,7 @@ export async function awsPreflight(cluster: ClusterConfig): Promise<Preflight> {
  * pulumi up would refuse an admin who runs it after CI created the cluster (removing their
  * role would delete their own access entry), and miss the creator listed on someone else's
  * run. The creator is the caller when the run creates the cluster (a first deploy, its preview,
- * a replacement), else the one the cluster's tag recorded at creation (components/eks-cluster.ts,
+ * a replacement), else the one the cluster's tag recorded at creation (components/cluster/eks-cluster.ts,
  * clusterCreator); for a cluster created before that tag nobody is known, and nothing refused.
  * So the check waits for the cluster's name, and gates the access entries only.
  */

@@ -1,6 +1,6 @@
 /**
  * Pure builders for the EKS cluster: what reaches the AWS and Kubernetes APIs, testable
- * without mocks. components/eks-cluster.ts wires them into resources.
+ * without mocks. components/cluster/eks-cluster.ts wires them into resources.
  */
 
 /** Control-plane log types (AWS EKS User Guide, "Send control plane logs to CloudWatch Logs"): all five. */
@@ -87,7 +87,7 @@ export interface EndpointAccess {
  * empty list and /0 unless explicitly allowed, since EKS would default to 0.0.0.0/0).
  * `detected` is this machine's address when the stack says `detect`, known at deploy time.
  * Private deployer CIDRs get port 443 on the cluster security group instead
- * (components/eks-cluster.ts): the public endpoint never sees a private address.
+ * (components/cluster/eks-cluster.ts): the public endpoint never sees a private address.
  */
 export function endpointConfig<T, C>(access: EndpointAccess, subnetIds: T, detected?: C): {
     subnetIds: T; endpointPrivateAccess: true; endpointPublicAccess: boolean; publicAccessCidrs?: (string | C)[];
@@ -147,7 +147,7 @@ export const ADDONS: readonly AddonSpec[] = [
  * Each add-on's version per Kubernetes minor, pinned: left unset, EKS installs the default
  * version of the cluster's minor at creation and never moves it, so raising
  * `cluster.kubernetesVersion` would leave kube-proxy and CoreDNS on the old minor. The keys are
- * the minors components/cluster-autoscaler.ts AUTOSCALER_RELEASES pins (config/aws.ts
+ * the minors components/cluster/cluster-autoscaler.ts AUTOSCALER_RELEASES pins (config/aws.ts
  * AUTOSCALER_MINORS); a minor missing here is a config error.
  *
  * Versions are EKS add-on versions, `-eksbuild.N` included (EKS refuses a version it does not
@@ -253,7 +253,7 @@ export const GP3_STORAGE_CLASS = "gp3-encrypted";
  * gets its own access point under /models, readable and writable by many pods at once
  * (ReadWriteMany), so replicas share one copy of the weights. `tls` encrypts NFS in transit; the
  * driver adds it to every access point mount anyway (pkg/driver/node.go), and the file system's
- * policy refuses a mount without it (components/model-file-system.ts).
+ * policy refuses a mount without it (components/cluster/model-file-system.ts).
  *
  * A deleted claim's data: with reclaimPolicy Delete the driver deletes the claim's access point,
  * and its directory only when the controller runs with `--delete-access-point-root-dir` (a

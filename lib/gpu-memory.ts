@@ -11,7 +11,7 @@
  * snapshot and lives in the other (1 - utilization). Then it refuses to start when one sequence of
  * max_model_len does not fit the cache ("The model's max seq len is larger than the maximum number
  * of tokens that can be stored in KV cache"; vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory).
- * TGI sizes its cache the same way within --cuda-memory-fraction (components/engines.ts passes
+ * TGI sizes its cache the same way within --cuda-memory-fraction (components/model-server/engines.ts passes
  * gpuMemoryUtilization).
  */
 import type { GpuFacts } from "./instance-types";

@@ -14,7 +14,7 @@
  *   nodeadm/internal/kubelet/instance-info.jsonl (the table nodeadm embeds), commit 81fec2e.
  * - maxPods: nodeadm/internal/kubelet/eni_max_pods.go calculateStandardMaxPods,
  *   ENIs x (IPv4 per ENI - 1) + 2; then the managed node group's cap, which wins over it for node
- *   groups without a custom AMI (ours: components/managed-node-group.ts sets no image id): 110 below
+ *   groups without a custom AMI (ours: components/cluster/managed-node-group.ts sets no image id): 110 below
  *   30 vCPUs, 250 above (EKS User Guide, "Choose an optimal Amazon EC2 node instance type",
  *   section "How maxPods is determined", latest/ug/nodes/choosing-instance-type.adoc).
  */
@@ -148,7 +148,7 @@ export const EVICTION_HARD_MEMORY_BYTES = 100 * MIB;
  * (nodeadm/doc/examples.md). On a g5.12xlarge that is 737 pods' worth, 8362 MiB, not 250's.
  * Capacity is the instance's nominal memory: the kernel keeps a few percent of it back before
  * the kubelet reads MemTotal, so this is an upper bound on what a node really reports.
- * GPUs are the device plugin's `nvidia.com/gpu`: one per GPU, no time-slicing (components/gpu-runtime.ts).
+ * GPUs are the device plugin's `nvidia.com/gpu`: one per GPU, no time-slicing (components/gpu/gpu-runtime.ts).
  */
 export function allocatable(type: string): { cpuMillis: number; memoryBytes: number; gpus: number } | undefined {
     const facts = instanceFacts(type);

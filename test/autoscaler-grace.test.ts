@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { maxGracefulTerminationSeconds } from "../components/cluster-autoscaler";
+import { maxGracefulTerminationSeconds } from "../components/cluster/cluster-autoscaler";
 import { chartReleases } from "../tools/offline/render";
 import { ProgramRun } from "../tools/offline/run";
 import { resource, runStack, runStackFile, stackFileConfig } from "./mocks";

@@ -1,9 +1,9 @@
 import * as assert from "assert";
 import { awsCluster } from "../clusters";
-import { longestServingGraceSeconds } from "../components/keda-http-add-on";
+import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-add-on";
 import { awsPreflight } from "../config/preflight";
-import { EksCluster, EksClusterArgs } from "../components/eks-cluster";
-import { cidrSubnet, subnetLayout } from "../components/cluster-network";
+import { EksCluster, EksClusterArgs } from "../components/cluster/eks-cluster";
+import { cidrSubnet, subnetLayout } from "../components/cluster/cluster-network";
 import { OFFLINE_DEPLOYER_ADDRESS, checkipCidr, kubeconfig } from "../lib/eks";
 import * as pulumi from "@pulumi/pulumi";
 import { computedOutputs, invokeResults } from "../tools/offline/fakes";

@@ -1,10 +1,10 @@
 import * as assert from "assert";
 import { awsCluster } from "../clusters";
-import { ECR_ENDPOINT_SERVICES } from "../components/cluster-network";
-import { controlPlaneLogGroupName, logsKeyPolicy } from "../components/control-plane-logs";
-import { EksCluster, EksClusterArgs, eksClusterName } from "../components/eks-cluster";
-import { longestServingGraceSeconds } from "../components/keda-http-add-on";
-import { tlsOnlyFileSystemPolicy } from "../components/model-file-system";
+import { ECR_ENDPOINT_SERVICES } from "../components/cluster/cluster-network";
+import { controlPlaneLogGroupName, logsKeyPolicy } from "../components/cluster/control-plane-logs";
+import { EksCluster, EksClusterArgs, eksClusterName } from "../components/cluster/eks-cluster";
+import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-add-on";
+import { tlsOnlyFileSystemPolicy } from "../components/cluster/model-file-system";
 import { stackSummary } from "../tools/offline/summary";
 import { ProgramRun, RecordedResource } from "../tools/offline/run";
 import { acceptedConfig, configProblems, object, resource, resourcesOfType, runComponent, runStackFile, stackFileConfig } from "./mocks";

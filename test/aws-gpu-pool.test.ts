@@ -1,10 +1,10 @@
 import * as assert from "assert";
-import { AUTOSCALER_RELEASES, BALANCING_IGNORED_LABELS, autoscalerRelease } from "../components/cluster-autoscaler";
-import { EksCluster } from "../components/eks-cluster";
+import { AUTOSCALER_RELEASES, BALANCING_IGNORED_LABELS, autoscalerRelease } from "../components/cluster/cluster-autoscaler";
+import { EksCluster } from "../components/cluster/eks-cluster";
 import {
     ACCELERATOR_LABEL, GPU_TAINT, acceleratorType, gpuNodeLabels, legacyTemplateTagNames, nodeTemplateTags, templateTagResourceName,
-} from "../components/gpu-node-pool";
-import { NODE_GROUP_TAG, launchTemplateArgs, ownsNodeGroup } from "../components/managed-node-group";
+} from "../components/gpu/gpu-node-pool";
+import { NODE_GROUP_TAG, launchTemplateArgs, ownsNodeGroup } from "../components/cluster/managed-node-group";
 import { AUTOSCALER_MINORS } from "../config/aws";
 import { invokeResults } from "../tools/offline/fakes";
 import { settings } from "../tools/offline/internals";
@@ -82,7 +82,7 @@ function sentOnUpdate(before: Registered, after: Registered): Json {
     return sent;
 }
 
-/** The dev cluster's name: `<project>-<stack>` (components/eks-cluster.ts eksClusterName). */
+/** The dev cluster's name: `<project>-<stack>` (components/cluster/eks-cluster.ts eksClusterName). */
 const DEV_CLUSTER = "llm-platform-dev";
 
 /** EKS's UpdateNodegroupConfig refuses "Minimum capacity N can't be greater than desired size M" (and a desired size above the maximum). */

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { awsCluster } from "../clusters";
-import { AUTOSCALER_RELEASES } from "../components/cluster-autoscaler";
-import { longestServingGraceSeconds } from "../components/keda-http-add-on";
+import { AUTOSCALER_RELEASES } from "../components/cluster/cluster-autoscaler";
+import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-add-on";
 import { AUTOSCALER_MINORS } from "../config/aws";
 import { ADDONS, ADDON_VERSIONS, AddonName, addonConfigurationValues, addonVersion } from "../lib/eks";
 import { ProgramRun, RecordedResource } from "../tools/offline/run";

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Engine, ModelConfig, PlatformConfig } from "../config";
-import { OLLAMA_SCRIPT, TGI_ROOT_REASON, engineCommand, engineProfile, podSecurityLabels, servingNamespace } from "../components/engines";
+import { OLLAMA_SCRIPT, TGI_ROOT_REASON, engineCommand, engineProfile, podSecurityLabels, servingNamespace } from "../components/model-server/engines";
 import { REPLACE, SURGE, drainTiming, rollingUpdate, serverDeployment, serverResources } from "../components/model-server/deployment";
 import { modelServerNames } from "../components/model-server/names";
 import { podSecurityRestricted } from "../policies/rules/pods-security";

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { PlatformConfig } from "../config";
-import { engineCommand, engineProfile } from "../components/engines";
+import { engineCommand, engineProfile } from "../components/model-server/engines";
 import { ENGINE_OVERHEAD_BYTES, gpuMemoryBudget, gpuTotalBytes, kvBytesPerToken, weightsPerGpuBytes } from "../lib/gpu-memory";
 import { instanceFacts } from "../lib/instance-types";
 import { architectureNotices, qwen25Model } from "../lib/model-architectures";

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as k8s from "@pulumi/kubernetes";
-import { GpuRuntime, devicePluginValues } from "../components/gpu-runtime";
-import { GPU_NODE_LABELS, GPU_TAINT } from "../components/gpu-node-pool";
+import { GpuRuntime, devicePluginValues } from "../components/gpu/gpu-runtime";
+import { GPU_NODE_LABELS, GPU_TAINT } from "../components/gpu/gpu-node-pool";
 import { DEFAULT_NODE_AGENTS, matchesName } from "../policies/rules/pods-gpu";
 import { ProgramRun, RecordedResource } from "../tools/offline/run";
 import { object, resource, runComponent, runStack, runStackFile, stackFileConfig } from "./mocks";

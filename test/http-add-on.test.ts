@@ -18,7 +18,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { longestHoldSeconds } from "../components/keda-http-add-on";
+import { longestHoldSeconds } from "../components/autoscaling/keda-http-add-on";
 import { packArgs } from "../policies/pack";
 import { chartDirectory } from "../tools/offline/chart-sources";
 import { helmBinary } from "../tools/offline/helm-binary";

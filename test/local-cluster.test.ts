@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { LocalCluster, localProviderArgs } from "../components/local-cluster";
+import { LocalCluster, localProviderArgs } from "../components/cluster/local-cluster";
 import { nameOfUrn } from "../tools/offline/run";
 import { resource, runComponent, runStack } from "./mocks";
 

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { LIFECYCLE_MARGIN_DAYS, MAX_BUCKET_PREFIX, lifecycleExpirationDays, lifecycleRules, lokiBucketPrefix } from "../components/loki-object-store";
+import { LIFECYCLE_MARGIN_DAYS, MAX_BUCKET_PREFIX, lifecycleExpirationDays, lifecycleRules, lokiBucketPrefix } from "../components/cluster/loki-object-store";
 import { lokiValues } from "../components/observability/logging-values";
 import { LOKI_SERVICE_ACCOUNT, MONITORING_NAMESPACE } from "../components/observability/names";
 import { ObservabilityConfig } from "../config";

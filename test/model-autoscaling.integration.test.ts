@@ -14,7 +14,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import type { ModelConfig } from "../config";
-import { engineProfile } from "../components/engines";
+import { engineProfile } from "../components/model-server/engines";
 import { modelServerNames } from "../components/model-server/names";
 import { scaledObject } from "../components/model-server/scaled-object";
 import { desiredReplicas } from "./hpa-formula";

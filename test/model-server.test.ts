@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import type { Engine } from "../config";
-import { ENGINE_IMAGES } from "../components/engines";
-import { KEDA_CHART } from "../components/keda";
-import { KEDA_HTTP_CHART, interceptorScaledObjectFallback } from "../components/keda-http-add-on";
+import { ENGINE_IMAGES } from "../components/model-server/engines";
+import { KEDA_CHART } from "../components/autoscaling/keda";
+import { KEDA_HTTP_CHART, interceptorScaledObjectFallback } from "../components/autoscaling/keda-http-add-on";
 import { revisionHash } from "../components/model-server/names";
 import { KubernetesObject } from "../tools/offline/manifests";
 import { ProgramRun, SECRET } from "../tools/offline/run";

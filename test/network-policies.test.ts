@@ -3,9 +3,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { kedaChartValues } from "../components/keda";
+import { kedaChartValues } from "../components/autoscaling/keda";
 import { networkPolicyNotices } from "../components/network-policies";
-import { INTERCEPTOR_POD_LABELS, KEDA_HTTP_CHART, interceptorPodMonitor, kedaHttpChartValues } from "../components/keda-http-add-on";
+import { INTERCEPTOR_POD_LABELS, KEDA_HTTP_CHART, interceptorPodMonitor, kedaHttpChartValues } from "../components/autoscaling/keda-http-add-on";
 import {
     CLUSTER_DNS, DOWNLOAD_POD_LABELS, INTERCEPTOR_ADMIN_PORT, NetworkPolicyBody, POLICY_NAMES, PolicyPeer, SCALER_POD_LABELS,
 } from "../components/model-server/network-policy";

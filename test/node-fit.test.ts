@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { dcgmExporterValues, devicePluginValues } from "../components/gpu-runtime";
+import { dcgmExporterValues, devicePluginValues } from "../components/gpu/gpu-runtime";
 import { alloyValues } from "../components/observability/logging-values";
 import { prometheusStackValues } from "../components/observability/prometheus-values";
 import { PlatformConfig } from "../config";

@@ -135,7 +135,7 @@ describe("plan diff (tools/offline/diff.ts)", () => {
         it("a chart value (Loki's retention 168h -> 336h): the Helm release's values, and the bucket's expiry", async () => {
             const observability = prodConfig()["llm-platform:observability"] as { loki: object };
             const head = await planFiles({ ...prodConfig(), "llm-platform:observability": { ...observability, loki: { ...observability.loki, retention: "336h" } } });
-            // The bucket keeps chunks a day longer than Loki's retention (components/loki-object-store.ts).
+            // The bucket keeps chunks a day longer than Loki's retention (components/cluster/loki-object-store.ts).
             assert.deepStrictEqual(changeLines(diffPlans("prod", base, head)), [
                 "~ aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration loki-lifecycle: rules[0].expiration.days: 8 -> 15",
                 "~ kubernetes:helm.sh/v4:Chart observability-loki: values.loki.limits_config.retention_period: 168h -> 336h",

@@ -9,7 +9,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { engineProfile } from "../components/engines";
+import { engineProfile } from "../components/model-server/engines";
 import { modelServerNames } from "../components/model-server/names";
 import { loadTriggers } from "../components/model-server/scaled-object";
 import { readStackFile, stackFilePath } from "../tools/offline/stack-file";

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { EXTERNAL_SCALER, INTERCEPTOR_PROXY } from "../components/keda-http-add-on";
+import { EXTERNAL_SCALER, INTERCEPTOR_PROXY } from "../components/autoscaling/keda-http-add-on";
 import { GRAFANA_URL, LOKI_URL, MONITORING_NAMESPACE } from "../components/observability/names";
 import { packArgs } from "../policies/pack";
 import { chartDirectory } from "../tools/offline/chart-sources";

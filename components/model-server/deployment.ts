@@ -1,7 +1,7 @@
 import type { ModelConfig } from "../../config";
 import { gpuNodeSelector, gpuToleration } from "../../lib/gpu-scheduling";
 import { parseQuantity } from "../../lib/quantity";
-import { EngineProfile, NON_ROOT_UID, apiKeyEnv, completeMarker, engineCommand } from "../engines";
+import { EngineProfile, NON_ROOT_UID, apiKeyEnv, completeMarker, engineCommand } from "./engines";
 import { ModelServerNames, commonLabels, podLabels, restrictedContainerSecurity, restrictedPodSecurity, selectorLabels } from "./names";
 
 export const GPU_RESOURCE = "nvidia.com/gpu";

@@ -1,5 +1,5 @@
 import type { ModelConfig } from "../../config";
-import { modelDirectory } from "../engines";
+import { modelDirectory } from "./engines";
 import { ModelServerNames, commonLabels, restrictedContainerSecurity, restrictedPodSecurity } from "./names";
 
 /**

@@ -1,6 +1,6 @@
 import type { ModelConfig } from "../../config";
-import { engineProfile } from "../engines";
-import { INTERCEPTOR_METRICS, INTERCEPTOR_POD_LABELS, INTERCEPTOR_PROXY } from "../keda-http-add-on";
+import { engineProfile } from "./engines";
+import { INTERCEPTOR_METRICS, INTERCEPTOR_POD_LABELS, INTERCEPTOR_PROXY } from "../autoscaling/keda-http-add-on";
 import { PROMETHEUS_POD_LABELS } from "../observability/network-policy";
 import { MONITORING_NAMESPACE } from "../observability/names";
 import { commonLabels, selectorLabels } from "./names";
@@ -65,7 +65,7 @@ export interface ModelCallers {
     readonly clientNamespaces: readonly string[];
     /** The namespace of the Ingress controller, allowed to the models that have an `ingress.host`. */
     readonly ingressControllerNamespace: string;
-    /** The namespace KEDA and its HTTP add-on run in (components/keda.ts). */
+    /** The namespace KEDA and its HTTP add-on run in (components/autoscaling/keda.ts). */
     readonly kedaNamespace: string;
 }
 
@@ -109,7 +109,7 @@ const tcp = (port: number): PolicyPort => ({ port, protocol: "TCP" });
 /**
  * Every pod of `namespace` isolated both ways: nothing comes in, nothing goes out, unless another
  * policy allows it. The serving pods need no egress: their weights are on the claim, and the
- * engines run offline (components/engines.ts: HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE,
+ * engines run offline (components/model-server/engines.ts: HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE,
  * HF_HUB_DISABLE_TELEMETRY; vLLM also VLLM_NO_USAGE_STATS and DO_NOT_TRACK; Ollama imports the
  * claim's safetensors), so a compromised engine cannot reach out either.
  */

@@ -1,6 +1,6 @@
 import type { ModelConfig } from "../../config";
-import type { EngineProfile } from "../engines";
-import type { HttpAddOnEndpoints } from "../keda-http-add-on";
+import type { EngineProfile } from "./engines";
+import type { HttpAddOnEndpoints } from "../autoscaling/keda-http-add-on";
 import { ModelServerNames, commonLabels } from "./names";
 import { SERVICE_PORT } from "./resources";
 
@@ -25,7 +25,7 @@ import { SERVICE_PORT } from "./resources";
  * - models that can scale to zero (minReplicas 0): nothing else would wake them;
  * - models that scale on `requestRate` on an engine without metrics (Ollama): the interceptor is
  *   where their requests are counted (`interceptor_request_count_total` per route, scraped by the
- *   add-on's PodMonitor: components/keda-http-add-on.ts INTERCEPTOR_METRICS), on every cluster
+ *   add-on's PodMonitor: components/autoscaling/keda-http-add-on.ts INTERCEPTOR_METRICS), on every cluster
  *   flavour, EKS, k3s, kind and minikube alike. Traefik, which k3s ships, would count only Ingress
  *   traffic and is absent from kind and minikube; a metrics proxy in front of the engine would be one
  *   more image to build and pin. The count covers what goes through the interceptor: the exported

@@ -1,5 +1,5 @@
 import type { ModelConfig } from "../../config";
-import type { EngineProfile } from "../engines";
+import type { EngineProfile } from "./engines";
 import { ModelServerNames, commonLabels, selectorLabels } from "./names";
 
 /** The small objects around the Deployment: claim, token Secret, Service, ServiceMonitor, PDB, Ingress. */
@@ -74,7 +74,7 @@ export function disruptionBudget(model: ModelConfig, names: ModelServerNames) {
     };
 }
 
-/** The API key Secret's metadata: the bearer key clients send (components/engines.ts apiKeyEnv reads it). */
+/** The API key Secret's metadata: the bearer key clients send (components/model-server/engines.ts apiKeyEnv reads it). */
 export function apiKeySecretMetadata(model: ModelConfig, names: ModelServerNames) {
     return { name: names.apiKeySecret, namespace: names.namespace, labels: commonLabels(model) };
 }

@@ -1,7 +1,7 @@
 import type { ModelConfig } from "../../config";
 import { parseQuantity } from "../../lib/quantity";
-import type { EngineProfile } from "../engines";
-import { HttpAddOnEndpoints, INTERCEPTOR_METRICS, httpAddOnEndpoints } from "../keda-http-add-on";
+import type { EngineProfile } from "./engines";
+import { HttpAddOnEndpoints, INTERCEPTOR_METRICS, httpAddOnEndpoints } from "../autoscaling/keda-http-add-on";
 import { PROMETHEUS_URL } from "../observability/names";
 import type { ModelServerNames } from "./names";
 import { countsRequestsAtInterceptor, requestTrigger, scalesFromZero } from "./request-routing";
@@ -175,7 +175,7 @@ function cpuTrigger(model: ModelConfig, names: Pick<ModelServerNames, "namespace
  * `pod`, `namespace`, `container` (NVIDIA/dcgm-exporter 4.5.3-4.8.2
  * internal/pkg/transformation/const.go and kubernetes.go, with its Kubernetes mapping on, which the
  * chart always sets: deployment/templates/daemonset.yaml `DCGM_EXPORTER_KUBERNETES: "true"`; the
- * ServiceMonitor keeps them with honorLabels: components/gpu-runtime.ts). Averaged over each pod's
+ * ServiceMonitor keeps them with honorLabels: components/gpu/gpu-runtime.ts). Averaged over each pod's
  * GPUs, summed over pods: per replica, whatever gpusPerReplica is.
  */
 function gpuTrigger(model: ModelConfig, names: Pick<ModelServerNames, "namespace" | "server">): LoadTrigger {
@@ -190,7 +190,7 @@ function gpuTrigger(model: ModelConfig, names: Pick<ModelServerNames, "namespace
 /**
  * Requests per second the add-on's interceptors forwarded on the model's InterceptorRoute (named
  * after the server: ./request-routing.ts interceptorRoute; the counter's route_name and
- * route_namespace are the route's: components/keda-http-add-on.ts INTERCEPTOR_METRICS), summed
+ * route_namespace are the route's: components/autoscaling/keda-http-add-on.ts INTERCEPTOR_METRICS), summed
  * over the interceptor pods. A route that has had no request since the interceptors started has
  * no series yet, which is no load, not a lost metric: the guard reads 0 while at least one
  * interceptor is scraped (`up == 1` of the add-on's PodMonitor job), and stays empty (an error, so

@@ -114,7 +114,7 @@ function coldStarting(ns: string, label: string): string {
 
 /**
  * The alert groups for the model servers in `modelNamespaces` (every Deployment there is a model
- * server: the stack's namespace, and its TGI sibling when a TGI model exists, components/engines.ts
+ * server: the stack's namespace, and its TGI sibling when a TGI model exists, components/model-server/engines.ts
  * servingNamespace), their GPUs and their KEDA autoscalers. `models`, the stack's models, give each its
  * cold-start allowance; without them every Deployment has noReadyReplicasMinutes.
  */

@@ -20,7 +20,7 @@ export const ALLOY_CHART = { chart: "alloy", version: "1.11.1", repo: "https://g
 /** The user the grafana/alloy image defines (Dockerfile ARG UID=473). */
 const ALLOY_USER = 473;
 
-/** (aws) The S3 bucket Loki keeps chunks and index in when `loki.storage` is s3 (components/loki-object-store.ts). */
+/** (aws) The S3 bucket Loki keeps chunks and index in when `loki.storage` is s3 (components/cluster/loki-object-store.ts). */
 export interface LokiBucket {
     readonly bucketName: pulumi.Input<string>;
     readonly region: pulumi.Input<string>;

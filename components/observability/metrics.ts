@@ -18,7 +18,7 @@ const histogram = (name: string) => [`${name}_bucket`, `${name}_sum`, `${name}_c
 
 export const METRIC_SOURCES: readonly MetricSource[] = [
     {
-        // The engine image pinned in components/engines.ts (vllm/vllm-openai:v0.28.0). Labels: model_name, engine;
+        // The engine image pinned in components/model-server/engines.ts (vllm/vllm-openai:v0.28.0). Labels: model_name, engine;
         // the ServiceMonitor adds namespace, service, pod, container. vllm:gpu_cache_usage_perc was renamed
         // vllm:kv_cache_usage_perc in 0.9 and is gone; vllm:time_per_output_token_seconds was renamed
         // vllm:inter_token_latency_seconds in 0.11 and is hidden since 0.12: neither is listed.
@@ -43,7 +43,7 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
     {
         // Labels: gpu, UUID, device, modelName, Hostname, DCGM_FI_DRIVER_VERSION; with the kubelet pod-resources
         // mapping (on by default in the NVIDIA chart) also namespace, pod, container of the pod holding the GPU.
-        emitter: "NVIDIA DCGM exporter (default counters, installed by components/gpu-runtime.ts)",
+        emitter: "NVIDIA DCGM exporter (default counters, installed by components/gpu/gpu-runtime.ts)",
         source: "NVIDIA/dcgm-exporter etc/default-counters.csv",
         metrics: [
             "DCGM_FI_DEV_GPU_UTIL",
@@ -58,7 +58,7 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
     },
     {
         // Labels of the scaler series: namespace, scaledObject, scaler, triggerIndex, metric, type.
-        emitter: "KEDA operator 2.20.2 (components/keda.ts)",
+        emitter: "KEDA operator 2.20.2 (components/autoscaling/keda.ts)",
         source: "kedacore/keda pkg/metricscollector/prommetrics.go; keda.sh/docs/latest/integrations/prometheus (keda_scaler_errors and keda_scaler_errors_total were removed in 2.14/2.15)",
         metrics: [
             "keda_scaler_active",

@@ -8,7 +8,7 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 /** Not a real key: what a literal would look like, to check that no message repeats it. */
 const LITERAL_KEY = "sk-not-a-real-key-0123456789";
 
-/** The model server with its key from a Secret, as components/engines.ts apiKeyEnv sets it. */
+/** The model server with its key from a Secret, as components/model-server/engines.ts apiKeyEnv sets it. */
 function keyedServer(): Obj {
     return mutated(modelServer(), (o) => {
         mainContainer(o).env.push({ name: "VLLM_API_KEY", valueFrom: { secretKeyRef: { name: "qwen-api-key", key: "key" } } });

@@ -9,7 +9,7 @@
  * the CRD's CEL rule "exactly one of port or portName" on target. It is stricter than the API
  * server in one way, on purpose: unknown fields are errors here, where the server would prune them
  * silently. It is weaker in others: not every CEL rule, no defaults, metadata only as far as name
- * and namespace. Update it with KEDA_HTTP_CHART (components/keda-http-add-on.ts).
+ * and namespace. Update it with KEDA_HTTP_CHART (components/autoscaling/keda-http-add-on.ts).
  */
 
 /** The JSON Schema subset the transcription uses. */

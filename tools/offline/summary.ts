@@ -12,14 +12,14 @@
  *   (components/model-server/request-routing.ts usesInterceptor, coldStartSeconds);
  * - prices: ./ec2-prices.ts, a pinned, dated table; "no price" where it has none. The region is
  *   the stack file's `aws:region`: the program asks the AWS provider for its region
- *   (components/eks-cluster.ts aws.getRegionOutput), which is that config key (or AWS_REGION when
+ *   (components/cluster/eks-cluster.ts aws.getRegionOutput), which is that config key (or AWS_REGION when
  *   it is unset: then no price here, the plan does not read the environment); offline the fakes
  *   answer a fixed region whatever the stack says (./fakes.ts OFFLINE_REGION), so the recorded
  *   resources cannot tell it.
  */
 import type { ModelConfig, PlatformConfig } from "../../config";
 import { smallestPoolGpu } from "../../config/models";
-import { engineProfile } from "../../components/engines";
+import { engineProfile } from "../../components/model-server/engines";
 import { coldStartSeconds, usesInterceptor } from "../../components/model-server/request-routing";
 import { clusterZoneCount } from "../../lib/eks";
 import { gpuMemoryBudget, kvBytesPerToken, kvDtypeBytes, weightsPerGpuBytes } from "../../lib/gpu-memory";
@@ -112,7 +112,7 @@ export function stackSummary({ stack, config, region, prices = EC2_PRICES }: Sum
     const where = region ?? null;
     const pools = {
         gpu: poolSummary(aws.gpuPool.instanceTypes, aws.gpuPool.capacityType, aws.gpuPool, aws.gpuPool.gpusPerNode, where, prices),
-        // One system node group per zone, each sized systemPool (components/eks-cluster.ts systemNodeGroups).
+        // One system node group per zone, each sized systemPool (components/cluster/eks-cluster.ts systemNodeGroups).
         system: poolSummary(aws.cluster.systemPool.instanceTypes, "ON_DEMAND", perZone(aws.cluster.systemPool, clusterZoneCount(aws.cluster)), undefined, where, prices),
     };
     const [gpu, system] = [pools.gpu.pricePerHour, pools.system.pricePerHour];

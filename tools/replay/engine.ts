@@ -9,7 +9,7 @@
  *   profile's rate λ(t) and all go through the interceptor (a model that scales to zero is called
  *   through it: components/model-server/request-routing.ts), so its in-flight count is N.
  * - Each Ready replica runs at most `maxNumSeqs` requests at once (vLLM --max-num-seqs, TGI
- *   --max-concurrent-requests, OLLAMA_NUM_PARALLEL: components/engines.ts sets all three from
+ *   --max-concurrent-requests, OLLAMA_NUM_PARALLEL: components/model-server/engines.ts sets all three from
  *   `vllm.maxNumSeqs`): running = min(N, maxNumSeqs x Ready), and the rest wait, in the engines'
  *   queues when a replica is Ready, held by the interceptor while none is (no engine, no series).
  * - A running request finishes at rate 1 / requestSeconds (a mean request time W): requests

@@ -6,7 +6,7 @@
  */
 import { ModelConfig, PlatformConfig, loadConfig } from "../../config";
 import { durationSeconds } from "../../config/observability";
-import { engineProfile } from "../../components/engines";
+import { engineProfile } from "../../components/model-server/engines";
 import { modelServerNames } from "../../components/model-server/names";
 import { TriggerSeries, loadTriggers } from "../../components/model-server/scaled-object";
 import { kubernetesObjects } from "../offline/manifests";

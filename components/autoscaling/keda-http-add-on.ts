@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ModelConfig } from "../config";
-import { engineProfile } from "./engines";
-import { drainTiming } from "./model-server/deployment";
-import { coldStartSeconds, usesInterceptor } from "./model-server/request-routing";
+import type { ModelConfig } from "../../config";
+import { engineProfile } from "../model-server/engines";
+import { drainTiming } from "../model-server/deployment";
+import { coldStartSeconds, usesInterceptor } from "../model-server/request-routing";
 
 /**
  * The KEDA HTTP add-on's chart, pinned: kedacore/charts commit c4b92e9 "feat(http-add-on): release
@@ -69,7 +69,7 @@ export interface HttpAddOnEndpoints {
     readonly interceptorMetricsJob: string;
 }
 
-/** The namespace the Keda component installs KEDA and the add-on into by default (components/keda.ts). */
+/** The namespace the Keda component installs KEDA and the add-on into by default (components/autoscaling/keda.ts). */
 export const DEFAULT_KEDA_NAMESPACE = "keda";
 
 export function httpAddOnEndpoints(namespace: string = DEFAULT_KEDA_NAMESPACE): HttpAddOnEndpoints {

@@ -1,10 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { GPU_NODE_LABEL, GPU_TAINT_KEY } from "../lib/gpu-scheduling";
-import { instanceFacts } from "../lib/instance-types";
-import { ClusterAutoscaler } from "./cluster-autoscaler";
-import { EksTaintEffect, ManagedNodeGroup, NodeTaint } from "./managed-node-group";
+import { GPU_NODE_LABEL, GPU_TAINT_KEY } from "../../lib/gpu-scheduling";
+import { instanceFacts } from "../../lib/instance-types";
+import { ClusterAutoscaler } from "../cluster/cluster-autoscaler";
+import { EksTaintEffect, ManagedNodeGroup, NodeTaint } from "../cluster/managed-node-group";
 
 export interface GpuNodePoolArgs {
     readonly clusterName: pulumi.Input<string>;

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { clusterAutoscalerPolicy } from "../lib/aws-iam";
+import { clusterAutoscalerPolicy } from "../../lib/aws-iam";
 import { PodIdentityRole } from "./pod-identity-role";
 
 export interface ClusterAutoscalerArgs {
@@ -28,7 +28,7 @@ export const AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 /**
  * Chart and image per Kubernetes minor: the autoscaler's minor must match the cluster's
  * (kubernetes/autoscaler README, "Releases"). Only the minors in EKS standard support: the
- * cluster's upgradePolicy is STANDARD (components/eks-cluster.ts), and "you cannot disable
+ * cluster's upgradePolicy is STANDARD (components/cluster/eks-cluster.ts), and "you cannot disable
  * extended support once your cluster has entered it" (EKS User Guide, "Disable extended
  * support"), so a minor leaves this table when its standard support ends.
  * config/aws.ts AUTOSCALER_MINORS lists the keys.
@@ -130,7 +130,7 @@ export function clusterAutoscalerValues(input: AutoscalerValuesInput) {
         extraArgs: {
             "scale-down-unneeded-time": input.scaleDownUnneededTime,
             expander: "least-waste",
-            // The system node groups, one per zone (components/eks-cluster.ts), grow evenly.
+            // The system node groups, one per zone (components/cluster/eks-cluster.ts), grow evenly.
             "balance-similar-node-groups": true,
             ...balancingIgnoreLabelArgs(),
             // Model servers mount /dev/shm as a memory emptyDir; by default that pins their node forever.

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { durationSeconds } from "../config/observability";
-import { gpuNodeSelector, gpuToleration } from "../lib/gpu-scheduling";
+import { durationSeconds } from "../../config/observability";
+import { gpuNodeSelector, gpuToleration } from "../../lib/gpu-scheduling";
 
 export interface GpuRuntimeArgs {
     readonly provider: k8s.Provider;

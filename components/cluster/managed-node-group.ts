@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { managedPolicyArn, serviceTrustPolicy } from "../lib/aws-iam";
+import { managedPolicyArn, serviceTrustPolicy } from "../../lib/aws-iam";
 
 /** Taint effects as the EKS API spells them (Kubernetes says `NoSchedule`). */
 export type EksTaintEffect = "NO_SCHEDULE" | "NO_EXECUTE" | "PREFER_NO_SCHEDULE";
@@ -51,7 +51,7 @@ export interface ManagedNodeGroupArgs {
  * The node role's policies, by AWS managed policy name (AWS EKS User Guide, "Amazon EKS
  * node IAM role"): the kubelet's EC2 and Pod Identity Agent permissions, and ECR pulls.
  * No AmazonEKS_CNI_Policy: the VPC CNI gets its own role through Pod Identity
- * (components/eks-cluster.ts), as that page recommends, so pods on the node cannot use it.
+ * (components/cluster/eks-cluster.ts), as that page recommends, so pods on the node cannot use it.
  */
 export const NODE_ROLE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"] as const;
 

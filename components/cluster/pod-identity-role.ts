@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PolicyDocument, managedPolicyArn, podIdentityTrustPolicy } from "../lib/aws-iam";
+import { PolicyDocument, managedPolicyArn, podIdentityTrustPolicy } from "../../lib/aws-iam";
 
 export interface PodIdentityRoleArgs {
     readonly clusterName: pulumi.Input<string>;

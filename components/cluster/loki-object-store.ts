@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { durationSeconds } from "../config/observability";
-import { lokiBucketPolicy, tlsOnlyBucketPolicy } from "../lib/aws-iam";
+import { durationSeconds } from "../../config/observability";
+import { lokiBucketPolicy, tlsOnlyBucketPolicy } from "../../lib/aws-iam";
 import { PodIdentityRole } from "./pod-identity-role";
 
 export interface LokiObjectStoreArgs {

@@ -1,12 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CREATOR_TAG, ClusterCreator, creatorTagValue } from "../config/aws";
-import { managedPolicyArn, serviceTrustPolicy } from "../lib/aws-iam";
+import { CREATOR_TAG, ClusterCreator, creatorTagValue } from "../../config/aws";
+import { managedPolicyArn, serviceTrustPolicy } from "../../lib/aws-iam";
 import {
     ADDONS, ADDON_NAMESPACE, AddonSpec, CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOGS, accessPolicyArn, addonConfigurationValues, addonVersion,
     cidrClass, efsStorageClass, endpointConfig, gp3StorageClass, kubeconfig,
-} from "../lib/eks";
+} from "../../lib/eks";
 import { ClusterNetwork } from "./cluster-network";
 import { ControlPlaneLogs } from "./control-plane-logs";
 import { ManagedNodeGroup } from "./managed-node-group";
@@ -298,7 +298,7 @@ export class EksCluster extends pulumi.ComponentResource {
      * node groups": node groups backed by EBS volumes should each be scoped to one Availability
      * Zone; kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md, "Common Notes
      * and Gotchas": "an ASG-per-AZ while enabling --balance-similar-node-groups"). The autoscaler
-     * balances the groups on scale-up (components/cluster-autoscaler.ts). A lost node's
+     * balances the groups on scale-up (components/cluster/cluster-autoscaler.ts). A lost node's
      * replacement starts in its own zone too, where a multi-zone group may start it anywhere.
      */
     private systemNodeGroups(name: string, args: EksClusterArgs): ManagedNodeGroup[] {

@@ -1,6 +1,6 @@
-import type { Engine, ModelConfig } from "../config";
-import { API_KEY_ENV } from "../config/models";
-import { modelArchitecture } from "../lib/model-architectures";
+import type { Engine, ModelConfig } from "../../config";
+import { API_KEY_ENV } from "../../config/models";
+import { modelArchitecture } from "../../lib/model-architectures";
 
 /**
  * Serving engine profiles: what each engine runs, where it listens, how it says it is

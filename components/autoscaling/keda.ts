@@ -10,7 +10,7 @@ export interface KedaArgs {
     readonly namespace?: string;
     /**
      * Also install the KEDA HTTP add-on, whose interceptor wakes models scaled to zero
-     * (components/keda-http-add-on.ts), draining for `holdSeconds`: the longest a request of those
+     * (components/autoscaling/keda-http-add-on.ts), draining for `holdSeconds`: the longest a request of those
      * models stays in an interceptor (longestHoldSeconds). Defaults to none.
      */
     readonly httpAddOn?: { readonly holdSeconds: number };
