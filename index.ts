@@ -1,12 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { GpuRuntime } from "./components/gpu/gpu-runtime";
 import { Keda } from "./components/autoscaling/keda";
 import { DEFAULT_KEDA_NAMESPACE, interceptedModels, longestHoldSeconds, longestServingGraceSeconds } from "./components/autoscaling/keda-http-add-on";
 import { servingNamespace } from "./components/model-server/engines";
 import { modelNamespaces } from "./components/model-server/model-namespaces";
 import { ModelServer } from "./components/model-server";
+import { modelApiKey } from "./components/model-server/api-key";
 import { NetworkPolicies } from "./components/network-policies";
 import { rollingUpdate } from "./components/model-server/deployment";
 import { Observability } from "./components/observability";
@@ -48,11 +47,8 @@ const keda = new Keda("keda", {
     dependsOn: [observability],
 }, { provider });
 
-// One bearer key for every model that requires one (apiKey: required): the stack's secret apiKeyValue, or
-// generated once and kept, secret, in the stack's state. Letters and digits only: TGI compares it
-// case-insensitively (components/model-server/engines.ts), so it is long.
-const keyed = config.models.some((model) => model.apiKey === "required");
-const modelApiKey = !keyed ? undefined : config.apiKeyValue ?? new random.RandomPassword("model-api-key", { length: 48, special: false }).result;
+// One bearer key for the models that require one: the stack's secret apiKeyValue, or generated once.
+const apiKeyOfModels = modelApiKey(config.models, config.apiKeyValue);
 
 // The fences (README, "Security"): before the model servers, so a download Job starts with its way out.
 const network = new NetworkPolicies("network", {
@@ -68,7 +64,7 @@ const modelServers = config.models.map((model) => {
         model,
         namespace,
         hfToken: config.hfToken,
-        apiKey: model.apiKey === "required" ? modelApiKey : undefined,
+        apiKey: model.apiKey === "required" ? apiKeyOfModels : undefined,
         dependsOn: [servingNamespaces.get(namespace) as k8s.core.v1.Namespace, observability, network],
         rollingUpdate: rollingUpdate(model, config.models, config.aws?.gpuPool),
         prometheusAddress: observability.prometheusUrl,
@@ -86,12 +82,12 @@ export const namespace = modelNamespace.metadata.name;
  * A model that scales to zero, or on request rate without engine metrics (local), is called through the KEDA HTTP add-on
  * (`http://<model>-proxy.<namespace>.svc.cluster.local:8080/v1`).
  */
+export const models = Object.fromEntries(modelServers.map((server, i) => [config.models[i].name, { url: server.url, servedModelName: server.servedModelName }]));
 /**
  * (a model with apiKey: required) The bearer key its clients send, `Authorization: Bearer <key>`: a secret output,
  * `pulumi stack output apiKey --show-secrets`. Undefined when no model requires one.
  */
-export const apiKey = modelApiKey === undefined ? undefined : pulumi.secret(modelApiKey);
-export const models = Object.fromEntries(modelServers.map((server, i) => [config.models[i].name, { url: server.url, servedModelName: server.servedModelName }]));
+export const apiKey = apiKeyOfModels;
 /** Grafana inside the cluster (kubectl -n monitoring port-forward svc/grafana 3000:80), and the Secret with its admin login. */
 export const grafanaUrl = observability.grafanaUrl;
 export const grafanaAdminSecret = { namespace: observability.namespace.metadata.name, name: observability.adminSecret.metadata.name };
