@@ -6,7 +6,8 @@
  * loading the Pulumi SDKs the program imports; with `--charts`, also each stack's plan with
  * its charts rendered from that directory, reported apart; and the SDK alone registering the
  * resources of the 1- and 32-model plans (tools/sdk-floor.ts), to split each extra model's time
- * into the SDK's share and the platform's. Prints medians; a benchmark, not
+ * into the SDK's share and the platform's; and the prod plan with `--diff` against a prod plan,
+ * for what the diff adds. Prints medians; a benchmark, not
  * a test, but every case must succeed (exit 0): a plan refused is not the plan being timed.
  */
 import { SpawnSyncReturns, spawnSync } from "child_process";
@@ -22,7 +23,7 @@ const PLAN = path.join(__dirname, "plan.js");
 const SDK_FLOOR = path.join(__dirname, "sdk-floor.js");
 const STACKS = ["dev", "prod", "local"];
 const MODEL_COUNTS = [1, 8, 32];
-const TARGETS = { prodOverBaseline: 1.5, msPerExtraModel: 20 };
+const TARGETS = { prodOverBaseline: 1.5, msPerExtraModel: 20, msDiffOverPlan: 1000 };
 
 interface Case {
     readonly label: string;
@@ -207,21 +208,23 @@ function main(): void {
     }
 }
 
-/** Plans `generated` once, and returns the resources.json it wrote (the resources tools/sdk-floor.ts replays). */
-function recordedResources(generated: GeneratedStack, outDir: string): string {
-    const args = [PLAN, "--stack", generated.stack, "--config", generated.configFile, "--out", path.join(outDir, `recorded-${generated.stack}`)];
+/** Plans once with `planArgs` into `<outDir>/recorded-<stack>`, and returns that directory. */
+function recordedPlan(stack: string, planArgs: readonly string[], outDir: string): string {
+    const dir = path.join(outDir, `recorded-${stack}`);
+    const args = [PLAN, "--stack", stack, ...planArgs, "--out", dir];
     const failure = caseFailure(args, spawnSync(process.execPath, args, { cwd: PROJECT_DIR, encoding: "utf8" }));
     if (failure) {
         throw new Error(failure);
     }
-    return path.join(outDir, `recorded-${generated.stack}`, "resources.json");
+    return dir;
 }
 
 function report({ runs, charts }: BenchOptions, outDir: string, stacks: GeneratedStack[]): void {
     const planCase = (label: string, args: string[]): Case => ({ label, args: [PLAN, ...args, "--out", path.join(outDir, label)] });
     const sdkFloorCase = (count: number): Case => {
         const generated = stacks.find(({ stack }) => stack === `bench-${count}`)!;
-        return { label: `SDK alone, ${count} models' resources`, args: [SDK_FLOOR, recordedResources(generated, outDir)] };
+        const recorded = recordedPlan(generated.stack, ["--config", generated.configFile], outDir);
+        return { label: `SDK alone, ${count} models' resources`, args: [SDK_FLOOR, path.join(recorded, "resources.json")] };
     };
 
     const sdks = pulumiSdks();
@@ -241,6 +244,8 @@ function report({ runs, charts }: BenchOptions, outDir: string, stacks: Generate
     // The resources the fewest and the most models plan, registered by the SDK alone: how much of
     // each extra model's time is the SDK's (about nine resources a model), and how much the platform's.
     cases.push(sdkFloorCase(MODEL_COUNTS[0]), sdkFloorCase(MODEL_COUNTS[2]));
+    // The prod plan compared with a prod plan (npm run plan -- --diff): what the diff adds to the plan.
+    cases.push(planCase("plan prod --diff <a prod plan>", ["--stack", "prod", "--diff", recordedPlan("prod", [], outDir)]));
     const results = measure(cases, runs);
     const baseline = results[1];
     const byLabel = new Map(results.map((result) => [result.label, result.medianMs]));
@@ -257,6 +262,8 @@ function report({ runs, charts }: BenchOptions, outDir: string, stacks: Generate
     console.log(`prod plan / baseline: ${prod.toFixed(2)}x (target <= ${TARGETS.prodOverBaseline}x) ${prod <= TARGETS.prodOverBaseline ? "ok" : "MISSED"}`);
     console.log(`each extra model: ${perModel.toFixed(1)} ms (target < ${TARGETS.msPerExtraModel} ms) ${perModel < TARGETS.msPerExtraModel ? "ok" : "MISSED"}`);
     console.log(`  of which the SDK registering its resources: ${sdkPerModel.toFixed(1)} ms, the platform: ${(perModel - sdkPerModel).toFixed(1)} ms`);
+    const diff = byLabel.get("plan prod --diff <a prod plan>")! - byLabel.get("plan prod")!;
+    console.log(`--diff on the prod plan: ${diff >= 0 ? "+" : ""}${diff.toFixed(0)} ms (target < ${TARGETS.msDiffOverPlan} ms) ${diff < TARGETS.msDiffOverPlan ? "ok" : "MISSED"}`);
 }
 
 if (require.main === module) {
