@@ -8,7 +8,7 @@ import { LokiObjectStore, lokiBucketPrefix } from "./components/cluster/loki-obj
 import type { LokiObjectStoreRef } from "./components/observability";
 import { LOKI_SERVICE_ACCOUNT, MONITORING_NAMESPACE } from "./components/observability/names";
 import type { ObservabilityConfig, PlatformConfig } from "./config";
-import { adminRoleCheck, awsPreflight } from "./config/preflight";
+import { adminRoleCheck, awsPreflight, clusterNameCheck } from "./config/preflight";
 import { DETECT_DEPLOYER } from "./lib/eks";
 
 /** The cluster layers of one target: the provider every other layer deploys through, and the stack outputs. */
@@ -43,6 +43,7 @@ export function awsCluster({ cluster, gpuPool }: NonNullable<PlatformConfig["aws
         ...cluster,
         callerArn: aws.getCallerIdentity({}).then(({ arn }) => arn),
         checkAdminRoles: adminRoleCheck(cluster),
+        checkName: clusterNameCheck(cluster),
         deployerCidrs: cluster.deployerCidrs.filter((cidr) => cidr !== DETECT_DEPLOYER),
         detectedDeployerCidr: cluster.deployerCidrs.includes(DETECT_DEPLOYER) ? checked.then(({ deployerCidr }) => deployerCidr ?? "") : undefined,
     }, preflight);

@@ -66,6 +66,29 @@ export function adminRoleCheck(cluster: ClusterConfig): (creator: ClusterCreator
 }
 
 /**
+ * The cluster must be named as its control-plane log group is (components/cluster/eks-cluster.ts,
+ * ControlPlaneLogs: `/aws/eks/<cluster.name, or project-stack>/cluster`). The stack ignores a
+ * change of the cluster's name, since a new name would replace the cluster: a cluster Pulumi
+ * auto-named before `cluster.name` existed (`llm-eks-1a2b3c4`), or one whose `cluster.name` was
+ * changed since, keeps its old name (Pulumi puts the old input back: pulumi/pulumi
+ * pkg/resource/deploy/step_generator.go, processIgnoreChanges, with the auto-name among the
+ * checked inputs in the state). EKS then goes on writing into `/aws/eks/<old name>/cluster`, which
+ * never expires, while the group the stack made stays empty: refused, one line naming the key and
+ * the name to set. Waits for the cluster's name, known in a preview too, and gates what names it
+ * (add-ons, node groups, access entries).
+ */
+export function clusterNameCheck(cluster: ClusterConfig): (named: string, expected: string) => void {
+    return (named, expected) => {
+        if (named !== expected) {
+            throw new PreflightError([problemAt(["cluster", "name"], cluster.name,
+                `does not name the cluster, which is ${named} (a change of name would replace it, so the stack keeps it), and EKS writes its `
+                + `control-plane logs into /aws/eks/${named}/cluster, not into the group the stack manages (/aws/eks/${expected}/cluster); `
+                + `set cluster.name: ${named} (README, "The AWS cluster")`)]);
+        }
+    };
+}
+
+/**
  * `detect`: this machine's public address, said aloud when pulumi up (or preview) runs, since
  * the public endpoint now admits it and the next deployer's run will replace it. Offline (the
  * tests, the offline plan) nothing is said: the address is always the same stand-in, which

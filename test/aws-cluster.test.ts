@@ -295,6 +295,27 @@ describe("aws cluster (EksCluster)", () => {
             assert.match(failures.map((error) => error.message).join("\n"), /adminRoleArns\[0\] = "arn:aws:iam::123456789012:role\/offline-deployer": is the role running pulumi up/);
         });
 
+        it("a cluster Pulumi auto-named before cluster.name: refused, naming the key and the name to set, before any add-on or node group", async () => {
+            const answers = invokeResults as Record<string, InvokeAnswer>;
+            const outputs = computedOutputs as Record<string, (args: pulumi.runtime.MockResourceArgs) => Json>;
+            const [listClusters, cluster] = [answers["aws:eks/getClusters:getClusters"], outputs["aws:eks/cluster:Cluster"]];
+            // The engine puts the state's name back (ignoreChanges), so the cluster answers with its old name.
+            answers["aws:eks/getClusters:getClusters"] = () => ({ names: ["llm-eks-1a2b3c4"], id: "us-west-2", region: "us-west-2" });
+            outputs["aws:eks/cluster:Cluster"] = (args) => ({ ...cluster(args), name: "llm-eks-1a2b3c4" });
+            try {
+                const { run, failures } = await runAwsLayer({ cluster: { deployerCidrs: ["detect"] } });
+                assert.deepStrictEqual(failures.map((error) => [error.name, error.message.split("\n").length]), [["ConfigError", 1]]);
+                assert.match(failures[0].message, /^llm-platform:cluster\.name = "": does not name the cluster, which is llm-eks-1a2b3c4 .*\/aws\/eks\/llm-eks-1a2b3c4\/cluster, not into the group the stack manages \(\/aws\/eks\/llm-platform-test\/cluster\); set cluster\.name: llm-eks-1a2b3c4 /);
+                assert.deepStrictEqual(run.resources.filter((r) => r.type === "aws:eks/addon:Addon" || r.type === "aws:eks/nodeGroup:NodeGroup"), []);
+                const named = await runAwsLayer({ cluster: { deployerCidrs: ["detect"], name: "llm-eks-1a2b3c4" } });
+                assert.deepStrictEqual(named.failures, [], "set to the cluster's name, nothing is refused");
+                assert.strictEqual(inputs(resource(named.run, "aws:cloudwatch/logGroup:LogGroup", "llm-logs-group")).name, "/aws/eks/llm-eks-1a2b3c4/cluster");
+            } finally {
+                answers["aws:eks/getClusters:getClusters"] = listClusters;
+                outputs["aws:eks/cluster:Cluster"] = cluster;
+            }
+        });
+
         it("a cluster created before the creator was recorded: nothing to compare with, so nothing is refused", async () => {
             const { run, failures } = await laterRun([DEPLOYER_ROLE], undefined);
             assert.deepStrictEqual(failures, []);

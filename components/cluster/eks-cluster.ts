@@ -49,6 +49,12 @@ export interface EksClusterArgs {
      * when it is not known); the access entries wait for it. Defaults to no check.
      */
     readonly checkAdminRoles?: (creator: ClusterCreator | undefined) => void;
+    /**
+     * Refuses, by throwing, a cluster whose name (`named`, its name in the state for a cluster that
+     * exists) is not the one its log group is named after (`expected`: `name`, or `eksClusterName`);
+     * what names the cluster waits for it. Defaults to no check.
+     */
+    readonly checkName?: (named: string, expected: string) => void;
     /** The on-demand node groups for platform pods, one per zone: sizes are per zone (`systemNodeGroups`). */
     readonly systemPool: { readonly instanceTypes: readonly string[]; readonly minSize: number; readonly maxSize: number; readonly diskSizeGiB: number };
     /** Days the control-plane log group keeps events (a CloudWatch Logs retention). Defaults to 90. */
@@ -202,7 +208,11 @@ export class EksCluster extends pulumi.ComponentResource {
             // deletes what runs in the cluster (README, "The AWS cluster": what destroy does).
             deletionProtection: protect,
         }, { parent: this, dependsOn: afterListing, protect, ignoreChanges: [`tags["${CREATOR_TAG}"]`, "name"] });
-        this.clusterName = this.cluster.name;
+        // Everything that names the cluster waits for the check that it is the name its log group has.
+        this.clusterName = this.cluster.name.apply((named) => {
+            args.checkName?.(named, clusterName);
+            return named;
+        });
         this.existedBefore = pulumi.all([this.cluster.name, listedBefore]).apply(([clusterName, listed]) => listed.includes(clusterName));
         this.nodeSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
         const apiAccess = this.privateApiAccess(name, args);
