@@ -215,6 +215,24 @@ describe("issue 14: API keys and TLS", function () {
         });
     });
 
+    describe("a prod variant served by TGI", () => {
+        it("keeps the key out of TGI's logs: its launcher prints its arguments, the key among them, at info; LOG_LEVEL holds the launcher at warn", async () => {
+            const prod = stackFileConfig("prod");
+            const [first] = prod.models as Record<string, unknown>[];
+            const run = await runStack({ ...prod, models: [{ ...first, engine: "tgi" }] }, "prod");
+            assert.deepStrictEqual(run.failures, []);
+            const server = find(kubernetesObjects(run.resources), "Deployment", "qwen-7b").spec.template.spec.containers[0];
+            assert.deepStrictEqual(server.env.filter((variable: Json) => ["API_KEY", "LOG_LEVEL"].includes(variable.name)), [
+                { name: "API_KEY", valueFrom: { secretKeyRef: { name: server.env.find((variable: Json) => variable.name === "API_KEY").valueFrom.secretKeyRef.name, key: "key" } } },
+                { name: "LOG_LEVEL", value: "info,text_generation_launcher=warn" },
+            ]);
+            // Without a key, TGI logs as it always did.
+            const open = await runStack({ ...prod, apiKey: "none", models: [{ ...first, engine: "tgi" }] }, "prod");
+            const keyless = find(kubernetesObjects(open.resources), "Deployment", "qwen-7b").spec.template.spec.containers[0];
+            assert.deepStrictEqual(keyless.env.filter((variable: Json) => ["API_KEY", "LOG_LEVEL"].includes(variable.name)), []);
+        });
+    });
+
     it("no shipped stack (dev, prod, local) violates either rule", async () => {
         for (const stack of ["dev", "prod", "local"]) {
             const objects = kubernetesObjects((await runStackFile(stack)).resources);

@@ -41,6 +41,11 @@ export interface EngineProfile {
      * (config/models.ts API_KEY_ENV); undefined for an engine without a key check (Ollama).
      */
     readonly apiKeyEnv?: string;
+    /**
+     * Environment set beside the key that keeps it out of the engine's own logs (apiKeyEnv): TGI's
+     * launcher prints its arguments, the key among them, at start (TGI_KEYED_LOG_LEVEL).
+     */
+    readonly apiKeyLogEnv?: readonly { readonly name: string; readonly value: string }[];
     /** Prometheus exposition path; undefined when the engine exports none. */
     readonly metricsPath?: string;
     /** The label that names the served model on its metrics; undefined when there is none. */
@@ -101,6 +106,20 @@ export function podSecurityLabels(level: EngineProfile["podSecurity"]): Record<s
     };
 }
 
+/**
+ * TGI's log filter when it has a key. Its launcher reads the key (clap `env` API_KEY into
+ * `Args.api_key`) and, at start, logs every argument with `tracing::info!("{:#?}", args)`, a
+ * derived Debug that prints `api_key: Some("<the key>")` in clear (huggingface/text-generation-inference
+ * v3.3.2 launcher/src/main.rs main, unchanged at v3.3.7): into the pod's log, which Alloy ships to
+ * Loki for anyone with Grafana. LOG_LEVEL is a tracing EnvFilter for the launcher and the router
+ * (launcher/src/main.rs main and router/src/logging.rs init_logging pass any value other than
+ * warn/info/debug to `parse_lossy`): `info` for every target, but the launcher's own
+ * (`text_generation_launcher`, which its events carry, a prefix match) at `warn`. The router keeps its
+ * info logs; the launcher keeps its warnings and errors, and the shards' info lines it relays at
+ * info (PythonLogMessage::trace) are dropped with the argument dump.
+ */
+export const TGI_KEYED_LOG_LEVEL = "info,text_generation_launcher=warn";
+
 const PROFILES: Readonly<Record<Engine, Omit<EngineProfile, "image">>> = {
     vllm: {
         engine: "vllm",
@@ -138,6 +157,7 @@ const PROFILES: Readonly<Record<Engine, Omit<EngineProfile, "image">>> = {
         // /health, /metrics, /info and /v1/models stay open. It compares the header case-insensitively
         // (to_lowercase), so a key's letters count once: the generated key is long for that reason.
         apiKeyEnv: API_KEY_ENV.tgi,
+        apiKeyLogEnv: [{ name: "LOG_LEVEL", value: TGI_KEYED_LOG_LEVEL }],
         metricsPath: "/metrics",
         // TGI's metrics carry no model label: one TGI serves one model, selected by namespace and service.
         load: {
@@ -336,9 +356,12 @@ export const API_KEY_SECRET_KEY = "key";
  * key is in no manifest, plan or pod spec. [] when the model requires no key or its engine has no
  * check (the config refuses that combination: config/models.ts checkEndpoint).
  */
-export function apiKeyEnv(profile: Pick<EngineProfile, "apiKeyEnv">, secretName: string | undefined) {
+export function apiKeyEnv(profile: Pick<EngineProfile, "apiKeyEnv" | "apiKeyLogEnv">, secretName: string | undefined) {
     if (!profile.apiKeyEnv || !secretName) {
         return [];
     }
-    return [{ name: profile.apiKeyEnv, valueFrom: { secretKeyRef: { name: secretName, key: API_KEY_SECRET_KEY } } }];
+    return [
+        { name: profile.apiKeyEnv, valueFrom: { secretKeyRef: { name: secretName, key: API_KEY_SECRET_KEY } } },
+        ...(profile.apiKeyLogEnv ?? []),
+    ];
 }
