@@ -62,6 +62,13 @@ describe("the plan workflow (.github/workflows/plan.yml)", () => {
         assert.ok(comment.steps.every((candidate) => !candidate.uses?.startsWith("actions/checkout") && !/\bnpm\b/.test(candidate.run ?? "")));
     });
 
+    it("runs once per PR at a time: a new push cancels the run before it, which would otherwise race it to the comment", () => {
+        const { concurrency } = parse(fs.readFileSync(FILE, "utf8")) as { concurrency?: { group?: string; "cancel-in-progress"?: boolean } };
+        assert.deepStrictEqual(concurrency, { group: "${{ github.workflow }}-${{ github.event.pull_request.number }}", "cancel-in-progress": true });
+        // A cancelled run writes no comment.
+        assert.match(workflow().jobs.comment.if ?? "", /^\$\{\{ !cancelled\(\) && /);
+    });
+
     it("comments only on a PR from this repository (a fork gets the job summary)", () => {
         const comment = workflow().jobs.comment;
         assert.strictEqual(comment.needs, "offline-plan");
@@ -142,6 +149,12 @@ describe("the plan workflow (.github/workflows/plan.yml)", () => {
             const long = `#### \`prod\`: resources +0 ~900 -0\n\n${"x".repeat(70_000)}\n`;
             const text = writeComment({ prod: { "diff.json": '{ "changed": true }', "diff.md": long } });
             assert.ok(text.length < 1000 && text.startsWith(`${MARKER}\n`) && text.endsWith("#### `prod`: resources +0 ~900 -0\n"), text);
+        });
+
+        it("keeps to the headlines, and names a stack without a plan, when the comment would be too long", () => {
+            const long = `#### \`prod\`: resources +0 ~900 -0\n\n${"x".repeat(70_000)}\n`;
+            const text = writeComment({ local: {}, prod: { "diff.json": '{ "changed": true }', "diff.md": long } });
+            assert.ok(text.endsWith("\n**`local`**: no plan (see the run).\n\n#### `prod`: resources +0 ~900 -0\n"), text);
         });
     });
 });

@@ -82,6 +82,38 @@ describe("plan diff (tools/offline/diff.ts)", () => {
         });
     });
 
+    describe("within GitHub's limits (a job summary over 1 MiB is dropped whole)", () => {
+        /** A Grafana dashboard as kube-prometheus-stack renders it: one line of JSON, 27 kB for the largest. */
+        const dashboard = (interval: string) => JSON.stringify({ panels: Array.from({ length: 200 }, (_, index) => ({ id: index, expr: `sum(rate(x{panel="${index}"}[${index === 150 ? interval : "5m"}]))` })) });
+
+        it("shows a long one-line text by the characters that differ, with some context", () => {
+            const [before, after] = [dashboard("5m"), dashboard("1m")];
+            const [change] = diffValues({ data: { "pods.json": before } }, { data: { "pods.json": after } });
+            const at = [...before].findIndex((char, index) => char !== after[index]) + 1;
+            // The dashboard's text around `[5m]` -> `[1m]`: 20 characters either side, quoted as JSON (it holds quotes).
+            const excerpt = (interval: string) => `…te(x{panel=\\"150\\"}[${interval}]))"},{"id":151,"ex…`;
+            assert.strictEqual(change.line, `data["pods.json"], at character ${at}: ${JSON.stringify(excerpt("5m"))} -> ${JSON.stringify(excerpt("1m"))}`);
+            assert.ok(change.line.length < 200, change.line);
+        });
+
+        it("keeps diff.md under 512 KiB and each line short, however many resources change; the rest is in diff.json", () => {
+            const changes = Array.from({ length: 300 }, (_, index) => ({
+                resource: `kubernetes:core/v1:ConfigMap monitoring/dashboard-${index}`,
+                changes: ["a", "b", "c"].map((key) => ({ path: `data.${key}`, after: { big: "y".repeat(60_000) }, line: `data.${key}: (none) -> {"big":"${"y".repeat(60_000)}"}` })),
+            }));
+            const diff: PlanDiff = {
+                stack: "prod", changed: true, resources: { added: [], removed: [], changed: changes }, secrets: [],
+                violations: { introduced: [], fixed: [] }, summary: null,
+            };
+            const markdown = diffMarkdown(diff);
+            assert.ok(Buffer.byteLength(markdown) <= 512 * 1024, `${Buffer.byteLength(markdown)} bytes`);
+            assert.ok(markdown.split("\n").every((line) => line.length <= 1100), "a line over 1100 characters");
+            assert.ok(markdown.startsWith("#### `prod`: resources +0 ~300 -0"), markdown.slice(0, 100));
+            assert.match(markdown, /\nand \d+ more changed resources \(diff\.json\)\n$/);
+            assert.match(markdown, /data\.a: \(none\) -> \{"big":"y+… \(\d+ more characters: diff\.json\)\n/);
+        });
+    });
+
     describe("secrets, by a digest of the stack file's ciphertexts", () => {
         it("records a sha256 per secure key and path, never the ciphertext", () => {
             const digests = secureDigests({ config: { "llm-platform:hfToken": { secure: "v1:AAAA" }, "llm-platform:models": [{ apiKey: { secure: "v1:BBBB" } }], "llm-platform:target": "aws" } });

@@ -130,10 +130,48 @@ export function diffValues(before: unknown, after: unknown, path = ""): ValueCha
         const length = Math.max(before.length, after.length);
         return Array.from({ length }, (_, index) => childDiff(before, after, index, `${path}[${index}]`)).flat();
     }
-    if (typeof before === "string" && typeof after === "string" && before !== after && (before.includes("\n") || after.includes("\n"))) {
-        return [textChange(path, before, after)];
+    if (typeof before === "string" && typeof after === "string" && before !== after) {
+        if (before.includes("\n") || after.includes("\n")) {
+            return [textChange(path, before, after)];
+        }
+        if (Math.max(before.length, after.length) > LONG_LINE) {
+            return [longLineChange(path, before, after)];
+        }
     }
     return sameJson(before, after) ? [] : [valueChange(path, { before, after })];
+}
+
+/** A one-line string longer than this is shown by the characters that differ, not whole. */
+const LONG_LINE = 200;
+/** Characters shown either side of what differs in a long line, and of what differs at most. */
+const LONG_LINE_CONTEXT = 20;
+const LONG_LINE_MIDDLE = 120;
+
+/**
+ * Two long one-line strings differ (a Grafana dashboard that kube-prometheus-stack renders as one
+ * line of JSON, 27 kB): what differs between their common start and end, with a little context,
+ * `path, at character 7636: …a[5m]b… -> …a[1m]b…`; both texts whole in diff.json.
+ */
+function longLineChange(path: string, before: string, after: string): ValueChange {
+    let start = 0;
+    while (start < before.length && start < after.length && before[start] === after[start]) {
+        start++;
+    }
+    let end = 0;
+    while (end < before.length - start && end < after.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) {
+        end++;
+    }
+    const excerpt = (text: string) => {
+        const from = Math.max(0, start - LONG_LINE_CONTEXT);
+        const middle = text.slice(start, text.length - end);
+        const to = Math.min(text.length, text.length - end + LONG_LINE_CONTEXT);
+        return [
+            from > 0 ? "…" : "", text.slice(from, start),
+            middle.length > LONG_LINE_MIDDLE ? `${middle.slice(0, LONG_LINE_MIDDLE)}…` : middle,
+            text.slice(text.length - end, to), to < text.length ? "…" : "",
+        ].join("");
+    };
+    return { path, before, after, line: `${path}, at character ${start + 1}: ${formatValue(excerpt(before))} -> ${formatValue(excerpt(after))}` };
 }
 
 /**
