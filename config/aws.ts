@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CHECKIP_URL, DETECT_DEPLOYER, cidrClass, parseCidr } from "../lib/eks";
+import { ADDON_NAMES, ADDON_VERSION, AddonName, CHECKIP_URL, DETECT_DEPLOYER, cidrClass, parseCidr } from "../lib/eks";
 import { GPUS_PER_INSTANCE_TYPE, NVIDIA_X86_FAMILIES } from "../lib/gpu-instances";
 import { count, isCount } from "./fields";
 import type { CrossFieldProblem } from "./models";
@@ -29,6 +29,9 @@ export const EKS_CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
 const deployerCidr = z.string().refine((value) => value === DETECT_DEPLOYER || parseCidr(value) !== undefined,
     `is neither ${DETECT_DEPLOYER} nor an IPv4 CIDR block (like 198.51.100.7/32)`);
 
+/** An EKS add-on version of the stack's own (`cluster.addonVersions`). */
+const addonVersionField = z.string().regex(ADDON_VERSION, "is not an EKS add-on version (like v1.14.2-eksbuild.4: aws eks describe-addon-versions lists them)").optional();
+
 export const clusterSchema = z.strictObject({
     name: z.string().refine((value) => value === "" || EKS_CLUSTER_NAME.test(value),
         "is not an EKS cluster name (letters, digits, - and _, starting with a letter or digit, at most 100)"),
@@ -49,6 +52,8 @@ export const clusterSchema = z.strictObject({
     controlPlaneLogKmsKey: z.boolean(),
     deletionProtection: z.boolean(),
     ecrEndpoints: z.boolean(),
+    // Per add-on, in place of lib/eks.ts ADDON_VERSIONS' pin for the cluster's minor.
+    addonVersions: z.strictObject(Object.fromEntries(ADDON_NAMES.map((addon) => [addon, addonVersionField])) as Record<AddonName, typeof addonVersionField>),
     systemPool: z.strictObject({
         instanceTypes: z.array(z.string().regex(INSTANCE, "is not an EC2 instance type (like m6i.large)")).min(1),
         minSize: count(1),
@@ -101,12 +106,26 @@ export function awsProblems(cluster: unknown, gpuPool: unknown, target: unknown 
     if (target === "aws") {
         checkDeployers(c, problem);
     }
+    checkKubeProxyVersion(c, problem);
     if (typeof c.kubernetesVersion === "string" && /^1\.\d{2}$/.test(c.kubernetesVersion)
         && !(AUTOSCALER_MINORS as readonly string[]).includes(c.kubernetesVersion)) {
         problem(["cluster", "kubernetesVersion"], c.kubernetesVersion,
             `has no pinned Cluster Autoscaler release (supported: ${AUTOSCALER_MINORS.join(", ")}, the minors in EKS standard support)`);
     }
     return problems;
+}
+
+/**
+ * kube-proxy's version is the cluster's minor (it must not be newer than the API server, and EKS
+ * offers each minor's own: lib/eks.ts ADDON_VERSIONS), so a stack's own kube-proxy version of
+ * another minor is refused, as one left behind by a kubernetesVersion bump would be.
+ */
+function checkKubeProxyVersion(cluster: Partial<ClusterConfig>, problem: Problem): void {
+    const own = isRecord(cluster.addonVersions) ? cluster.addonVersions["kube-proxy"] : undefined;
+    const minor = cluster.kubernetesVersion;
+    if (typeof own === "string" && ADDON_VERSION.test(own) && typeof minor === "string" && !own.startsWith(`v${minor}.`)) {
+        problem(["cluster", "addonVersions", "kube-proxy"], own, `is not of Kubernetes ${minor} (cluster.kubernetesVersion): kube-proxy follows the cluster's minor; remove it, or give a v${minor}.x version`);
+    }
 }
 
 /** The pool's GPUs per node size the autoscaler's node template and the capacity checks: they must be true. */

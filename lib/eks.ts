@@ -112,7 +112,13 @@ export interface AddonSpec {
 /** An add-on's configuration: the keys of its schema, nested as its chart's values are. */
 export type AddonConfiguration = { readonly [key: string]: string | boolean | AddonConfiguration };
 
-export type AddonName = "vpc-cni" | "kube-proxy" | "eks-pod-identity-agent" | "coredns" | "aws-ebs-csi-driver" | "aws-efs-csi-driver";
+/** The add-ons the cluster installs (ADDONS), by their EKS names. */
+export const ADDON_NAMES = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver"] as const;
+
+export type AddonName = typeof ADDON_NAMES[number];
+
+/** An EKS add-on version, as `describe-addon-versions` lists them: `v1.14.2-eksbuild.4`. */
+export const ADDON_VERSION = /^v\d+\.\d+\.\d+-eksbuild\.\d+$/;
 
 /**
  * The add-ons, with service accounts and policies from each add-on's
@@ -188,8 +194,18 @@ export const ADDON_VERSIONS: Readonly<Record<string, Readonly<Record<AddonName, 
     },
 };
 
-/** The pinned version of an add-on for a Kubernetes minor; throws for a minor the table lacks (config.ts refuses it first). */
-export function addonVersion(kubernetesVersion: string, addon: AddonName): string {
+/**
+ * The version of an add-on for a Kubernetes minor: the stack's own (`cluster.addonVersions`), else
+ * the pinned one; throws for a minor the table lacks (config.ts refuses it first). The stack's
+ * version is for the day EKS does not offer a pinned one where the stack runs (a region that gets
+ * add-on versions later, a build EKS withdrew) or a fix is wanted before this table moves: EKS
+ * refuses, at `pulumi up`, a version it does not offer for the cluster's minor.
+ */
+export function addonVersion(kubernetesVersion: string, addon: AddonName, own: Readonly<Partial<Record<AddonName, string>>> = {}): string {
+    const chosen = own[addon];
+    if (chosen !== undefined) {
+        return chosen;
+    }
     const versions = Object.prototype.hasOwnProperty.call(ADDON_VERSIONS, kubernetesVersion) ? ADDON_VERSIONS[kubernetesVersion] : undefined;
     if (!versions) {
         throw new Error(`no pinned EKS add-on versions for Kubernetes ${kubernetesVersion}`);

@@ -107,6 +107,36 @@ describe("aws upgrades: a kubernetesVersion bump moves everything, in order", fu
             assert.deepStrictEqual([before.autoscaler, after.autoscaler], ["9.53.0 v1.34.5", "9.59.0 v1.35.2"]);
         });
 
+        it("takes a stack's own version for an add-on (cluster.addonVersions), the pinned ones for the rest", async () => {
+            const config = await acceptedConfig({
+                target: "aws", cluster: { kubernetesVersion: "1.35", deployerCidrs: ["detect"], addonVersions: { coredns: "v1.14.3-eksbuild.2" } },
+            });
+            const run = await runComponent(() => {
+                awsCluster(config.aws!, config.observability.loki, longestServingGraceSeconds(config.models));
+            });
+            assert.deepStrictEqual(run.failures.map(String), []);
+            for (const addon of resourcesOfType(run, ADDON)) {
+                const name = inputs(addon).addonName as AddonName;
+                assert.strictEqual(inputs(addon).addonVersion, name === "coredns" ? "v1.14.3-eksbuild.2" : ADDON_VERSIONS["1.35"][name], name);
+            }
+            assert.strictEqual(addonVersion("1.33", "coredns", { coredns: "v1.11.4-eksbuild.24" }), "v1.11.4-eksbuild.24");
+        });
+
+        it("refuses an add-on version that is not an EKS one, an unknown add-on, and a kube-proxy of another minor, one line each", async () => {
+            const problems = await configProblems({
+                target: "aws",
+                cluster: {
+                    kubernetesVersion: "1.35", deployerCidrs: ["detect"],
+                    addonVersions: { coredns: "1.14.3", "metrics-server": "v0.8.1-eksbuild.6", "kube-proxy": "v1.34.6-eksbuild.2" },
+                },
+            });
+            const lines = problems.filter((line) => line.includes("addonVersions"));
+            assert.strictEqual(lines.length, 3, lines.join("\n"));
+            assert.ok(lines.some((line) => /^llm-platform:cluster\.addonVersions\.coredns = "1\.14\.3": is not an EKS add-on version/.test(line)), lines.join("\n"));
+            assert.ok(lines.some((line) => line.startsWith("llm-platform:cluster.addonVersions.metrics-server")), lines.join("\n"));
+            assert.ok(lines.some((line) => /^llm-platform:cluster\.addonVersions\.kube-proxy = "v1\.34\.6-eksbuild\.2": is not of Kubernetes 1\.35/.test(line)), lines.join("\n"));
+        });
+
         it("refuses a minor without pinned versions, one line naming the key", async () => {
             assert.throws(() => addonVersion("1.33", "coredns"), /^Error: no pinned EKS add-on versions for Kubernetes 1\.33$/);
             const problems = await configProblems({ target: "aws", cluster: { kubernetesVersion: "1.36", deployerCidrs: ["detect"] } });

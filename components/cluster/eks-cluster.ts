@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CREATOR_TAG, ClusterCreator, creatorTagValue } from "../../config/aws";
 import { managedPolicyArn, serviceTrustPolicy } from "../../lib/aws-iam";
 import {
-    ADDONS, ADDON_NAMESPACE, AddonSpec, CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOGS, accessPolicyArn, addonConfigurationValues, addonVersion,
+    ADDONS, ADDON_NAMESPACE, AddonName, AddonSpec, CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOGS, accessPolicyArn, addonConfigurationValues, addonVersion,
     cidrClass, efsStorageClass, endpointConfig, gp3StorageClass, kubeconfig,
 } from "../../lib/eks";
 import { ClusterNetwork } from "./cluster-network";
@@ -68,6 +68,8 @@ export interface EksClusterArgs {
     readonly deletionProtection?: boolean;
     /** ECR interface endpoints in the VPC this stack creates (ClusterNetwork). Defaults to false. */
     readonly ecrEndpoints?: boolean;
+    /** Add-on versions of the stack's own, in place of the pinned ones (lib/eks.ts addonVersion). Defaults to none. */
+    readonly addonVersions?: Readonly<Partial<Record<AddonName, string>>>;
 }
 
 /**
@@ -234,9 +236,9 @@ export class EksCluster extends pulumi.ComponentResource {
         // Upgrade order (a kubernetesVersion bump): the control plane, then the add-ons (each names
         // the cluster), then the node groups (they wait for the node add-ons). CoreDNS and the CSI
         // drivers need running nodes to become ACTIVE, so they follow the system nodes.
-        this.nodePrerequisites = ADDONS.filter((addon) => addon.beforeNodes).map((addon) => this.addon(name, addon, args.kubernetesVersion, []));
+        this.nodePrerequisites = ADDONS.filter((addon) => addon.beforeNodes).map((addon) => this.addon(name, addon, args, []));
         this.systemNodes = this.systemNodeGroups(name, args);
-        const workloadAddons = ADDONS.filter((addon) => !addon.beforeNodes).map((addon) => this.addon(name, addon, args.kubernetesVersion, this.systemNodes));
+        const workloadAddons = ADDONS.filter((addon) => !addon.beforeNodes).map((addon) => this.addon(name, addon, args, this.systemNodes));
 
         const files = new ModelFileSystem(`${name}-models`, {
             vpcId: this.vpcId, subnetIds: this.privateSubnetIds, clientSecurityGroupId: this.nodeSecurityGroupId,
@@ -329,12 +331,13 @@ export class EksCluster extends pulumi.ComponentResource {
     }
 
     /**
-     * An EKS add-on at the version pinned for the cluster's minor (lib/eks.ts ADDON_VERSIONS): it
+     * An EKS add-on at the version pinned for the cluster's minor (lib/eks.ts ADDON_VERSIONS), or
+     * the stack's own (`addonVersions`): it
      * names the cluster, so it waits for the control plane, and a kubernetesVersion bump updates
      * it after the control plane. `dependsOn`: what else it waits for (nodes, for the add-ons
      * that run as Deployments).
      */
-    private addon(name: string, spec: AddonSpec, kubernetesVersion: string, dependsOn: pulumi.Resource[]): aws.eks.Addon {
+    private addon(name: string, spec: AddonSpec, args: EksClusterArgs, dependsOn: pulumi.Resource[]): aws.eks.Addon {
         const identity = spec.identity && new PodIdentityRole(`${name}-${spec.name}`, {
             clusterName: this.clusterName,
             namespace: ADDON_NAMESPACE,
@@ -344,7 +347,7 @@ export class EksCluster extends pulumi.ComponentResource {
         return new aws.eks.Addon(`${name}-${spec.name}`, {
             clusterName: this.clusterName,
             addonName: spec.name,
-            addonVersion: addonVersion(kubernetesVersion, spec.name),
+            addonVersion: addonVersion(args.kubernetesVersion, spec.name, args.addonVersions),
             configurationValues: addonConfigurationValues(spec),
             resolveConflictsOnCreate: "OVERWRITE",
             resolveConflictsOnUpdate: "PRESERVE",
