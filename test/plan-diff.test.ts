@@ -77,6 +77,21 @@ describe("plan diff (tools/offline/diff.ts)", () => {
                 ['config, lines 3-4: (none) -> "  a = 1\\n  b = 2"']);
         });
 
+        it("matches a list's items by name where an item moved (env, containers: Kubernetes merges them by name), and says when only the order changed", () => {
+            const key = { name: "VLLM_API_KEY", valueFrom: { secretKeyRef: { name: "qwen-api-key", key: "key" } } };
+            const before = { env: [{ name: "HF_HOME", value: "/models" }, { name: "PORT", value: "8000" }] };
+            const after = { env: [key, { name: "HF_HOME", value: "/models" }, { name: "PORT", value: "8080" }] };
+            assert.deepStrictEqual(diffValues(before, after).map((change) => change.line), [
+                `env[name=VLLM_API_KEY]: (none) -> ${JSON.stringify(key)}`,
+                'env[name=PORT].value: "8000" -> "8080"',
+            ]);
+            assert.deepStrictEqual(diffValues(before, { env: [before.env[1], before.env[0]] }).map((change) => change.line),
+                ['env (order of names): ["HF_HOME","PORT"] -> ["PORT","HF_HOME"]']);
+            // An item added at the end moves none: by index, as before.
+            assert.deepStrictEqual(diffValues(before, { env: [...before.env, { name: "X", value: "1" }] }).map((change) => change.line),
+                ['env[2]: (none) -> {"name":"X","value":"1"}']);
+        });
+
         it("sees no change in two [secret]s, as both plans print them", () => {
             assert.deepStrictEqual(diffValues({ stringData: { token: "[secret]" } }, { stringData: { token: "[secret]" } }), []);
         });

@@ -127,6 +127,10 @@ export function diffValues(before: unknown, after: unknown, path = ""): ValueCha
         return keys.flatMap((key) => childDiff(before, after, key, joinKey(path, key)));
     }
     if (Array.isArray(before) && Array.isArray(after)) {
+        const moved = movedByName(before, after);
+        if (moved) {
+            return namedItemsDiff(before, after, moved, path);
+        }
         const length = Math.max(before.length, after.length);
         return Array.from({ length }, (_, index) => childDiff(before, after, index, `${path}[${index}]`)).flat();
     }
@@ -139,6 +143,36 @@ export function diffValues(before: unknown, after: unknown, path = ""): ValueCha
         }
     }
     return sameJson(before, after) ? [] : [valueChange(path, { before, after })];
+}
+
+/**
+ * The names of two lists' items when every item is an object with a name of its own and an item
+ * of both lists is at another index (an env var inserted first); undefined otherwise. Kubernetes
+ * merges containers, env and volumes by name (k8s.io/api core/v1 types.go: `patchMergeKey:"name"`),
+ * so items with names are compared by name, not by an index that shifted (other named lists too,
+ * such as ports, which it merges by containerPort: their names are as unique).
+ */
+function movedByName(before: readonly unknown[], after: readonly unknown[]): { before: string[]; after: string[] } | undefined {
+    const names = (items: readonly unknown[]) => {
+        const found = items.map((item) => (isJsonObject(item) && typeof item.name === "string" ? item.name : undefined));
+        return found.every((name): name is string => name !== undefined) && new Set(found).size === found.length ? found : undefined;
+    };
+    const [old, now] = [names(before), names(after)];
+    return old && now && old.some((name, index) => now.includes(name) && now[index] !== name) ? { before: old, after: now } : undefined;
+}
+
+/** `env[name=PORT].value: "8000" -> "8080"`: items matched by name, then the order of the names both have if it changed. */
+function namedItemsDiff(before: readonly unknown[], after: readonly unknown[], names: { before: string[]; after: string[] }, path: string): ValueChange[] {
+    const at = (name: string) => `${path}[name=${/^[\w.-]+$/.test(name) ? name : JSON.stringify(name)}]`;
+    const changes = [
+        ...names.after.flatMap((name, index) => {
+            const old = names.before.indexOf(name);
+            return old === -1 ? [valueChange(at(name), { after: after[index] })] : diffValues(before[old], after[index], at(name));
+        }),
+        ...names.before.flatMap((name, index) => (names.after.includes(name) ? [] : [valueChange(at(name), { before: before[index] })])),
+    ];
+    const [kept, order] = [names.before.filter((name) => names.after.includes(name)), names.after.filter((name) => names.before.includes(name))];
+    return sameJson(kept, order) ? changes : [...changes, valueChange(`${path} (order of names)`, { before: kept, after: order })];
 }
 
 /** A one-line string longer than this is shown by the characters that differ, not whole. */
