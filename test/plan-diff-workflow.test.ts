@@ -100,6 +100,11 @@ describe("the plan workflow (.github/workflows/plan.yml)", () => {
         assert.ok((step(comment, "write the comment").run ?? "").includes(`marker='${MARKER}'`));
     });
 
+    it("uploads each stack's plan under its own name, replaced on a re-run (upload-artifact v4 refuses a name the run has, unless overwrite)", () => {
+        const upload = workflow().jobs["offline-plan"].steps.find((candidate) => candidate.uses?.startsWith("actions/upload-artifact@"));
+        assert.deepStrictEqual(upload?.with, { name: "plan-${{ matrix.stack }}", path: "out/head", overwrite: true });
+    });
+
     it("pins every action", () => {
         const uses = Object.values(workflow().jobs).flatMap((job) => job.steps.flatMap((candidate) => candidate.uses ?? []));
         assert.ok(uses.length > 0 && uses.every((action) => /^[\w.-]+\/[\w.-]+@v?\d/.test(action)), uses.join(", "));
