@@ -21,7 +21,8 @@ export interface ModelServerArgs {
     readonly hfToken?: pulumi.Input<string>;
     /**
      * The bearer key clients must send (secret), required when the model has `apiKey: required`: it
-     * reaches the engine from the Secret `<model>-api-key`, never as a literal. Defaults to none.
+     * reaches the engine from the Secret `<model>-api-key-<suffix>` (named by Pulumi, renamed with
+     * each new key: model-server/resources.ts apiKeySecretMetadata), never as a literal. Defaults to none.
      */
     readonly apiKey?: pulumi.Input<string>;
     /** Prometheus the ScaledObject queries. Defaults to the observability layer's (PROMETHEUS_URL). */
@@ -107,6 +108,8 @@ export class ModelServer extends pulumi.ComponentResource {
             this.apiKeySecret = new k8s.core.v1.Secret(`${name}-api-key`, {
                 metadata: apiKeySecretMetadata(model, names),
                 type: "Opaque",
+                // A new key is a new Secret (apiKeySecretMetadata), never an edit of this one.
+                immutable: true,
                 stringData: { [API_KEY_SECRET_KEY]: pulumi.secret(args.apiKey) },
             }, base);
         }
@@ -122,7 +125,7 @@ export class ModelServer extends pulumi.ComponentResource {
         });
 
         this.deployment = new k8s.apps.v1.Deployment(`${name}-server`, serverDeployment(model, {
-            names, profile, rollingUpdate: args.rollingUpdate, apiKeySecret: this.apiKeySecret ? names.apiKeySecret : undefined,
+            names, profile, rollingUpdate: args.rollingUpdate, apiKeySecret: this.apiKeySecret?.metadata.name,
         }), {
             ...base,
             dependsOn: [...base.dependsOn, this.downloadJob, ...(this.apiKeySecret ? [this.apiKeySecret] : [])],

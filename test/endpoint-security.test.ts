@@ -55,7 +55,7 @@ function beforeIssue14(objects: readonly KubernetesObject[]): KubernetesObject[]
             object.spec.rules[0].http.paths[0].path = "/";
         }
     }
-    return copy.filter((object) => !(object.kind === "Secret" && object.metadata.name.endsWith("-api-key")));
+    return copy.filter((object) => !(object.kind === "Secret" && object.stringData?.key !== undefined));
 }
 
 describe("issue 14: API keys and TLS", function () {
@@ -114,14 +114,18 @@ describe("issue 14: API keys and TLS", function () {
             objects = kubernetesObjects(run.resources);
         });
 
-        it("has the key: a generated secret, in the Secret qwen-7b-api-key, reaching vLLM as VLLM_API_KEY from it, exported as a secret", () => {
+        it("has the key: a generated secret, in the Secret qwen-7b-api-key-<suffix>, reaching vLLM as VLLM_API_KEY from it, exported as a secret", () => {
             assert.ok(run.resources.some((resource) => resource.type === "random:index/randomPassword:RandomPassword" && resource.name === "model-api-key"));
-            const secret = find(objects, "Secret", "qwen-7b-api-key");
+            const secret = run.resources.find((resource) => resource.type === "kubernetes:core/v1:Secret" && resource.name === "qwen-7b-api-key")?.inputs as Json;
             assert.strictEqual(secret.metadata.namespace, "llm");
             assert.deepStrictEqual(Object.keys(secret.stringData), ["key"]);
+            // A new key rolls the pods: the Secret is immutable and Pulumi names it, so a new key is a new
+            // Secret under a new name, and the Deployment's secretKeyRef (its pod template) follows it.
+            assert.strictEqual(secret.immutable, true);
+            assert.strictEqual(secret.metadata.name, undefined);
             const server = find(objects, "Deployment", "qwen-7b").spec.template.spec.containers[0];
             assert.deepStrictEqual(server.env.filter((variable: Json) => /API_KEY/.test(variable.name)),
-                [{ name: "VLLM_API_KEY", valueFrom: { secretKeyRef: { name: "qwen-7b-api-key", key: "key" } } }]);
+                [{ name: "VLLM_API_KEY", valueFrom: { secretKeyRef: { name: "qwen-7b-api-key-00000000", key: "key" } } }]);
             assert.ok(!server.args.some((arg: string) => arg.startsWith("--api-key")));
             assert.strictEqual(run.outputs.apiKey, "[secret]");
             // The generated value (tools/offline/fakes.ts) is in no object in clear.

@@ -220,8 +220,12 @@ describe("model server under mocks", () => {
                     assert.deepStrictEqual(ingress.spec.tls, [{ hosts: ["qwen.example.com"], secretName: "qwen-cert" }]);
                     const env = must(run, "Deployment", "qwen").spec.template.spec.containers[0].env as Json[];
                     const key = env.find((variable) => variable.name === (engine === "vllm" ? "VLLM_API_KEY" : "API_KEY"));
-                    assert.deepStrictEqual(key, { name: key?.name, valueFrom: { secretKeyRef: { name: "qwen-api-key", key: "key" } } });
-                    assert.strictEqual(must(run, "Secret", "qwen-api-key").metadata.namespace, must(run, "Deployment", "qwen").metadata.namespace);
+                    // The Secret Pulumi names (<resource>-<random suffix>; zeros offline): a new key, a new name, a rollout.
+                    assert.deepStrictEqual(key, { name: key?.name, valueFrom: { secretKeyRef: { name: "qwen-api-key-00000000", key: "key" } } });
+                    const secret = run.resources.find((resource) => resource.type === "kubernetes:core/v1:Secret" && resource.name === "qwen-api-key")?.inputs as Json;
+                    assert.strictEqual(secret.metadata.name, undefined);
+                    assert.strictEqual(secret.immutable, true);
+                    assert.strictEqual(secret.metadata.namespace, must(run, "Deployment", "qwen").metadata.namespace);
                     assert.strictEqual(run.outputs.apiKey, "[secret]");
                 });
             }

@@ -1,3 +1,4 @@
+import type * as pulumi from "@pulumi/pulumi";
 import type { ModelConfig } from "../../config";
 import { gpuNodeSelector, gpuToleration } from "../../lib/gpu-scheduling";
 import { parseQuantity } from "../../lib/quantity";
@@ -174,8 +175,11 @@ export interface DeploymentOptions {
     readonly profile: EngineProfile;
     /** The rolling update (rollingUpdate()). Defaults to SURGE. */
     readonly rollingUpdate?: RollingUpdate;
-    /** The Secret holding the bearer key the engine requires (apiKey: required). Defaults to none: no key. */
-    readonly apiKeySecret?: string;
+    /**
+     * The name of the Secret holding the bearer key the engine requires (apiKey: required): the
+     * Secret's output, since Pulumi names it (resources.ts apiKeySecretMetadata). Defaults to none: no key.
+     */
+    readonly apiKeySecret?: pulumi.Input<string>;
 }
 
 /** The serving Deployment's object body. No spec.replicas: the ScaledObject owns the replica count. */

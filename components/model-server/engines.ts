@@ -348,7 +348,7 @@ export function engineCommand(model: ModelConfig, profile: EngineProfile, cacheD
     }
 }
 
-/** The key in a model's API key Secret (components/model-server/resources.ts apiKeySecret). */
+/** The key in a model's API key Secret (components/model-server/resources.ts apiKeySecretMetadata). */
 export const API_KEY_SECRET_KEY = "key";
 
 /**
@@ -356,7 +356,7 @@ export const API_KEY_SECRET_KEY = "key";
  * key is in no manifest, plan or pod spec. [] when the model requires no key or its engine has no
  * check (the config refuses that combination: config/models.ts checkEndpoint).
  */
-export function apiKeyEnv(profile: Pick<EngineProfile, "apiKeyEnv" | "apiKeyLogEnv">, secretName: string | undefined) {
+export function apiKeyEnv<Name>(profile: Pick<EngineProfile, "apiKeyEnv" | "apiKeyLogEnv">, secretName: Name | undefined) {
     if (!profile.apiKeyEnv || !secretName) {
         return [];
     }

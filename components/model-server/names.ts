@@ -9,8 +9,6 @@ export interface ModelServerNames {
     /** The download Job: a new revision (or repo) is a new Job. */
     readonly downloadJob: string;
     readonly tokenSecret: string;
-    /** The bearer key clients must send, when the model requires one (apiKey: required). */
-    readonly apiKeySecret: string;
     /** (scale to zero) The ExternalName Service that leads to the KEDA HTTP add-on's interceptor. */
     readonly proxy: string;
     readonly namespace: string;
@@ -27,7 +25,6 @@ export function modelServerNames(model: Pick<ModelConfig, "name" | "repo" | "rev
         claim: `${model.name}-weights`,
         downloadJob: `${model.name}-download-${revisionHash(model)}`,
         tokenSecret: `${model.name}-hf-token`,
-        apiKeySecret: `${model.name}-api-key`,
         proxy: `${model.name}-proxy`,
         namespace,
     };

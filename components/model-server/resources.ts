@@ -74,9 +74,20 @@ export function disruptionBudget(model: ModelConfig, names: ModelServerNames) {
     };
 }
 
-/** The API key Secret's metadata: the bearer key clients send (components/model-server/engines.ts apiKeyEnv reads it). */
+/**
+ * The API key Secret's metadata: the bearer key clients send (components/model-server/engines.ts
+ * apiKeyEnv reads it). No name: Pulumi names it `<model>-api-key-<8 random hex>`, and a new key is a
+ * new Secret under a new name, so the Deployment's secretKeyRef, and with it its pod template,
+ * changes and the pods roll onto the new key (a container reads a secretKeyRef variable only when it
+ * starts). pulumi-kubernetes replaces a Secret whose data changes (provider/pkg/provider/diff.go
+ * forceNewProperties: `.data`, `.stringData` unless enableSecretMutable, and always for an immutable
+ * Secret); replacing an autonamed object creates its successor first under a new name (provider.go
+ * Diff: delete-before-replace only for an object named by the user; metadata/naming.go
+ * AssignNameIfAutonamable, `<resource name>-` plus a random suffix), and deletes the old one after the
+ * Deployment has rolled. No hash of the key appears anywhere: the suffix is random.
+ */
 export function apiKeySecretMetadata(model: ModelConfig, names: ModelServerNames) {
-    return { name: names.apiKeySecret, namespace: names.namespace, labels: commonLabels(model) };
+    return { namespace: names.namespace, labels: commonLabels(model) };
 }
 
 /** cert-manager's ingress-shim issues a certificate for an Ingress with this annotation into each tls[].secretName. */

@@ -36,6 +36,12 @@ export const computedOutputs: Readonly<Record<string, (args: pulumi.runtime.Mock
         const bucket = typeof prefix === "string" && prefix !== "" && !args.inputs.bucket ? `${prefix}${"0".repeat(26)}` : physicalName(args, "bucket");
         return { bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegion: OFFLINE_REGION };
     },
+    // A Secret without metadata.name: pulumi-kubernetes names it `<resource name>-` plus 8 random hex
+    // digits (provider/pkg/metadata/naming.go AssignNameIfAutonamable); offline the digits are zeros.
+    "kubernetes:core/v1:Secret": (args) => {
+        const metadata = isRecord(args.inputs.metadata) ? args.inputs.metadata : {};
+        return typeof metadata.name === "string" && metadata.name !== "" ? {} : { metadata: { ...metadata, name: `${args.name}-${"0".repeat(8)}` } };
+    },
     // A generated password; the provider marks `result` secret, and so does everything that uses it.
     "random:index/randomPassword:RandomPassword": (args) => ({ result: `offline-password-${args.name}` }),
 };
