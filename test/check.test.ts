@@ -151,6 +151,15 @@ describe("npm run check", function () {
             assert.deepStrictEqual(report.violations.map((v) => v.resourceName), ["llm-platform-prod"]);
         });
 
+        it("refuses a --stack that npm took for itself (npm run check --stack=local, without --), in one line", () => {
+            // npm hands an unknown option before `--` to the script as npm_config_<name>, not as an argument.
+            for (const [value, args] of [["local", [manifests]], ["true", ["local", manifests]]] as const) {
+                const result = spawnSync(process.execPath, [CHECK, ...args], { cwd: PROJECT_DIR, encoding: "utf8", timeout: 60_000, env: { ...process.env, npm_config_stack: value } });
+                assert.strictEqual(result.status, 2, result.stdout + result.stderr);
+                assert.strictEqual(result.stderr, "error: --stack went to npm, not to the check: npm run check -- --stack <name> <file.yaml>...\n");
+            }
+        });
+
         it("refuses a stack the project does not have, in one line naming the file", () => {
             const result = check("--stack", "nosuch", yamlFile(modelServer()));
             assert.strictEqual(result.status, 2, result.stdout + result.stderr);

@@ -97,6 +97,11 @@ async function main(argv: string[]): Promise<number> {
             throw new InputError(`${(error as Error).message.split("\n")[0]}; ${USAGE}`);
         }
         const { values, positionals } = parsed;
+        // `npm run check --stack=local x.yaml` (no `--`): npm keeps the option as its own config,
+        // npm_config_stack, and the check would run without the stack's pack config.
+        if (values.stack === undefined && process.env.npm_config_stack !== undefined) {
+            throw new InputError("--stack went to npm, not to the check: npm run check -- --stack <name> <file.yaml>...");
+        }
         if (positionals.length === 0 || (values.format !== "text" && values.format !== "json")) {
             throw new InputError(USAGE);
         }
