@@ -78,8 +78,8 @@ describe("the plan workflow (.github/workflows/plan.yml)", () => {
     it("plans the base's commit and the head, compares them, and appends diff.md to the job summary", () => {
         const job = workflow().jobs["offline-plan"];
         const checkouts = job.steps.filter((candidate) => candidate.uses?.startsWith("actions/checkout@"));
-        assert.deepStrictEqual(checkouts.map((candidate) => [candidate.with?.path, candidate.with?.ref]), [
-            ["head", undefined], ["base", "${{ github.event.pull_request.base.sha }}"],
+        assert.deepStrictEqual(checkouts.map((candidate) => [candidate.with?.path, candidate.with?.ref, candidate.with?.["fetch-depth"]]), [
+            ["head", undefined, 2], ["base", "${{ steps.base.outputs.sha }}", undefined],
         ]);
         assert.strictEqual(step(job, "plan of the base")["working-directory"], "base");
         assert.match(step(job, "plan of the base").run ?? "", /npm run plan -- --stack "\$STACK" .*--out \.\.\/out\/base/);
@@ -89,6 +89,30 @@ describe("the plan workflow (.github/workflows/plan.yml)", () => {
         assert.match(step(job, "diff in the job summary").run ?? "", /cat out\/head\/diff\.md >> "\$GITHUB_STEP_SUMMARY"/);
         // The check still fails on a mandatory violation, after the diff is published.
         assert.match(job.steps[job.steps.length - 1].run ?? "", /exit "\$\{STATUS:-1\}"/);
+    });
+
+    it("takes as the base the merge commit's first parent, not the event's base.sha (hours old once the base branch moved)", () => {
+        // A merge commit as GitHub builds refs/pull/N/merge: the base branch moved on after the PR's event.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-base-"));
+        const git = (...args: string[]) => {
+            const result = spawnSync("git", ["-C", path.join(dir, "head"), "-c", "user.name=t", "-c", "user.email=t@t", ...args], { encoding: "utf8" });
+            assert.strictEqual(result.status, 0, result.stderr);
+            return result.stdout.trim();
+        };
+        fs.mkdirSync(path.join(dir, "head"));
+        git("init", "-q", "-b", "main");
+        git("commit", "-q", "--allow-empty", "-m", "base at the event");
+        git("checkout", "-q", "-b", "pr");
+        git("commit", "-q", "--allow-empty", "-m", "the change");
+        git("checkout", "-q", "main");
+        git("commit", "-q", "--allow-empty", "-m", "another PR merged since");
+        const tip = git("rev-parse", "HEAD");
+        git("merge", "-q", "--no-ff", "-m", "merge", "pr");
+        const output = path.join(dir, "output");
+        const result = spawnSync("bash", ["-e", "-c", step(workflow().jobs["offline-plan"], "the base the PR was merged onto").run ?? ""],
+            { cwd: dir, encoding: "utf8", env: { ...process.env, GITHUB_OUTPUT: output } });
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.strictEqual(fs.readFileSync(output, "utf8"), `sha=${tip}\n`);
     });
 
     it("finds its one comment by the hidden marker, and updates it rather than adding one", () => {
