@@ -191,6 +191,17 @@ describe("issue 14: API keys and TLS", function () {
                 assert.doesNotMatch(result.stdout, /model-endpoint-protected|ingress-tls/);
             });
 
+            it("fails a default backend and a rewrite out of /v1, with exit 1", () => {
+                const broken = structuredClone(model(objects)) as Json[];
+                const ingress = find(broken, "Ingress", "qwen-7b");
+                ingress.spec.defaultBackend = ingress.spec.rules[0].http.paths[0].backend;
+                ingress.metadata.annotations = { ...ingress.metadata.annotations, "nginx.ingress.kubernetes.io/rewrite-target": "/" };
+                const result = check(broken);
+                assert.strictEqual(result.status, 1, result.stdout + result.stderr);
+                assert.match(result.stdout, /^\[mandatory\] ingress-tls: kubernetes:networking\.k8s\.io\/v1:Ingress qwen-7b: Ingress llm\/qwen-7b has a default backend/m);
+                assert.match(result.stdout, /^\[mandatory\] model-endpoint-protected: kubernetes:networking\.k8s\.io\/v1:Ingress qwen-7b: Ingress llm\/qwen-7b publishes path "\/" of Deployment llm\/qwen-7b/m);
+            });
+
             it("fails them as they were before issue 14, with one line per rule and exit 1", () => {
                 const result = check(model(beforeIssue14(objects)));
                 assert.strictEqual(result.status, 1, result.stdout + result.stderr);

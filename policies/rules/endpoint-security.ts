@@ -43,6 +43,13 @@ function underV1(path: string): boolean {
     return path === "/v1" || path.startsWith("/v1/");
 }
 
+/**
+ * ingress-nginx's rewrite: the backend gets this path, not the one the client asked for (capture
+ * groups of the rule's path in `$1`...; ingress-nginx docs, examples/rewrite). Under `/v1` in the
+ * Ingress, `/$2` at the server: `/v1/invocations` would reach vLLM's unguarded POST /invocations.
+ */
+const NGINX_REWRITE_TARGET = "nginx.ingress.kubernetes.io/rewrite-target";
+
 /** ingress-nginx's external and basic/digest authentication (docs: user-guide/nginx-configuration/annotations.md). */
 const NGINX_AUTH_URL = "nginx.ingress.kubernetes.io/auth-url";
 const NGINX_AUTH_TYPE = "nginx.ingress.kubernetes.io/auth-type";
@@ -221,7 +228,7 @@ function nginxAuthenticates(props: Props, classes: readonly string[]): boolean {
 
 export const modelEndpointProtected = stackRule<ProtectedConfig>({
     name: "model-endpoint-protected",
-    description: "A model server reachable through an Ingress (its backend Service's pods; through an ExternalName or the KEDA HTTP add-on's interceptor, the routes that take its hosts) requires a key: its engine's key setting from a Secret (for vLLM, on Ingress paths under /v1 only, the paths its key guards), or an auth annotation the ingress class honours.",
+    description: "A model server reachable through an Ingress (its backend Service's pods; through an ExternalName or the KEDA HTTP add-on's interceptor, the routes that take its hosts) requires a key: its engine's key setting from a Secret (for vLLM, on Ingress paths under /v1 only, the paths its key guards, and no ingress-nginx rewrite out of /v1), or an auth annotation the ingress class honours.",
     enforcementLevel: "mandatory",
     properties: {
         modelServerImages: modelServerImagesSchema,
@@ -259,8 +266,12 @@ export const modelEndpointProtected = stackRule<ProtectedConfig>({
             for (const ref of servingContainers(workload, config.modelServerImages)) {
                 const source = keySource(ref.container, config.keyVariables);
                 const outside = [...paths].filter((path) => !underV1(path));
-                if (source === "secret" && outside.length > 0 && isEngineImage(asString(ref.container.image), [VLLM_IMAGE])) {
+                const rewrite = asString(at(ingress.props, "metadata", "annotations", NGINX_REWRITE_TARGET));
+                const vllm = source === "secret" && isEngineImage(asString(ref.container.image), [VLLM_IMAGE]);
+                if (vllm && outside.length > 0) {
                     reportViolation(`Ingress ${namespace}/${name} publishes path ${show(outside[0])} of ${workload.kind} ${workload.namespace}/${workload.name}, whose ${describeContainer(ref)} is vLLM: its key guards only paths under /v1, and POST /invocations generates without it; publish path /v1 (Prefix) only.`, ingress.urn);
+                } else if (vllm && rewrite !== undefined && !underV1(rewrite)) {
+                    reportViolation(`Ingress ${namespace}/${name} rewrites its paths to ${show(rewrite)} (${NGINX_REWRITE_TARGET}) for ${workload.kind} ${workload.namespace}/${workload.name}, whose ${describeContainer(ref)} is vLLM: its key guards only paths under /v1, and a rewrite out of /v1 reaches POST /invocations without it; drop the rewrite, or keep the target under /v1.`, ingress.urn);
                 }
                 if (source === "literal") {
                     reportViolation(`Ingress ${namespace}/${name} reaches ${workload.kind} ${workload.namespace}/${workload.name}, whose ${describeContainer(ref)} takes its API key as a literal in the manifest; put the key in a Secret and set it with secretKeyRef.`, ingress.urn);
@@ -288,7 +299,7 @@ function covers(tlsHost: string, host: string): boolean {
  */
 export const ingressTls = typedRule<RuleConfig>({
     name: "ingress-tls",
-    description: "Every Ingress has tls entries, each naming its certificate Secret, that cover the hosts of all its rules; every rule names a host, and ingress-nginx's ssl-redirect is not turned off.",
+    description: "Every Ingress has tls entries, each naming its certificate Secret, that cover the hosts of all its rules; every rule names a host, there is no default backend, and ingress-nginx's ssl-redirect is not turned off.",
     enforcementLevel: "mandatory",
 }, INGRESS_TYPES, (props, _config, reportViolation, args) => {
     const where = `Ingress ${objectNamespace(props)}/${objectName(props, args.name)}`;
@@ -305,6 +316,11 @@ export const ingressTls = typedRule<RuleConfig>({
         }
     });
     const tlsHosts = tls.flatMap((entry) => asArray(entry.hosts)).filter((host): host is string => typeof host === "string");
+    // The default backend takes the requests no rule's host matches: every other host name, on ingress-nginx's
+    // catch-all server, which has no certificate of this Ingress and serves plain HTTP (API IngressSpec.defaultBackend).
+    if (spec.defaultBackend !== undefined || spec.backend !== undefined) {
+        reportViolation(`${where} has a default backend (spec.${spec.defaultBackend !== undefined ? "defaultBackend" : "backend"}): it answers every host name, which no certificate names; route by host in rules instead.`);
+    }
     rules.forEach((rule, index) => {
         const host = asString(rule.host);
         if (!host) {

@@ -113,6 +113,17 @@ describe("model-endpoint-protected", () => {
         assert.deepStrictEqual(await protectedMessages([keyedServer(), service(), subPath]), []);
     });
 
+    it("fails an ingress-nginx rewrite out of /v1 to a keyed vLLM server: /v1/invocations would reach POST /invocations", async () => {
+        const rewrite = (target: string) => mutated(ingress(), (o) => {
+            o.metadata.annotations = { "nginx.ingress.kubernetes.io/rewrite-target": target, "nginx.ingress.kubernetes.io/use-regex": "true" };
+            o.spec.rules[0].http.paths[0] = { ...o.spec.rules[0].http.paths[0], path: "/v1/(.*)", pathType: "ImplementationSpecific" };
+        });
+        assert.deepStrictEqual(await protectedMessages([keyedServer(), service(), rewrite("/$1")]), [
+            `Ingress llm/qwen rewrites its paths to "/$1" (nginx.ingress.kubernetes.io/rewrite-target) for Deployment llm/qwen, whose container "vllm" is vLLM: its key guards only paths under /v1, and a rewrite out of /v1 reaches POST /invocations without it; drop the rewrite, or keep the target under /v1.`,
+        ]);
+        assert.deepStrictEqual(await protectedMessages([keyedServer(), service(), rewrite("/v1/$1")]), []);
+    });
+
     it("leaves TGI's paths to its own key, which guards its generation routes wherever they are", async () => {
         const tgi = mutated(modelServer(), (o) => {
             mainContainer(o).image = "ghcr.io/huggingface/text-generation-inference:3.3.2";
@@ -199,6 +210,8 @@ describe("ingress-tls", () => {
         ["a host no tls entry names", (o) => { o.spec.tls[0].hosts = ["other.example.com"]; }, [/^Ingress llm\/qwen: host "qwen\.example\.com" is in no tls entry's hosts/]],
         ["a tls entry without secretName", (o) => { delete o.spec.tls[0].secretName; }, [/tls\[0\] names no secretName/]],
         ["a rule without host", (o) => { delete o.spec.rules[0].host; }, [/rules\[0\] has no host: it answers every host name/]],
+        ["a default backend (every other host, on the controller's catch-all server)", (o) => { o.spec.defaultBackend = { service: { name: "qwen", port: { name: "http" } } }; },
+            [/^Ingress llm\/qwen has a default backend \(spec\.defaultBackend\): it answers every host name, which no certificate names/]],
         ["a second rule's host left out", (o) => { o.spec.rules.push({ host: "chat.example.com", http: o.spec.rules[0].http }); }, [/host "chat\.example\.com" is in no tls entry's hosts/]],
         ["a wildcard that does not cover two labels", (o) => { o.spec.tls[0].hosts = ["*.com"]; }, [/host "qwen\.example\.com" is in no tls entry's hosts/]],
         ["ssl-redirect turned off", (o) => { o.metadata.annotations = { "nginx.ingress.kubernetes.io/ssl-redirect": "false" }; }, [/ssl-redirect "false": ingress-nginx would keep serving plain HTTP/]],
