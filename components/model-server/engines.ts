@@ -125,10 +125,10 @@ const PROFILES: Readonly<Record<Engine, Omit<EngineProfile, "image">>> = {
         engine: "vllm",
         port: 8000,
         healthPath: "/health",
-        // /health, not /v1/models: with a key, vLLM answers every path starting with /v1 401 without
-        // the bearer header (AuthenticationMiddleware, vllm/entrypoints/openai/server_utils.py: "authentication
-        // is skipped [when] the request path doesn't start with /v1 (e.g. /health)"), and a probe cannot
-        // send a header from a Secret. /health is as late: vLLM builds the engine (loads the weights) before
+        // /health, not /v1/models: with a key, vLLM answers every path starting with /v1 (and /v2,
+        // /inference) 401 without the bearer header (AuthenticationMiddleware, a path-prefix test:
+        // vllm/entrypoints/serve/utils/server_utils.py in 0.27 to 0.29, vllm-project/vllm#58144), and a
+        // probe cannot send a header from a Secret. /health is as late: vLLM builds the engine (loads the weights) before
         // its HTTP server serves, and /health answers 503 once the engine is dead.
         readinessPath: () => "/health",
         apiKeyEnv: API_KEY_ENV.vllm,
