@@ -18,11 +18,12 @@ function selectsAll(selector: unknown): boolean {
 /**
  * Whether the policy governs ingress. Unset policyTypes means Ingress, always (the API's
  * NetworkPolicySpec.policyTypes: "all policies (whether or not they contain an ingress section)
- * are assumed to affect ingress").
+ * are assumed to affect ingress"), and so does an empty list: the API server defaults any policy
+ * with `len(policyTypes) == 0` (kubernetes pkg/apis/networking/v1/defaults.go SetDefaults_NetworkPolicy).
  */
 function governsIngress(spec: Props): boolean {
-    const types = spec.policyTypes;
-    return types === undefined || types === null || asArray(types).includes("Ingress");
+    const types = asArray(spec.policyTypes);
+    return types.length === 0 || types.includes("Ingress");
 }
 
 /** Addresses that stand for every address: an ipBlock of either family's default route with no exceptions. */

@@ -41,6 +41,8 @@ describe("namespace-default-deny", () => {
         ["a caller policy open to every address", (o) => { byName(o, "qwen-ingress").spec.ingress[1].from = [{ ipBlock: { cidr: "0.0.0.0/0" } }]; },
             [/^NetworkPolicy qwen-ingress in namespace llm, where model servers run: ingress\[1\] admits every address \(ipBlock 0.0.0.0\/0\)/]],
         ["a caller policy with an empty from", (o) => { byName(o, "qwen-ingress").spec.ingress[0].from = []; }, [/ingress\[0\] has no from, so it admits every source/]],
+        ["an open caller policy with policyTypes [] (the API server makes it Ingress)", (o) => { const p = byName(o, "qwen-ingress"); p.spec.policyTypes = []; p.spec.ingress[0].from = [{ namespaceSelector: {} }]; },
+            [/^NetworkPolicy qwen-ingress in namespace llm, where model servers run: ingress\[0\] admits every pod of every namespace/]],
         ["a model server known by its image only", (o) => {
             without(o, "default-deny");
             const server = byName(o, "qwen");
@@ -50,6 +52,7 @@ describe("namespace-default-deny", () => {
         ["with the namespace not in the stack: reported on the model server", (o) => { without(o, "llm"); without(o, "default-deny"); }, [MISSING]],
     ], [
         ["policyTypes unset (Ingress is implied)", (o) => { delete byName(o, "default-deny").spec.policyTypes; }],
+        ["policyTypes [] (defaulted to Ingress)", (o) => { byName(o, "default-deny").spec.policyTypes = []; }],
         ["an explicit empty selector and an empty ingress list", (o) => { byName(o, "default-deny").spec = { podSelector: { matchLabels: {} }, policyTypes: ["Ingress"], ingress: [] }; }],
         ["an ipBlock of every address with exceptions", (o) => { byName(o, "qwen-ingress").spec.ingress[1].from = [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8"] } }]; }],
         ["an open Egress-only policy (egress is not this rule's)", (o) => { o.list.push(networkPolicy("out", { podSelector: {}, policyTypes: ["Egress"], ingress: [{}], egress: [{}] })); }],
