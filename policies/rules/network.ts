@@ -26,6 +26,16 @@ function governsIngress(spec: Props): boolean {
     return types.length === 0 || types.includes("Ingress");
 }
 
+/**
+ * Whether a namespace selector selects every namespace: empty, or requiring only that the name
+ * label exists, which the API server sets on every namespace (kubernetes.io/metadata.name).
+ */
+function selectsEveryNamespace(selector: unknown): boolean {
+    const { matchLabels, matchExpressions } = asRecord(selector);
+    return Object.keys(asRecord(matchLabels)).length === 0 && asArray(matchExpressions).map(asRecord)
+        .every((expression) => expression.key === "kubernetes.io/metadata.name" && expression.operator === "Exists");
+}
+
 /** Addresses that stand for every address: an ipBlock of either family's default route with no exceptions. */
 const EVERY_ADDRESS = ["0.0.0.0/0", "::/0"];
 
@@ -42,7 +52,7 @@ function admitsEverySource(rule: Props): string | undefined {
     }
     for (const value of from) {
         const peer = asRecord(value);
-        if (peer.namespaceSelector !== undefined && selectsAll(peer.namespaceSelector) && selectsAll(peer.podSelector)) {
+        if (peer.namespaceSelector !== undefined && selectsEveryNamespace(peer.namespaceSelector) && selectsAll(peer.podSelector)) {
             return "admits every pod of every namespace (namespaceSelector: {})";
         }
         const block = asRecord(peer.ipBlock);

@@ -38,6 +38,8 @@ describe("namespace-default-deny", () => {
             [/^NetworkPolicy default-deny in namespace llm, where model servers run: ingress\[0\] has no from, so it admits every source; name the callers/, MISSING]],
         ["a caller policy open to every namespace", (o) => { byName(o, "qwen-ingress").spec.ingress[0].from = [{ namespaceSelector: {} }]; },
             [/^NetworkPolicy qwen-ingress in namespace llm, where model servers run: ingress\[0\] admits every pod of every namespace \(namespaceSelector: \{\}\)/]],
+        ["a caller policy open to every namespace by the name label's existence", (o) => { byName(o, "qwen-ingress").spec.ingress[0].from = [{ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "Exists" }] } }]; },
+            [/^NetworkPolicy qwen-ingress in namespace llm, where model servers run: ingress\[0\] admits every pod of every namespace/]],
         ["a caller policy open to every address", (o) => { byName(o, "qwen-ingress").spec.ingress[1].from = [{ ipBlock: { cidr: "0.0.0.0/0" } }]; },
             [/^NetworkPolicy qwen-ingress in namespace llm, where model servers run: ingress\[1\] admits every address \(ipBlock 0.0.0.0\/0\)/]],
         ["a caller policy with an empty from", (o) => { byName(o, "qwen-ingress").spec.ingress[0].from = []; }, [/ingress\[0\] has no from, so it admits every source/]],
