@@ -95,8 +95,9 @@ export const CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer";
 
 /**
  * The one path an Ingress publishes: the OpenAI API, which the engines' keys guard. vLLM's key guards
- * only paths starting with /v1 (vllm/entrypoints/openai/server_utils.py AuthenticationMiddleware), and
- * vLLM serves generation outside /v1 too: SageMaker's POST /invocations takes chat and completion
+ * only paths starting with /v1 (and /v2, /inference: AuthenticationMiddleware, a path-prefix test in
+ * vllm/entrypoints/serve/utils/server_utils.py in 0.27 to 0.29, README "Security"), and
+ * vLLM serves generation outside them too: SageMaker's POST /invocations takes chat and completion
  * requests (INVOCATION_TYPES), unguarded. Published at "/", that would be a keyless way in from the
  * internet; /metrics and /health would be public as well. A Prefix "/v1" matches /v1 and /v1/... only
  * (Kubernetes Ingress, path types: element-wise prefix).

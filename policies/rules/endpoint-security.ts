@@ -32,10 +32,10 @@ const DEFAULT_INTERCEPTOR_SERVICES = ["keda-add-ons-http-interceptor-proxy"];
 const DEFAULT_KEY_VARIABLES = ["VLLM_API_KEY", "API_KEY"];
 
 /**
- * vLLM's key guards only paths that start with /v1 (vllm/entrypoints/openai/server_utils.py
- * AuthenticationMiddleware: "authentication is skipped [when] the request path doesn't start with
- * /v1"), yet it generates outside them: SageMaker's POST /invocations takes chat and completion
- * requests. An Ingress path outside /v1 to a vLLM server is a way in without the key.
+ * vLLM's key guards only paths that start with /v1 (and, in 0.27 to 0.29, /v2 and /inference:
+ * AuthenticationMiddleware, a path-prefix test in vllm/entrypoints/serve/utils/server_utils.py, earlier
+ * vllm/entrypoints/openai/server_utils.py), yet it generates outside them: SageMaker's POST
+ * /invocations takes chat and completion requests. An Ingress path outside /v1 to a vLLM server is a way in without the key.
  */
 const VLLM_IMAGE = "vllm/vllm-openai";
 
