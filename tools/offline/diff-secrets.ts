@@ -14,7 +14,7 @@ import { CORE_SCHEMA, load } from "js-yaml";
 import { isRecord } from "../../config/project";
 import { InputError } from "./stack-file";
 
-/** `sha256:<hex>` of each `secure:` ciphertext in a parsed stack file, by key and path (`llm-platform:models[0].apiKey`). */
+/** `sha256:<hex>` of each `secure:` ciphertext in a parsed stack file, by key and path (`llm-platform:apiKeyValue`; a value inside a structured key as `key.field[0]`). */
 export function secureDigests(document: unknown): Record<string, string> {
     const config = isRecord(document) && isRecord(document.config) ? document.config : {};
     const digests: Record<string, string> = {};
