@@ -332,9 +332,8 @@ export class EksCluster extends pulumi.ComponentResource {
 
     /**
      * An EKS add-on at the version pinned for the cluster's minor (lib/eks.ts ADDON_VERSIONS), or
-     * the stack's own (`addonVersions`): it
-     * names the cluster, so it waits for the control plane, and a kubernetesVersion bump updates
-     * it after the control plane. `dependsOn`: what else it waits for (nodes, for the add-ons
+     * the stack's own (`addonVersions`): it names the cluster, so it waits for the control plane,
+     * and a kubernetesVersion bump updates it after the control plane. `dependsOn`: what else it waits for (nodes, for the add-ons
      * that run as Deployments).
      */
     private addon(name: string, spec: AddonSpec, args: EksClusterArgs, dependsOn: pulumi.Resource[]): aws.eks.Addon {
