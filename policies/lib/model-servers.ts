@@ -1,6 +1,6 @@
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
 import { parseImage, sameRepository } from "./images";
-import type { Workload } from "./pods";
+import type { ContainerRef, Workload } from "./pods";
 import { asString } from "./values";
 
 export const MODEL_SERVER_LABEL = "llm-platform.io/role";
@@ -27,4 +27,11 @@ export function isModelServer(workload: Workload, images: readonly string[] = DE
 
 export function isEngineImage(image: string | undefined, images: readonly string[]): boolean {
     return image !== undefined && images.some((repository) => sameRepository(parseImage(image).repository, repository));
+}
+
+/** The containers that serve: those running an engine image, else (a labelled pod) every main container. */
+export function servingContainers(workload: Workload, images: readonly string[]): ContainerRef[] {
+    const main = workload.containers.filter(({ list }) => list === "containers");
+    const engines = main.filter(({ container }) => isEngineImage(asString(container.image), images));
+    return engines.length > 0 ? engines : main;
 }

@@ -1,6 +1,6 @@
 import type { PolicyResource } from "@pulumi/policy";
-import { isEngineImage, isModelServer, modelServerImagesSchema } from "../lib/model-servers";
-import { ContainerRef, Workload, describeContainer, workloadOf } from "../lib/pods";
+import { isEngineImage, isModelServer, modelServerImagesSchema, servingContainers } from "../lib/model-servers";
+import { Workload, describeContainer, workloadOf } from "../lib/pods";
 import { RuleConfig, show, stackRule, typedRule } from "../lib/rule";
 import { Props, asArray, asRecord, asString, asStringMap, at, objectName, objectNamespace } from "../lib/values";
 
@@ -163,13 +163,6 @@ class Reachability {
         return this.routes.filter((route) => routeMatches(route.hosts, host))
             .flatMap((route) => this.modelServers(route.namespace, route.service, host, depth + 1));
     }
-}
-
-/** The containers that serve: those running an engine image, else every main container. */
-function servingContainers(workload: Workload, images: readonly string[]): ContainerRef[] {
-    const main = workload.containers.filter(({ list }) => list === "containers");
-    const engines = main.filter(({ container }) => isEngineImage(asString(container.image), images));
-    return engines.length > 0 ? engines : main;
 }
 
 type KeySource = "secret" | "literal" | "none";

@@ -1,17 +1,10 @@
-import { isEngineImage, isModelServer, modelServerImagesSchema } from "../lib/model-servers";
+import { isModelServer, modelServerImagesSchema, servingContainers } from "../lib/model-servers";
 import { ContainerRef, Workload, describeContainer } from "../lib/pods";
 import { RuleConfig, podRule, show } from "../lib/rule";
 import { Props, asArray, asRecord, asString, at } from "../lib/values";
 
 interface ModelServerConfig extends RuleConfig {
     readonly modelServerImages: readonly string[];
-}
-
-/** The containers that serve: those running an engine image, else (a labelled pod) every main container. */
-function servingContainers(workload: Workload, images: readonly string[]): ContainerRef[] {
-    const main = workload.containers.filter(({ list }) => list === "containers");
-    const engines = main.filter(({ container }) => isEngineImage(asString(container.image), images));
-    return engines.length > 0 ? engines : main;
 }
 
 function modelServerRule<C extends ModelServerConfig>(
