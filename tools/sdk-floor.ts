@@ -12,15 +12,10 @@ import { PROJECT } from "../config/project";
 import { OfflineMocks } from "./offline/run";
 import { settings } from "./offline/internals";
 import { exitWhenFlushed } from "./offline/exit";
+import type { PlannedResource } from "./offline/diff";
 
-/** One entry of a plan's resources.json (tools/plan.ts writePlan). */
-export interface PlannedResource {
-    readonly type: string;
-    readonly name: string;
-    /** The parent's name, or null for a top-level resource. */
-    readonly parent: string | null;
-    readonly inputs: Record<string, unknown>;
-}
+/** One entry of a plan's resources.json: the diff's type (./offline/diff.ts), not a copy of it. */
+export type { PlannedResource };
 
 /** Any provider's resource: the SDK's CustomResource is abstract; its providers subclass it as this does. */
 class PlannedCustomResource extends pulumi.CustomResource {}

@@ -14,10 +14,11 @@
 import type { Violation } from "./policies";
 import type { StackSummary } from "./summary";
 
-/** One entry of resources.json. */
+/** One entry of resources.json (tools/plan.ts plannedResources; tools/sdk-floor.ts replays them). */
 export interface PlannedResource {
     readonly type: string;
     readonly name: string;
+    /** The parent's name, or null for a top-level resource. */
     readonly parent: string | null;
     readonly inputs: Record<string, unknown>;
 }
