@@ -6,6 +6,7 @@
  */
 import * as assert from "assert";
 import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { ConfigError, PlatformConfig, loadConfig } from "../config";
 import { PROJECT } from "../config/project";
@@ -20,15 +21,48 @@ const BUILT = "LLM_PLATFORM_TOOLS_BUILT";
 
 /**
  * `npm run build` (bin/, as `npm run plan` and `npm run check` run), once per test run
- * (test/global-setup.ts does it first): a second build would delete bin/ under a command
- * another suite is running.
+ * (test/global-setup.ts does it first), and only when bin/ is older than its sources: a build
+ * deletes bin/ under whatever runs from it (another suite, a bench).
  */
 export function buildTools(): void {
     if (!process.env[BUILT]) {
-        const build = spawnSync("npm", ["run", "-s", "build"], { cwd: PROJECT_DIR, encoding: "utf8" });
-        assert.strictEqual(build.status, 0, build.stderr);
+        if (!builtToolsAreFresh(builtOutputs(), buildSources())) {
+            const build = spawnSync("npm", ["run", "-s", "build"], { cwd: PROJECT_DIR, encoding: "utf8" });
+            assert.strictEqual(build.status, 0, build.stderr);
+        }
         process.env[BUILT] = "1";
     }
+}
+
+/** What `npm run build` writes: bin/<entry>.js for each entry point its script names. */
+export function builtOutputs(buildScript = packageScripts().build): string[] {
+    return [...buildScript.matchAll(/(\S+)\.ts(?=\s|$)/g)].map(([, entry]) => path.join(PROJECT_DIR, "bin", `${entry}.js`));
+}
+
+function packageScripts(): Record<string, string> {
+    return (JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+}
+
+/** What the bundles are made of: the project's TypeScript outside test/, and the package files that pin what they bundle. */
+function buildSources(dir = PROJECT_DIR): string[] {
+    const skipped = new Set(["node_modules", "bin", "test", "out", ".git"]);
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+            return skipped.has(entry.name) ? [] : buildSources(file);
+        }
+        return entry.name.endsWith(".ts") || (dir === PROJECT_DIR && ["package.json", "package-lock.json"].includes(entry.name)) ? [file] : [];
+    });
+}
+
+/** Whether every output exists and is newer than every source, as make decides. */
+export function builtToolsAreFresh(outputs: readonly string[], sources: readonly string[]): boolean {
+    if (outputs.length === 0 || !outputs.every((file) => fs.existsSync(file))) {
+        return false;
+    }
+    const modified = (file: string) => fs.statSync(file).mtimeMs;
+    const oldestOutput = Math.min(...outputs.map(modified));
+    return sources.every((file) => modified(file) < oldestOutput);
 }
 
 /** The stack files in the repository. */

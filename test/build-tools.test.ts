@@ -1,0 +1,37 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PROJECT_DIR, builtOutputs, builtToolsAreFresh } from "./mocks";
+
+describe("the test run's build of bin/ (test/mocks.ts buildTools)", () => {
+    it("expects one bin/<entry>.js per entry point of the build script", () => {
+        assert.deepStrictEqual(
+            builtOutputs("rm -rf bin && esbuild index.ts tools/plan.ts --bundle --outdir=bin").map((file) => path.relative(PROJECT_DIR, file)),
+            [path.join("bin", "index.js"), path.join("bin", "tools", "plan.js")],
+        );
+        assert.ok(builtOutputs().some((file) => file.endsWith(path.join("bin", "tools", "plan.js"))), "package.json's build script names tools/plan.ts");
+    });
+
+    it("builds when an output is missing or older than a source, and not when every output is newer", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "build-tools-"));
+        try {
+            const [source, output, other] = ["index.ts", "index.js", "plan.js"].map((name) => path.join(dir, name));
+            const at = (file: string, seconds: number) => {
+                fs.writeFileSync(file, "");
+                fs.utimesSync(file, seconds, seconds);
+            };
+            at(source, 1000);
+            assert.strictEqual(builtToolsAreFresh([output], [source]), false, "no output yet");
+            at(output, 2000);
+            assert.strictEqual(builtToolsAreFresh([output], [source]), true, "output newer than its source");
+            assert.strictEqual(builtToolsAreFresh([output, other], [source]), false, "one output missing");
+            at(other, 900);
+            assert.strictEqual(builtToolsAreFresh([output, other], [source]), false, "one output older than a source");
+            at(source, 3000);
+            assert.strictEqual(builtToolsAreFresh([output], [source]), false, "source edited after the build");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
