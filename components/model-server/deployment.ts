@@ -20,11 +20,6 @@ export function startupProbeTiming(startupBudgetSeconds: number, periodSeconds =
     return { initialDelaySeconds: 0, periodSeconds, failureThreshold: Math.max(1, Math.ceil(startupBudgetSeconds / periodSeconds)) };
 }
 
-/** The budget a startup probe grants: initialDelay + failureThreshold x period. */
-export function startupBudget(timing: StartupProbeTiming): number {
-    return timing.initialDelaySeconds + timing.failureThreshold * timing.periodSeconds;
-}
-
 /**
  * How long the endpoint removal of a terminating pod takes to reach every client: the kubelet's
  * preStop hook and the EndpointSlice update start together when the pod is deleted, and
