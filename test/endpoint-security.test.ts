@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
+import { ingressNotices } from "../components/model-server/resources";
 import { ingressTls, modelEndpointProtected } from "../policies/rules/endpoint-security";
 import { KubernetesObject, kubernetesObjects, toManifestYaml, typeToken } from "../tools/offline/manifests";
 import { evaluatePolicies } from "../tools/offline/policies";
@@ -272,10 +273,21 @@ describe("issue 14: API keys and TLS", function () {
             assert.doesNotMatch(result.stderr, /\n\s+at /);
         });
 
-        it("passes it with TLS: exit 0, no violations", () => {
+        it("passes it with TLS: exit 0, no violations, and notes what the cluster must run that the stack does not install", () => {
             const result = planWith(prodWithIngress({ tls: { secretName: "qwen-cert" } }));
             assert.strictEqual(result.status, 0, result.stdout + result.stderr);
             assert.match(result.stdout, /^policy pack llm-platform: no violations$/m);
+            assert.ok(result.stdout.split("\n").includes("note: model qwen-7b is published at https://qwen.example.com/v1: "
+                + "the cluster needs an Ingress controller in namespace ingress-nginx and the TLS Secret qwen-cert in the model's namespace; the stack installs neither"),
+            result.stdout);
+        });
+
+        it("names cert-manager and its ClusterIssuer when the certificate comes from one", () => {
+            assert.deepStrictEqual(ingressNotices([{ name: "qwen-7b", ingress: { host: HOST, className: "nginx", tls: { secretName: "", clusterIssuer: "letsencrypt" } } }], "ingress-nginx"), [
+                `note: model qwen-7b is published at https://${HOST}/v1: the cluster needs an Ingress controller in namespace ingress-nginx `
+                + "and cert-manager with the ClusterIssuer letsencrypt (it fills the Secret qwen-7b-tls); the stack installs neither",
+            ]);
+            assert.deepStrictEqual(ingressNotices([{ name: "in-cluster", ingress: { host: "", className: "", tls: { secretName: "", clusterIssuer: "" } } }], "ingress-nginx"), []);
         });
     });
 });

@@ -14,6 +14,7 @@ import type { Policies } from "@pulumi/policy";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
+import { ingressNotices } from "../components/model-server/resources";
 import { networkPolicyNotices } from "../components/network-policies";
 import { loadConfig } from "../config";
 import { PROJECT_DIR } from "../config/project";
@@ -114,7 +115,10 @@ export async function plan(
     // with every default applied; another program has none of the platform's.
     const config = program === PROGRAM ? loadConfig() : undefined;
     const summary = config && stackSummary({ stack, config, region: stackConfig.config["aws:region"] });
-    const notes = config ? [...architectureNotices(config.models), ...networkPolicyNotices(config.clusterFlavour)] : [];
+    const notes = config ? [
+        ...architectureNotices(config.models), ...networkPolicyNotices(config.clusterFlavour),
+        ...ingressNotices(config.models, config.network.ingressControllerNamespace),
+    ] : [];
     try {
         const charts = await stackCharts(run, chartOptions);
         const report = await evaluatePolicies(policies, [...run.resources.map(toPolicySubject), ...renderedSubjects(charts)], {

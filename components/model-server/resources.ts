@@ -110,6 +110,21 @@ export function tlsSecretName(model: Pick<ModelConfig, "name" | "ingress">): str
 }
 
 /**
+ * The plan's note for each published model (`ingress.host`): what must run in the cluster, which
+ * the stack does not install (README, "Security"): an Ingress controller in the namespace the
+ * fence admits, and cert-manager with the ClusterIssuer the model names. Without cert-manager the
+ * Secret is never filled, and ingress-nginx serves its self-signed default certificate instead.
+ */
+export function ingressNotices(models: readonly Pick<ModelConfig, "name" | "ingress">[], ingressControllerNamespace: string): string[] {
+    return models.filter((model) => model.ingress.host).map(({ name, ingress }) => {
+        const certificate = ingress.tls.clusterIssuer
+            ? `cert-manager with the ClusterIssuer ${ingress.tls.clusterIssuer} (it fills the Secret ${tlsSecretName({ name, ingress })})`
+            : `the TLS Secret ${ingress.tls.secretName} in the model's namespace`;
+        return `note: model ${name} is published at https://${ingress.host}${INGRESS_PATH}: the cluster needs an Ingress controller in namespace ${ingressControllerNamespace} and ${certificate}; the stack installs neither`;
+    });
+}
+
+/**
  * The Ingress, to the model's Service, or (scale to zero) to `backend`, the proxy Service that
  * leads to the KEDA HTTP add-on's interceptor: the Ingress controller must then support
  * ExternalName backends (ingress-nginx does; the AWS Load Balancer Controller does not:
