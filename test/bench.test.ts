@@ -2,8 +2,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { caseFailure, copiedExemptions, generatedStack, packConfigPath as benchPackConfigPath } from "../tools/bench";
-import { EXIT, exitStatus, packConfigPath, plan } from "../tools/plan";
+import { caseFailure, copiedExemptions, generatedStack } from "../tools/bench";
+import { EXIT, exitStatus, plan } from "../tools/plan";
 import { nameOfUrn, runUnderMocks } from "../tools/offline/run";
 import { PlannedResource, registerPlanned } from "../tools/sdk-floor";
 
@@ -34,10 +34,6 @@ describe("bench", function () {
             "pdb-sane": { exemptions: [{ name: "bench-0-weights", reason: "w" }, { name: "bench-1-weights", reason: "w" }] },
             "spread-replicas": "advisory",
         });
-    });
-
-    it("writes its pack config where the plan reads a stack's", () => {
-        assert.strictEqual(benchPackConfigPath("bench-2"), packConfigPath("bench-2"));
     });
 
     it("times a generated stack whose plan passes, as local's does", async () => {

@@ -18,6 +18,7 @@ import { parseArgs } from "util";
 import { dump, load } from "js-yaml";
 import { PROJECT_DIR } from "../config/project";
 import { exitWhenFlushed } from "./offline/exit";
+import { packConfigPath } from "./offline/pack-config";
 
 const PLAN = path.join(__dirname, "plan.js");
 const SDK_FLOOR = path.join(__dirname, "sdk-floor.js");
@@ -76,19 +77,10 @@ function pulumiSdks(): string[] {
     return Object.keys(manifest.dependencies).filter((name) => name.startsWith("@pulumi/"));
 }
 
-/**
- * Where the plan reads a stack's pack config (tools/plan.ts packConfigPath, which
- * test/bench.test.ts holds this to). Not imported: bundled in here, plan.ts's
- * `require.main === module` would hold and run a plan.
- */
-export function packConfigPath(stack: string): string {
-    return path.join(PROJECT_DIR, "policies", "config", `${stack}.json`);
-}
-
 interface GeneratedStack {
     readonly stack: string;
     readonly configFile: string;
-    /** Its pack config, written where the plan reads a stack's (tools/plan.ts packConfigPath); removed after the bench. */
+    /** Its pack config, written where the plan reads a stack's (packConfigPath); removed after the bench. */
     readonly packConfigFile?: string;
 }
 
