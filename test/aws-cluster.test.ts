@@ -8,10 +8,8 @@ import { OFFLINE_DEPLOYER_ADDRESS, checkipCidr, kubeconfig } from "../lib/eks";
 import * as pulumi from "@pulumi/pulumi";
 import { computedOutputs, invokeResults } from "../tools/offline/fakes";
 import { settings } from "../tools/offline/internals";
-import { ProgramRun, RecordedResource, SECRET, nameOfUrn } from "../tools/offline/run";
-import { loadConfigWith, object, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { ProgramRun, SECRET, nameOfUrn } from "../tools/offline/run";
+import { inputs, Json, loadConfigWith, object, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
 
 const ARGS: EksClusterArgs = {
     kubernetesVersion: "1.35", vpcCidr: "10.0.0.0/16", availabilityZones: 3, natGateways: "perZone",
@@ -21,8 +19,6 @@ const ARGS: EksClusterArgs = {
     callerArn: "arn:aws:sts::123456789012:assumed-role/offline-deployer/offline",
     systemPool: { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 3, diskSizeGiB: 50 },
 };
-
-const inputs = (found: RecordedResource): Json => found.inputs as Json;
 
 type InvokeAnswer = (inputs: Json) => Json;
 

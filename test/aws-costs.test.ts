@@ -6,12 +6,8 @@ import { EksCluster, EksClusterArgs, eksClusterName } from "../components/cluste
 import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-add-on";
 import { tlsOnlyFileSystemPolicy } from "../components/cluster/model-file-system";
 import { stackSummary } from "../tools/offline/summary";
-import { ProgramRun, RecordedResource } from "../tools/offline/run";
-import { acceptedConfig, configProblems, object, resource, resourcesOfType, runComponent, runStackFile, stackFileConfig } from "./mocks";
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const inputs = (found: RecordedResource): Json => found.inputs as Json;
+import { ProgramRun } from "../tools/offline/run";
+import { acceptedConfig, configProblems, inputs, Json, object, resource, resourcesOfType, runComponent, runStackFile, stackFileConfig } from "./mocks";
 
 const ARGS: EksClusterArgs = {
     kubernetesVersion: "1.35", vpcCidr: "10.0.0.0/16", availabilityZones: 2, natGateways: "single",

@@ -8,12 +8,9 @@ import { NODE_GROUP_TAG, launchTemplateArgs, ownsNodeGroup } from "../components
 import { AUTOSCALER_MINORS } from "../config/aws";
 import { invokeResults } from "../tools/offline/fakes";
 import { settings } from "../tools/offline/internals";
-import { ProgramRun, RecordedResource, loadProgram, runUnderMocks } from "../tools/offline/run";
+import { ProgramRun, loadProgram, runUnderMocks } from "../tools/offline/run";
 import { readStackFile, stackFilePath } from "../tools/offline/stack-file";
-import { PROJECT_DIR, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const inputs = (found: RecordedResource): Json => found.inputs as Json;
+import { inputs, Json, PROJECT_DIR, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
 
 type InvokeAnswer = (args: Json) => Json;
 

@@ -5,10 +5,7 @@ import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-
 import { AUTOSCALER_MINORS } from "../config/aws";
 import { ADDONS, ADDON_VERSIONS, AddonName, addonConfigurationValues, addonVersion } from "../lib/eks";
 import { ProgramRun, RecordedResource } from "../tools/offline/run";
-import { acceptedConfig, configProblems, resource, resourcesOfType, runComponent } from "./mocks";
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const inputs = (found: RecordedResource): Json => found.inputs as Json;
+import { acceptedConfig, configProblems, inputs, resource, resourcesOfType, runComponent } from "./mocks";
 
 const ADDON = "aws:eks/addon:Addon";
 const NODE_GROUP = "aws:eks/nodeGroup:NodeGroup";

@@ -3,11 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import { GpuRuntime, devicePluginValues } from "../components/gpu/gpu-runtime";
 import { GPU_NODE_LABELS, GPU_TAINT } from "../components/gpu/gpu-node-pool";
 import { DEFAULT_NODE_AGENTS, matchesName } from "../policies/rules/pods-gpu";
-import { ProgramRun, RecordedResource } from "../tools/offline/run";
-import { object, resource, runComponent, runStack, runStackFile, stackFileConfig } from "./mocks";
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const inputs = (found: RecordedResource): Json => found.inputs as Json;
+import { ProgramRun } from "../tools/offline/run";
+import { inputs, object, resource, runComponent, runStack, runStackFile, stackFileConfig } from "./mocks";
 
 describe("GPU runtime (GpuRuntime)", () => {
     let dev: ProgramRun;

@@ -4,12 +4,9 @@ import { lokiValues } from "../components/observability/logging-values";
 import { LOKI_SERVICE_ACCOUNT, MONITORING_NAMESPACE } from "../components/observability/names";
 import { ObservabilityConfig } from "../config";
 import { lokiBucketPolicy, tlsOnlyBucketPolicy } from "../lib/aws-iam";
-import { ProgramRun, RecordedResource, nameOfUrn } from "../tools/offline/run";
-import { loadConfigWith, resource, resourcesOfType, runStackFile } from "./mocks";
+import { ProgramRun, nameOfUrn } from "../tools/offline/run";
+import { inputs, Json, loadConfigWith, resource, resourcesOfType, runStackFile } from "./mocks";
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const inputs = (found: RecordedResource): Json => found.inputs as Json;
 const lokiChart = (run: ProgramRun): Json => inputs(resource(run, "kubernetes:helm.sh/v4:Chart", "observability-loki")).values;
 const S3_TYPES = [
     "aws:s3/bucket:Bucket", "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",

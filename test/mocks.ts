@@ -152,6 +152,13 @@ export async function acceptedConfig(config: Record<string, unknown>): Promise<P
     return result;
 }
 
+/** A recorded resource's inputs, read freely as the program wrote them. */
+export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export function inputs(found: RecordedResource): Json {
+    return found.inputs as Json;
+}
+
 export function resourcesOfType(run: ProgramRun, type: string): RecordedResource[] {
     return run.resources.filter((resource) => resource.type === type);
 }
