@@ -113,7 +113,9 @@ export function tlsSecretName(model: Pick<ModelConfig, "name" | "ingress">): str
  * The plan's note for each published model (`ingress.host`): what must run in the cluster, which
  * the stack does not install (README, "Security"): an Ingress controller in the namespace the
  * fence admits, and cert-manager with the ClusterIssuer the model names. Without cert-manager the
- * Secret is never filled, and ingress-nginx serves its self-signed default certificate instead.
+ * Secret is never filled, and ingress-nginx serves its default certificate instead, the
+ * self-signed "Kubernetes Ingress Controller Fake Certificate" it generates at start
+ * (kubernetes/ingress-nginx internal/net/ssl/ssl.go GetFakeSSLCert).
  */
 export function ingressNotices(models: readonly Pick<ModelConfig, "name" | "ingress">[], ingressControllerNamespace: string): string[] {
     return models.filter((model) => model.ingress.host).map(({ name, ingress }) => {
