@@ -179,13 +179,13 @@ function quantityLike(value: unknown): value is string | number {
 }
 
 function millis(value: unknown): number | undefined {
-    const parsed = quantityLike(value) ? parseQuantity(value) : undefined;
+    const parsed = parseQuantity(value);
     // Up to whole millicores, as the API server rounds CPU; toFixed drops binary noise ("3510m" is 3.5100000000000002 cores).
     return parsed === undefined ? undefined : Math.ceil(Number((parsed * 1000).toFixed(6)));
 }
 
 function bytes(value: unknown): number | undefined {
-    const parsed = quantityLike(value) ? parseQuantity(value) : undefined;
+    const parsed = parseQuantity(value);
     return parsed === undefined ? undefined : Math.ceil(Number(parsed.toFixed(6)));
 }
 

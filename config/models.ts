@@ -301,7 +301,7 @@ type Problem = (path: (string | number)[], input: unknown, message: string) => v
  */
 function checkModelSize(model: Partial<ModelConfig>, problem: Problem): void {
     const known = typeof model.repo === "string" ? qwen25Model(model.repo) : undefined;
-    const declared = typeof model.modelSize === "string" || typeof model.modelSize === "number" ? parseQuantity(model.modelSize) : undefined;
+    const declared = parseQuantity(model.modelSize);
     if (known && declared !== undefined && declared < 0.9 * known.weightBytes) {
         problem(["modelSize"], model.modelSize, `is less than the weights of ${known.name} (about ${gib(known.weightBytes)}): the GPU memory checks would size them by it; set the size of the repo's weight files`);
     }
@@ -315,7 +315,7 @@ function checkGpuMemory(model: Partial<ModelConfig>, context: ModelCheckContext,
     if (context.target !== "aws" || engine === "ollama" || !isCount(model.gpusPerReplica) || model.gpusPerReplica === 0) {
         return;
     }
-    const modelBytes = typeof model.modelSize === "string" || typeof model.modelSize === "number" ? parseQuantity(model.modelSize) : undefined;
+    const modelBytes = parseQuantity(model.modelSize);
     const tensorParallel = vllm?.tensorParallelSize;
     const pipelineParallel = engine === "tgi" ? 1 : vllm?.pipelineParallelSize ?? 1;
     const utilization = vllm?.gpuMemoryUtilization;
@@ -409,6 +409,6 @@ function gpuCount(count: number): string {
 
 /** True when both parse as quantities and the first is larger (or equal, when asked). */
 function exceeds(first: unknown, second: unknown, { orEqual = false } = {}): boolean {
-    const [a, b] = [first, second].map((value) => (typeof value === "string" || typeof value === "number" ? parseQuantity(value) : undefined));
+    const [a, b] = [first, second].map(parseQuantity);
     return a !== undefined && b !== undefined && (orEqual ? a >= b : a > b);
 }

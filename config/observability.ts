@@ -91,7 +91,7 @@ export function observabilityProblems(observability: unknown, target: unknown): 
     }
     const prometheus = isRecord(observability) && isRecord(observability.prometheus) ? observability.prometheus : {};
     const cap = typeof prometheus.retentionSize === "string" ? prometheusBytes(prometheus.retentionSize) : undefined;
-    const claim = typeof prometheus.storageSize === "string" || typeof prometheus.storageSize === "number" ? parseQuantity(prometheus.storageSize) : undefined;
+    const claim = parseQuantity(prometheus.storageSize);
     if (cap !== undefined && cap > 0 && claim !== undefined && cap >= claim) {
         problems.push({
             path: ["observability", "prometheus", "retentionSize"],
@@ -101,7 +101,7 @@ export function observabilityProblems(observability: unknown, target: unknown): 
     }
     for (const [path, resources] of resourceBlocks(observability)) {
         for (const [request, limit] of [["cpu", "cpuLimit"], ["memory", "memoryLimit"]] as const) {
-            const [wanted, most] = [resources[request], resources[limit]].map((value) => typeof value === "string" || typeof value === "number" ? parseQuantity(value) : undefined);
+            const [wanted, most] = [resources[request], resources[limit]].map(parseQuantity);
             if (wanted !== undefined && most !== undefined && wanted > most) {
                 problems.push({ path: ["observability", ...path, "resources", request], input: resources[request], message: `is more than resources.${limit} (${String(resources[limit])})` });
             }

@@ -11,10 +11,16 @@ const MULTIPLIERS: Readonly<Record<string, number>> = {
     n: 1e-9, u: 1e-6, m: 1e-3, "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
 };
 
-/** The quantity's value in base units (bytes, cores, devices), or undefined if it does not parse. */
-export function parseQuantity(quantity: string | number): number | undefined {
+/**
+ * The quantity's value in base units (bytes, cores, devices), or undefined if it does not parse;
+ * takes any value (a config field, a resource's props): neither a string nor a number does not parse.
+ */
+export function parseQuantity(quantity: unknown): number | undefined {
     if (typeof quantity === "number") {
         return Number.isFinite(quantity) ? quantity : undefined;
+    }
+    if (typeof quantity !== "string") {
+        return undefined;
     }
     const match = QUANTITY.exec(quantity.trim() === quantity ? quantity : "");
     if (!match) {

@@ -24,10 +24,7 @@ export function podGpuCount(workload: Workload): number {
     return workload.containers.reduce((total, { container }) => {
         const { limits, requests } = gpuResources(container);
         const amounts = Object.keys(limits).length > 0 ? limits : requests;
-        return total + Object.values(amounts).reduce<number>((sum, value) => {
-            const parsed = typeof value === "string" || typeof value === "number" ? parseQuantity(value) : undefined;
-            return sum + (parsed ?? 0);
-        }, 0);
+        return total + Object.values(amounts).reduce<number>((sum, value) => sum + (parseQuantity(value) ?? 0), 0);
     }, 0);
 }
 

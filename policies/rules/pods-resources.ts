@@ -8,10 +8,6 @@ interface ResourcesConfig extends RuleConfig {
     readonly requireCpuLimit: boolean;
 }
 
-function quantityOf(value: unknown): number | undefined {
-    return typeof value === "string" || typeof value === "number" ? parseQuantity(value) : undefined;
-}
-
 /**
  * Kyverno require-requests-limits, Gatekeeper K8sContainerRequests/K8sContainerLimits,
  * kube-linter unset-cpu-requirements/unset-memory-requirements.
@@ -40,13 +36,13 @@ export const resourcesRequired = podRule<ResourcesConfig>({
         for (const [listName, list] of [["requests", requests], ["limits", limits]] as const) {
             for (const resource of ["cpu", "memory"]) {
                 const value = list[resource];
-                if (value !== undefined && value !== null && quantityOf(value) === undefined) {
+                if (value !== undefined && value !== null && parseQuantity(value) === undefined) {
                     reportViolation(`${workload.kind} ${workload.name}: ${describeContainer(ref)} resources.${listName}.${resource} ${show(value)} is not a Kubernetes quantity.`);
                 }
             }
         }
         for (const resource of ["cpu", "memory"]) {
-            const [request, limit] = [quantityOf(requests[resource]), quantityOf(limits[resource])];
+            const [request, limit] = [parseQuantity(requests[resource]), parseQuantity(limits[resource])];
             if (request !== undefined && limit !== undefined && request > limit) {
                 reportViolation(`${workload.kind} ${workload.name}: ${describeContainer(ref)} requests more ${resource} (${show(requests[resource])}) than its limit (${show(limits[resource])}).`);
             }
@@ -66,12 +62,12 @@ export const gpuLimitsEqualRequests = podRule<RuleConfig>({
         for (const [resource, request] of Object.entries(requests)) {
             if (!(resource in limits)) {
                 reportViolation(`${where} requests ${resource} without a limit; GPUs are set in limits (requests default to them).`);
-            } else if (quantityOf(request) !== quantityOf(limits[resource])) {
+            } else if (parseQuantity(request) !== parseQuantity(limits[resource])) {
                 reportViolation(`${where} requests ${show(request)} ${resource} but limits ${show(limits[resource])}; they must be equal.`);
             }
         }
         for (const [resource, limit] of Object.entries(limits)) {
-            const count = quantityOf(limit);
+            const count = parseQuantity(limit);
             if (count === undefined || !Number.isInteger(count) || count < 1) {
                 reportViolation(`${where} limits ${resource} to ${show(limit)}; a GPU count is a whole number of at least 1.`);
             }

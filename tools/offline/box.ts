@@ -59,7 +59,7 @@ function at(value: unknown, ...path: string[]): unknown {
 }
 
 function amount(value: unknown): number {
-    return typeof value === "string" || typeof value === "number" ? parseQuantity(value) ?? 0 : 0;
+    return parseQuantity(value) ?? 0;
 }
 
 const add = (a: Requests, b: Requests): Requests => ({ cpu: a.cpu + b.cpu, memory: a.memory + b.memory });
