@@ -16,6 +16,7 @@ import { modelServerNames } from "../components/model-server/names";
 import { loadTriggers, scaledObject } from "../components/model-server/scaled-object";
 import type { ProgramRun } from "../tools/offline/run";
 import { stackFilePath } from "../tools/offline/stack-file";
+import { applyTransforms } from "../tools/offline/transforms";
 import { plan } from "../tools/plan";
 import { PROJECT_DIR, loadConfigWith, objects, resourcesOfType, runStack, runStackFile } from "./mocks";
 import { promtool, requirePromtool } from "./promtool";
@@ -177,10 +178,18 @@ describe("request rate through the KEDA HTTP add-on's interceptor (the local sta
         assert.deepStrictEqual((run.outputs.models as Json)["qwen-0-5b"].url, "http://qwen-0-5b-proxy.llm.svc.cluster.local:8080/v1");
     });
 
-    it("installs the add-on, with the PodMonitor that scrapes the interceptors' request counts, and the chart transform that declares their port", () => {
+    it("installs the add-on, with the PodMonitor that scrapes the interceptors' request counts, and the chart transform that declares their port", async () => {
         const chart = resourcesOfType(run, "kubernetes:helm.sh/v4:Chart").find((c) => c.inputs.chart === "keda-add-ons-http");
         assert.ok(chart, "the add-on's chart");
         assert.strictEqual(chart.transforms.length, 2, "the fallback and the metrics port");
+        // The chart's transforms, run as the engine runs them on its children: they add the metrics port
+        // to the interceptor Deployment (a count of transforms would pass with any two callbacks).
+        const interceptor = {
+            type: "kubernetes:apps/v1:Deployment", name: "keda-http-chart:keda/keda-add-ons-http-interceptor", custom: true, parentUrn: chart.urn,
+            props: { metadata: { name: "keda-add-ons-http-interceptor", namespace: "keda" }, spec: { template: { spec: { containers: [{ name: "keda-add-ons-http-interceptor", ports: [] }] } } } },
+        };
+        const transformed = await applyTransforms(chart.transforms, interceptor) as Json;
+        assert.deepStrictEqual(transformed.spec.template.spec.containers[0].ports, [{ name: "metrics", containerPort: 2223, protocol: "TCP" }]);
         const monitor = find("PodMonitor", "keda-add-ons-http-interceptor");
         assert.deepStrictEqual(monitor, {
             apiVersion: "monitoring.coreos.com/v1",
