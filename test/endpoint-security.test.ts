@@ -239,7 +239,7 @@ describe("issue 14: API keys and TLS", function () {
             assert.deepStrictEqual(run.failures, []);
             const server = find(kubernetesObjects(run.resources), "Deployment", "qwen-7b").spec.template.spec.containers[0];
             assert.deepStrictEqual(server.env.filter((variable: Json) => ["API_KEY", "LOG_LEVEL"].includes(variable.name)), [
-                { name: "API_KEY", valueFrom: { secretKeyRef: { name: server.env.find((variable: Json) => variable.name === "API_KEY").valueFrom.secretKeyRef.name, key: "key" } } },
+                { name: "API_KEY", valueFrom: { secretKeyRef: { name: "qwen-7b-api-key-00000000", key: "key" } } },
                 { name: "LOG_LEVEL", value: "info,text_generation_launcher=warn" },
             ]);
             // Without a key, TGI logs as it always did.
