@@ -3,6 +3,7 @@ import { engineProfile } from "./engines";
 import { INTERCEPTOR_METRICS, INTERCEPTOR_POD_LABELS, INTERCEPTOR_PROXY } from "../autoscaling/keda-http-add-on";
 import { PROMETHEUS_POD_LABELS } from "../observability/network-policy";
 import { MONITORING_NAMESPACE } from "../observability/names";
+import { PART_OF, namespacePeer, podsIn, tcp } from "../network-policy-peers";
 import { commonLabels, selectorLabels } from "./names";
 import { usesInterceptor } from "./request-routing";
 
@@ -69,12 +70,6 @@ export interface ModelCallers {
     readonly kedaNamespace: string;
 }
 
-/**
- * The label the API server sets on every namespace, its name (immutable; Kubernetes 1.22+,
- * kubernetes/website labels-annotations-taints `kubernetes.io/metadata.name`).
- */
-export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
-
 /** CoreDNS, which EKS's coredns add-on, K3s, kind and minikube all run in kube-system labelled `k8s-app: kube-dns`. */
 export const CLUSTER_DNS = { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } as const;
 
@@ -91,20 +86,6 @@ export const POLICY_NAMES = {
     modelIngress: (model: string) => `${model}-ingress`,
     interceptor: "keda-add-ons-http-interceptor-ingress",
 } as const;
-
-const PART_OF = { "app.kubernetes.io/part-of": "llm-platform" } as const;
-
-export function namespacePeer(names: readonly string[]): PolicyPeer {
-    return names.length === 1
-        ? { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: names[0] } } }
-        : { namespaceSelector: { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: "In", values: [...names] }] } };
-}
-
-function podsIn(namespace: string, podLabels: Readonly<Record<string, string>>): PolicyPeer {
-    return { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: namespace } }, podSelector: { matchLabels: { ...podLabels } } };
-}
-
-const tcp = (port: number): PolicyPort => ({ port, protocol: "TCP" });
 
 /**
  * Every pod of `namespace` isolated both ways: nothing comes in, nothing goes out, unless another

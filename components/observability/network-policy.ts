@@ -1,4 +1,5 @@
-import type { IngressRule, NetworkPolicyBody, PolicyPeer } from "../model-server/network-policy";
+import type { IngressRule, NetworkPolicyBody } from "../model-server/network-policy";
+import { PART_OF, localPods, podsIn, tcp } from "../network-policy-peers";
 import { MONITORING_NAMESPACE, RELEASES } from "./names";
 
 /**
@@ -57,10 +58,6 @@ export const MONITORING_POLICY_NAMES = {
     scrapes: "prometheus-scrapes",
 } as const;
 
-const PART_OF = { "app.kubernetes.io/part-of": "llm-platform" } as const;
-
-const localPods = (labels: Readonly<Record<string, string>>): PolicyPeer => ({ podSelector: { matchLabels: { ...labels } } });
-
 function policy(name: string, podLabels: Readonly<Record<string, string>> | undefined, ingress: IngressRule[]): NetworkPolicyBody {
     return {
         metadata: { name, namespace: MONITORING_NAMESPACE, labels: { ...PART_OF } },
@@ -70,17 +67,14 @@ function policy(name: string, podLabels: Readonly<Record<string, string>> | unde
 
 /** The policies of `monitoring`, given the namespace KEDA runs in (its operator queries Prometheus). */
 export function monitoringPolicies(kedaNamespace: string): NetworkPolicyBody[] {
-    const kedaOperator: PolicyPeer = {
-        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": kedaNamespace } },
-        podSelector: { matchLabels: { ...KEDA_OPERATOR_POD_LABELS } },
-    };
+    const kedaOperator = podsIn(kedaNamespace, KEDA_OPERATOR_POD_LABELS);
     return [
         policy(MONITORING_POLICY_NAMES.defaultDeny, undefined, []),
         policy(MONITORING_POLICY_NAMES.prometheus, PROMETHEUS_POD_LABELS, [
-            { from: [kedaOperator, localPods(GRAFANA_POD_LABELS)], ports: [{ port: PROMETHEUS_PORT, protocol: "TCP" }] },
+            { from: [kedaOperator, localPods(GRAFANA_POD_LABELS)], ports: [tcp(PROMETHEUS_PORT)] },
         ]),
         policy(MONITORING_POLICY_NAMES.loki, LOKI_POD_LABELS, [
-            { from: [localPods(ALLOY_POD_LABELS), localPods(GRAFANA_POD_LABELS)], ports: [{ port: LOKI_PORT, protocol: "TCP" }] },
+            { from: [localPods(ALLOY_POD_LABELS), localPods(GRAFANA_POD_LABELS)], ports: [tcp(LOKI_PORT)] },
         ]),
         policy(MONITORING_POLICY_NAMES.scrapes, undefined, [{ from: [localPods(PROMETHEUS_POD_LABELS)] }]),
     ];

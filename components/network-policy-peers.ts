@@ -1,0 +1,29 @@
+import type { PolicyPeer, PolicyPort } from "./model-server/network-policy";
+
+/**
+ * The label the API server sets on every namespace, its name (immutable; Kubernetes 1.22+,
+ * kubernetes/website labels-annotations-taints `kubernetes.io/metadata.name`).
+ */
+export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+
+/** The label every NetworkPolicy of the platform carries (beside a model's own labels). */
+export const PART_OF = { "app.kubernetes.io/part-of": "llm-platform" } as const;
+
+/** Every pod of these namespaces. */
+export function namespacePeer(names: readonly string[]): PolicyPeer {
+    return names.length === 1
+        ? { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: names[0] } } }
+        : { namespaceSelector: { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: "In", values: [...names] }] } };
+}
+
+/** The pods with these labels in `namespace`. */
+export function podsIn(namespace: string, podLabels: Readonly<Record<string, string>>): PolicyPeer {
+    return { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: namespace } }, podSelector: { matchLabels: { ...podLabels } } };
+}
+
+/** The pods with these labels in the policy's own namespace. */
+export function localPods(labels: Readonly<Record<string, string>>): PolicyPeer {
+    return { podSelector: { matchLabels: { ...labels } } };
+}
+
+export const tcp = (port: number): PolicyPort => ({ port, protocol: "TCP" });
