@@ -11,6 +11,7 @@
  * - summary.json (./summary.ts), when both plans wrote one: capacity and cost at min and at max.
  * Markdown is ./diff-markdown.ts's.
  */
+import { isRecord } from "../../config/project";
 import type { Violation } from "./policies";
 import type { StackSummary } from "./summary";
 
@@ -123,7 +124,7 @@ export function diffResources(base: readonly PlannedResource[], head: readonly P
 
 /** Every leaf that differs between two JSON values, with its path (`a.b[2]["x/y"]`). */
 export function diffValues(before: unknown, after: unknown, path = ""): ValueChange[] {
-    if (isJsonObject(before) && isJsonObject(after)) {
+    if (isRecord(before) && isRecord(after)) {
         const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
         return keys.flatMap((key) => childDiff(before, after, key, joinKey(path, key)));
     }
@@ -155,7 +156,7 @@ export function diffValues(before: unknown, after: unknown, path = ""): ValueCha
  */
 function movedByName(before: readonly unknown[], after: readonly unknown[]): { before: string[]; after: string[] } | undefined {
     const names = (items: readonly unknown[]) => {
-        const found = items.map((item) => (isJsonObject(item) && typeof item.name === "string" ? item.name : undefined));
+        const found = items.map((item) => (isRecord(item) && typeof item.name === "string" ? item.name : undefined));
         return found.every((name): name is string => name !== undefined) && new Set(found).size === found.length ? found : undefined;
     };
     const [old, now] = [names(before), names(after)];
@@ -271,10 +272,6 @@ function joinKey(path: string, key: string): string {
         return path ? `${path}.${key}` : key;
     }
     return `${path}[${JSON.stringify(key)}]`;
-}
-
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
