@@ -53,6 +53,7 @@ describe("network policies", () => {
                     const own = policy(run, server.namespace, POLICY_NAMES.modelIngress(server.name));
                     assert.ok(matches(own.spec.podSelector, server.labels), `${own.metadata.name} does not select ${server.name}'s pods`);
                     const port = server.spec.containers[0].ports.find((candidate: Json) => candidate.name === "http").containerPort;
+                    assert.ok(peers(own).length > 0, `${own.metadata.name} admits no one: the loop below would check nothing`);
                     for (const { ports } of peers(own)) {
                         assert.deepStrictEqual(ports, [port]);
                     }
@@ -204,7 +205,7 @@ describe("network policies", () => {
         });
 
         it("notes, in the plan, a flavour whose default network plugin ignores the fences", async () => {
-            assert.deepStrictEqual(networkPolicyNotices("minikube").length, 1);
+            assert.deepStrictEqual(networkPolicyNotices("minikube").map((note) => /^note: minikube's default CNI .* ignores NetworkPolicies/.test(note)), [true]);
             for (const flavour of ["eks", "k3s", "kind", "generic"] as const) {
                 assert.deepStrictEqual(networkPolicyNotices(flavour), []);
             }
