@@ -15,8 +15,8 @@
  * RuntimeClass that sets one). A DaemonSet counts once: one node. Jobs run to completion (the
  * weights download, once per revision) and are not counted.
  */
-import { isRecord } from "../../config/project";
 import { parseQuantity } from "../../lib/quantity";
+import { at } from "../../policies/lib/values";
 import type { ChartRendering } from "./render";
 import type { RecordedResource } from "./run";
 
@@ -53,10 +53,6 @@ export interface BoxNeeds {
 type Json = Record<string, unknown>;
 
 const ZERO: Requests = { cpu: 0, memory: 0 };
-
-function at(value: unknown, ...path: string[]): unknown {
-    return path.reduce<unknown>((node, key) => (isRecord(node) ? node[key] : undefined), value);
-}
 
 function amount(value: unknown): number {
     return parseQuantity(value) ?? 0;
