@@ -318,13 +318,27 @@ describe("download Job", function () {
             const s = scene(goodCase());
             const failing = path.join(s.dir, "bin");
             fs.mkdirSync(failing);
-            fs.writeFileSync(path.join(failing, "pip"), "#!/bin/sh\necho 'ERROR: THESE PACKAGES DO NOT MATCH THE HASHES' >&2\nexit 1\n", { mode: 0o755 });
+            // It leaves the stub hub in --target before failing (as a pip that fails late leaves what it had
+            // installed): a script run after it would import the stub and log model_info, so "never runs the
+            // script" is observed; with nothing installed, a script run would fail on its import and log nothing.
+            fs.writeFileSync(path.join(failing, "pip"), [
+                "#!/bin/sh",
+                "while [ $# -gt 0 ]; do if [ \"$1\" = --target ]; then target=$2; fi; shift; done",
+                "mkdir -p \"$target\" && cp -r \"$STUB_HUB_SOURCE\" \"$target/huggingface_hub\"",
+                "echo 'ERROR: THESE PACKAGES DO NOT MATCH THE HASHES' >&2",
+                "exit 1",
+            ].join("\n") + "\n", { mode: 0o755 });
             const result = spawnSync(container.command[0], [container.command[1], container.command[2], REPO, REVISION, s.target], {
                 encoding: "utf8", timeout: 20_000,
-                env: { HOME: s.scratch, DOWNLOAD_REQUIREMENTS: downloadRequirements(), DOWNLOAD_SCRIPT, PATH: `${failing}:${searchPath}`, STUB_HUB_CONFIG: s.config },
+                env: {
+                    HOME: s.scratch, DOWNLOAD_REQUIREMENTS: downloadRequirements(), DOWNLOAD_SCRIPT, PATH: `${failing}:${searchPath}`, STUB_HUB_CONFIG: s.config,
+                    STUB_HUB_SOURCE: path.join(stubLib, "huggingface_hub"), PYTHONDONTWRITEBYTECODE: "1",
+                },
             });
-            assert.strictEqual(result.status, 1);
+            assert.strictEqual(result.status, 1, result.stderr);
+            assert.ok(fs.existsSync(path.join(s.scratch, "pylib", "huggingface_hub", "__init__.py")), "the failing pip left the stub importable");
             assert.deepStrictEqual(s.entries(), []);
+            assert.ok(!fs.existsSync(s.target), "nothing downloaded");
         });
     });
 
