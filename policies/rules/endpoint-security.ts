@@ -2,6 +2,7 @@ import type { PolicyResource } from "@pulumi/policy";
 import { isEngineImage, isModelServer, modelServerImagesSchema, servingContainers } from "../lib/model-servers";
 import { Workload, describeContainer, workloadOf } from "../lib/pods";
 import { RuleConfig, show, stackRule, typedRule } from "../lib/rule";
+import { selects } from "../lib/scaling";
 import { Props, asArray, asRecord, asString, asStringMap, at, objectName, objectNamespace } from "../lib/values";
 
 /**
@@ -155,8 +156,7 @@ class Reachability {
         if (Object.keys(selector).length === 0) {
             return [];
         }
-        return this.workloads.filter((workload) => workload.namespace === namespace
-            && Object.keys(selector).every((key) => workload.labels[key] === selector[key]));
+        return this.workloads.filter((workload) => workload.namespace === namespace && selects({ matchLabels: selector }, workload.labels));
     }
 
     private throughRoutes(host: string, depth: number): Workload[] {
