@@ -187,6 +187,10 @@ describe("the plan's summary (tools/offline/summary.ts)", () => {
         assert.deepStrictEqual(Object.keys(summary), ["stack", "target", "region", "models", "pools", "totalPerHour", "prices"]);
         assert.deepStrictEqual(Object.keys(summary.models[0]), ["name", "engine", "gpusPerReplica", "gpu", "weightsPerGpuGiB", "kvCache", "replicas", "coldStart"]);
         assert.deepStrictEqual(Object.keys(summary.pools?.gpu ?? {}), ["instanceTypes", "capacityType", "nodes", "gpus", "pricePerHour", "pricedType", "ceilingOnly"]);
+        // No timestamps: the one date in it is the price table's, when its prices were read (two runs a few
+        // milliseconds apart, compared with each other, would not tell a clock reading from a constant).
+        assert.deepStrictEqual(summary.prices, { source: EC2_PRICES.sources["us-west-2"], date: EC2_PRICES.dates["us-west-2"] });
+        assert.deepStrictEqual(JSON.stringify(summary).match(/\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}|\b1[6-9]\d{11}\b/g), [EC2_PRICES.dates["us-west-2"]]);
         assert.strictEqual(JSON.stringify(summary), JSON.stringify(await summaryOf("prod", stackFile("prod"))));
     });
 
