@@ -3,7 +3,7 @@ import type { PolicyResource } from "@pulumi/policy";
 import { isModelServer, modelServerImagesSchema } from "../lib/model-servers";
 import { workloadOf } from "../lib/pods";
 import { RuleConfig, stackRule } from "../lib/rule";
-import { label } from "../lib/scaling";
+import { kindOf, label } from "../lib/scaling";
 import { Props, asArray, asRecord, asString, objectName, objectNamespace } from "../lib/values";
 
 export const NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
@@ -107,7 +107,7 @@ export const namespaceDefaultDeny = stackRule<DefaultDenyConfig>({
         });
         if (!denies) {
             const where = resources.find((resource) => resource.type === NAMESPACE && objectName(resource.props, resource.name) === namespace) ?? workloads[0];
-            const names = workloads.map((workload) => label(workload.type.slice(workload.type.lastIndexOf(":") + 1), objectName(workload.props, workload.name)));
+            const names = workloads.map((workload) => label(kindOf(workload.type), objectName(workload.props, workload.name)));
             reportViolation(`namespace ${namespace}: runs model servers (${names.slice(0, 3).join(", ")}${names.length > 3 ? ", ..." : ""}) but no NetworkPolicy there selects all its pods for Ingress without admitting every source, so any pod of the cluster can call them; add one with podSelector: {} and policyTypes: [Ingress] and no ingress rules, and allow each caller in its own policy.`, where.urn);
         }
     }
