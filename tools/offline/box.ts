@@ -16,6 +16,7 @@
  * weights download, once per revision) and are not counted.
  */
 import { parseQuantity } from "../../lib/quantity";
+import { kindOf } from "../../policies/lib/scaling";
 import { at } from "../../policies/lib/values";
 import type { ChartRendering } from "./render";
 import type { RecordedResource } from "./run";
@@ -98,7 +99,7 @@ interface ObjectView {
 }
 
 function view(type: string, object: Json): ObjectView | undefined {
-    const kind = type.split(":").pop() ?? "";
+    const kind = kindOf(type);
     const name = at(object, "metadata", "name");
     return typeof name === "string" ? { kind, name, object } : undefined;
 }
