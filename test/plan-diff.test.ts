@@ -202,7 +202,7 @@ describe("plan diff (tools/offline/diff.ts)", () => {
             ]);
         });
 
-        it("a model added: its resources, its row in the summary, nothing else changed", async () => {
+        it("a model added: its resources, its row in the summary, and else only the alert rules' allowances", async () => {
             const second = {
                 name: "qwen-1-5b", repo: "Qwen/Qwen2.5-1.5B-Instruct", revision: "989aa7980e4cf806f80c7fef2b1adb7bc71aa306", modelSize: "4Gi",
                 gpusPerReplica: 1, minReplicas: 1, maxReplicas: 1,
@@ -216,6 +216,11 @@ describe("plan diff (tools/offline/diff.ts)", () => {
             assert.ok(diff.resources.added.length > 0 && diff.resources.added.every((resource) => resource.includes("qwen-1-5b")), diff.resources.added.join("\n"));
             assert.ok(diff.resources.added.includes("kubernetes:apps/v1:Deployment qwen-1-5b-server"), diff.resources.added.join("\n"));
             assert.deepStrictEqual(diff.resources.removed, []);
+            // Nothing else: the one resource of the existing stack that changes is the PrometheusRule, which names each
+            // model's cold-start allowance for LlmModelNoReadyReplicas (alert-rules.ts); no violation, no secret.
+            assert.deepStrictEqual(diff.resources.changed.map((change) => change.resource), ["kubernetes:monitoring.coreos.com/v1:PrometheusRule observability-alert-rules"]);
+            assert.deepStrictEqual(diff.violations, { introduced: [], fixed: [] });
+            assert.deepStrictEqual(diff.secrets, []);
             assert.deepStrictEqual(diff.summary?.figures.find((figure) => figure.what === "model qwen-1-5b replicas"),
                 { what: "model qwen-1-5b replicas", before: null, after: { min: 1, max: 1 }, usd: false });
             assert.ok(diff.summary?.changes.some((change) => change.line.startsWith('models[1]: (none) -> {"name":"qwen-1-5b"')));
