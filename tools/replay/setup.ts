@@ -4,13 +4,13 @@
  * Prometheus triggers (loadTriggers' `series`, matched to the ScaledObject's triggers by name
  * and query), and the stack's scrape interval.
  */
-import { ModelConfig, PlatformConfig, loadConfig } from "../../config";
+import { ModelConfig, loadConfig } from "../../config";
 import { durationSeconds } from "../../config/observability";
 import { engineProfile } from "../../components/model-server/engines";
 import { modelServerNames } from "../../components/model-server/names";
 import { TriggerSeries, loadTriggers } from "../../components/model-server/scaled-object";
 import { kubernetesObjects } from "../offline/manifests";
-import { runProgram, runUnderMocks } from "../offline/run";
+import { runProgram } from "../offline/run";
 import { StackConfig } from "../offline/stack-file";
 import type { HpaBehavior, ScalingRules } from "./hpa";
 import type { FallbackBehavior } from "./keda";
@@ -49,23 +49,6 @@ interface ScaledObjectSpec {
 /** What the replay reads of an InterceptorRoute (http.keda.sh/v1beta1, kedacore/http-add-on v0.15.0). */
 interface InterceptorRouteSpec {
     scalingMetric?: { concurrency?: { targetValue?: number } };
-}
-
-/** The stack's config, loaded as the program loads it. */
-async function stackConfig(stack: string, config: StackConfig): Promise<PlatformConfig> {
-    let loaded: PlatformConfig | undefined;
-    let failure: unknown;
-    await runUnderMocks({ stack, ...config }, () => {
-        try {
-            loaded = loadConfig();
-        } catch (error) {
-            failure = error;
-        }
-    });
-    if (!loaded) {
-        throw failure;
-    }
-    return loaded;
 }
 
 /**
@@ -140,8 +123,10 @@ function replayTriggers(
  * `program`: the entry point (the compiled command passes bin/index.js); defaults to index.ts.
  */
 export async function stackReplay(stack: string, config: StackConfig, program?: string): Promise<StackReplay> {
-    const platform = await stackConfig(stack, config);
     const run = await runProgram({ stack, ...config, program });
+    // The config the program validated, with every default applied: its run left the stack's
+    // values in the runtime's config (as tools/plan.ts reads it), so no second run to load it.
+    const platform = loadConfig();
     const objects = kubernetesObjects(run.resources);
     const scaledObjects = objects.filter((object) => object.kind === "ScaledObject");
     const routes = objects.filter((object) => object.kind === "InterceptorRoute") as unknown as { metadata: { name?: string }; spec?: InterceptorRouteSpec }[];
