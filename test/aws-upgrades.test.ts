@@ -83,7 +83,9 @@ describe("aws upgrades: a kubernetesVersion bump moves everything, in order", fu
 
         it("installs each add-on at its pinned version, and each node group on the cluster's minor", () => {
             for (const [minor, run] of [["1.34", at134], ["1.35", at135]] as const) {
-                for (const addon of resourcesOfType(run, ADDON)) {
+                const addons = resourcesOfType(run, ADDON);
+                assert.deepStrictEqual(addons.map((addon) => inputs(addon).addonName).sort(), Object.keys(ADDON_VERSIONS[minor]).sort(), `${minor}: every pinned add-on is installed`);
+                for (const addon of addons) {
                     assert.strictEqual(inputs(addon).addonVersion, ADDON_VERSIONS[minor][inputs(addon).addonName as AddonName], `${minor} ${addon.name}`);
                 }
                 const groups = resourcesOfType(run, NODE_GROUP);

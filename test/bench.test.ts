@@ -55,7 +55,7 @@ describe("bench", function () {
 describe("sdk-floor", function () {
     this.timeout(60_000);
 
-    it("registers a plan's recorded resources, each after its parent and with its inputs, as the plan did", async () => {
+    it("registers a plan's recorded resources, each under its parent and with its inputs, as the plan did", async () => {
         const planned: PlannedResource[] = [
             { type: "kubernetes:core/v1:Service", name: "m-svc", parent: "m", inputs: { metadata: { name: "m" }, spec: { ports: [{ port: 80 }] } } },
             { type: "llm-platform:models:ModelServer", name: "m", parent: null, inputs: {} },
