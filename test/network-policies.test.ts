@@ -259,7 +259,9 @@ describe("network policies against the rendered charts (LLM_PLATFORM_CHARTS)", f
         const rendered = new Set(pods.map((pod) => pod.namespace));
         assert.ok(["keda", "monitoring", "llm"].every((namespace) => rendered.has(namespace)), [...rendered].join(", "));
         const unmatched: string[] = [];
-        for (const body of all.filter((object) => object.kind === "NetworkPolicy") as unknown as NetworkPolicyBody[]) {
+        const fences = all.filter((object) => object.kind === "NetworkPolicy") as unknown as NetworkPolicyBody[];
+        assert.ok(fences.length > 0, "the plan has NetworkPolicies to check");
+        for (const body of fences) {
             const where = `${body.metadata.namespace}/${body.metadata.name}`;
             const own = body.spec.podSelector;
             if (Object.keys(own.matchLabels ?? {}).length > 0 && !pods.some((pod) => pod.namespace === body.metadata.namespace && matches(own, pod.labels))) {
