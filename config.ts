@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError, describeIssues, problemAt, unknownKey } from "./config/errors";
 import { ClusterConfig, GpuPoolConfig, awsProblems, clusterSchema, gpuPoolSchema } from "./config/aws";
 import { dnsLabel } from "./config/fields";
@@ -64,6 +64,42 @@ const platformSchema = z.strictObject({
  * everything, throwing one ConfigError that lists every problem.
  */
 export function loadConfig(): PlatformConfig {
+    const config = validatedConfig();
+    keepForTools(config);
+    return config;
+}
+
+/**
+ * The offline plan runs the program from its bundle (bin/index.js), then reads the config from its
+ * own (bin/tools/plan.js): two copies of this module in one process, so a variable here would not
+ * carry the program's result over. It is kept on the global object, beside the raw config it came from.
+ */
+const KEPT_CONFIG = Symbol.for("llm-platform.config");
+
+interface KeptConfig {
+    readonly raw: string;
+    readonly config: PlatformConfig;
+}
+
+function keepForTools(config: PlatformConfig): void {
+    (globalThis as Record<symbol, KeptConfig | undefined>)[KEPT_CONFIG] = { raw: rawConfig(), config };
+}
+
+/**
+ * The config the program validated in this process, for the offline tools that ask after running
+ * it (tools/plan.ts): what loadConfig() would return, without validating it a second time (about
+ * 40 ms of the prod plan). When the runtime's config is no longer the one it read, loadConfig().
+ */
+export function programConfig(): PlatformConfig {
+    const kept = (globalThis as Record<symbol, KeptConfig | undefined>)[KEPT_CONFIG];
+    return kept !== undefined && kept.raw === rawConfig() ? kept.config : loadConfig();
+}
+
+function rawConfig(): string {
+    return JSON.stringify(pulumi.runtime.allConfig());
+}
+
+function validatedConfig(): PlatformConfig {
     const declarations = configDeclarations();
     const config = new pulumi.Config(PROJECT);
     const problems = unknownStackKeys(declarations);

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ADDON_NAMES, ADDON_VERSION, AddonName, CHECKIP_URL, DETECT_DEPLOYER, cidrClass, parseCidr } from "../lib/eks";
 import { GPUS_PER_INSTANCE_TYPE, NVIDIA_X86_FAMILIES } from "../lib/gpu-instances";
 import { count, isCount } from "./fields";

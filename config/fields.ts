@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { isQuantity } from "../lib/quantity";
 
 /** Field types shared by the config schemas; each message says what a valid value looks like. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { instanceFacts } from "../lib/instance-types";
 import { ENGINE_OVERHEAD_BYTES, gib, gpuMemoryBudget, gpuTotalBytes, kvBytesPerToken, kvDtypeBytes, weightsPerGpuBytes } from "../lib/gpu-memory";
 import { KnownModel, modelArchitecture, qwen25Model } from "../lib/model-architectures";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { parseQuantity } from "../lib/quantity";
 import { count, quantity } from "./fields";
 import type { CrossFieldProblem } from "./models";

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig, SECRET_KEYS } from "../config";
+import { PlatformConfig, SECRET_KEYS, loadConfig, programConfig } from "../config";
 import { PROJECT_DIR, configDeclarations } from "../config/project";
 import { loadProgram, runUnderMocks } from "../tools/offline/run";
 import { configProblems, engineConfig, loadConfigWith } from "./mocks";
@@ -126,6 +126,27 @@ describe("config", () => {
             });
             assert.ok(thrown instanceof Error && thrown.name === "ConfigError", "the program throws the ConfigError");
             assert.deepStrictEqual(run.resources, []);
+        });
+    });
+});
+
+describe("programConfig: the config the program validated, for the offline tools", () => {
+    it("is the program's own result while the runtime's config is unchanged, and a new validation once it changes", async () => {
+        const config = engineConfig({ target: "local", models: [model()] });
+        await runUnderMocks({ stack: "test", config }, () => {
+            const validated = loadConfig();
+            assert.strictEqual(programConfig(), validated, "not validated a second time");
+            pulumi.runtime.setAllConfig({ ...config, ...engineConfig({ namespace: "other" }) });
+            const changed = programConfig();
+            assert.notStrictEqual(changed, validated);
+            assert.strictEqual(changed.namespace, "other");
+        });
+    });
+
+    it("never hands a later run the config of an earlier one", async () => {
+        await runUnderMocks({ stack: "test", config: engineConfig({ target: "local", models: [model()] }) }, () => loadConfig());
+        await runUnderMocks({ stack: "test", config: engineConfig({ target: "local", models: [model({ name: "second" })] }) }, () => {
+            assert.deepStrictEqual(programConfig().models.map((m) => m.name), ["second"]);
         });
     });
 });

@@ -16,7 +16,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { ingressNotices } from "../components/model-server/resources";
 import { networkPolicyNotices } from "../components/network-policies";
-import { loadConfig } from "../config";
+import { programConfig } from "../config";
 import { PROJECT_DIR } from "../config/project";
 import { architectureNotices } from "../lib/model-architectures";
 import { PACK_NAME, packArgs } from "../policies/pack";
@@ -113,7 +113,7 @@ export async function plan(
     const run = await runProgram({ stack, ...stackConfig, program });
     // The config the program validated (its run left the stack's values in the runtime's config),
     // with every default applied; another program has none of the platform's.
-    const config = program === PROGRAM ? loadConfig() : undefined;
+    const config = program === PROGRAM ? programConfig() : undefined;
     const summary = config && stackSummary({ stack, config, region: stackConfig.config["aws:region"] });
     const notes = config ? [
         ...architectureNotices(config.models), ...networkPolicyNotices(config.clusterFlavour),

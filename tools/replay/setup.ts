@@ -4,7 +4,7 @@
  * Prometheus triggers (loadTriggers' `series`, matched to the ScaledObject's triggers by name
  * and query), and the stack's scrape interval.
  */
-import { ModelConfig, loadConfig } from "../../config";
+import { ModelConfig, programConfig } from "../../config";
 import { durationSeconds } from "../../config/observability";
 import { engineProfile } from "../../components/model-server/engines";
 import { modelServerNames } from "../../components/model-server/names";
@@ -126,7 +126,7 @@ export async function stackReplay(stack: string, config: StackConfig, program?: 
     const run = await runProgram({ stack, ...config, program });
     // The config the program validated, with every default applied: its run left the stack's
     // values in the runtime's config (as tools/plan.ts reads it), so no second run to load it.
-    const platform = loadConfig();
+    const platform = programConfig();
     const objects = kubernetesObjects(run.resources);
     const scaledObjects = objects.filter((object) => object.kind === "ScaledObject");
     const routes = objects.filter((object) => object.kind === "InterceptorRoute") as unknown as { metadata: { name?: string }; spec?: InterceptorRouteSpec }[];
