@@ -4,8 +4,8 @@ import * as os from "os";
 import * as path from "path";
 import { caseFailure, copiedExemptions, generatedStack } from "../tools/bench";
 import { EXIT, exitStatus, plan } from "../tools/plan";
-import { nameOfUrn, runUnderMocks } from "../tools/offline/run";
-import { PlannedResource, registerPlanned } from "../tools/sdk-floor";
+import { OfflineMocks, nameOfUrn, runUnderMocks } from "../tools/offline/run";
+import { PlannedResource, registerPlanned, replayPlanned } from "../tools/sdk-floor";
 
 describe("bench", function () {
     this.timeout(120_000);
@@ -67,5 +67,19 @@ describe("sdk-floor", function () {
             [...recorded].sort((a, b) => a.name.localeCompare(b.name)),
             [...planned].sort((a, b) => a.name.localeCompare(b.name)),
         );
+    });
+
+    it("registers them without stack traces, as the plan runs (tools/offline/stack-traces.ts), so that the bench compares like with like", async () => {
+        const limits: number[] = [];
+        const mocks = new OfflineMocks();
+        const newResource = mocks.newResource.bind(mocks);
+        mocks.newResource = (args) => {
+            limits.push(Error.stackTraceLimit);
+            return newResource(args);
+        };
+        const before = Error.stackTraceLimit;
+        await replayPlanned([{ type: "kubernetes:core/v1:Namespace", name: "ns", parent: null, inputs: { metadata: { name: "llm" } } }], mocks);
+        assert.deepStrictEqual(limits, [0]);
+        assert.strictEqual(Error.stackTraceLimit, before, "the limit is restored");
     });
 });

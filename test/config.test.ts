@@ -144,7 +144,7 @@ describe("programConfig: the config the program validated, for the offline tools
     });
 
     it("never hands a later run the config of an earlier one", async () => {
-        await runUnderMocks({ stack: "test", config: engineConfig({ target: "local", models: [model()] }) }, () => loadConfig());
+        await runUnderMocks({ stack: "test", config: engineConfig({ target: "local", models: [model()] }) }, () => { loadConfig(); });
         await runUnderMocks({ stack: "test", config: engineConfig({ target: "local", models: [model({ name: "second" })] }) }, () => {
             assert.deepStrictEqual(programConfig().models.map((m) => m.name), ["second"]);
         });

@@ -5,7 +5,8 @@ import * as os from "os";
 import * as path from "path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { EXIT, exitStatus, packConfigPath, plan, withStackTraceOnFailure } from "../tools/plan";
+import { EXIT, exitStatus, packConfigPath, plan } from "../tools/plan";
+import { withStackTraceOnFailure } from "../tools/offline/stack-traces";
 import { InputError } from "../tools/offline/stack-file";
 import { PROJECT_DIR, buildTools } from "./mocks";
 

@@ -36,6 +36,7 @@ import {
 import { StackSummary, stackSummary, summaryLines } from "./offline/summary";
 import { closeTransformClients } from "./offline/transforms";
 import { InputError, readStackFile, stackFilePath, stackOption } from "./offline/stack-file";
+import { isConfigError, withStackTraceOnFailure } from "./offline/stack-traces";
 
 const USAGE = "usage: npm run plan -- --stack <name> [--out <dir>] [--config <file>] [--charts <dir>] [--pull-charts] [--diff <base-dir>]";
 
@@ -192,36 +193,6 @@ function diffWithBase(options: PlanOptions, base: PlanFiles, baseDir: string): s
 export function exitStatus({ report, charts }: Pick<Plan, "report" | "charts">): number {
     const mandatory = report.violations.some((v) => v.enforcementLevel === "mandatory");
     return mandatory || chartProblems(charts).length > 0 ? EXIT.mandatoryViolation : EXIT.ok;
-}
-
-interface ConfigProblems {
-    readonly name: "ConfigError";
-    readonly problems: readonly string[];
-}
-
-function isConfigError(error: unknown): error is ConfigProblems {
-    return error instanceof Error && error.name === "ConfigError" && Array.isArray((error as Partial<ConfigProblems>).problems);
-}
-
-/**
- * Pulumi's SDK records a stack trace with every promise it creates, for leak reports the
- * offline plan never prints; that is a tenth of a plan's time. So the plan runs without
- * stack traces, and a run that fails is repeated with them to say where it failed.
- */
-export async function withStackTraceOnFailure<T>(run: () => Promise<T>): Promise<T> {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-        return await run();
-    } catch (error) {
-        Error.stackTraceLimit = limit;
-        if (error instanceof InputError || isConfigError(error)) {
-            throw error;
-        }
-        throw await run().then(() => error, (traced: unknown) => traced);
-    } finally {
-        Error.stackTraceLimit = limit;
-    }
 }
 
 async function main(argv: string[]): Promise<number> {

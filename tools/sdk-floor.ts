@@ -12,6 +12,7 @@ import { PROJECT } from "../config/project";
 import { OfflineMocks } from "./offline/run";
 import { settings } from "./offline/internals";
 import { exitWhenFlushed } from "./offline/exit";
+import { withStackTraceOnFailure } from "./offline/stack-traces";
 import type { PlannedResource } from "./offline/diff";
 
 /** One entry of a plan's resources.json: the diff's type (./offline/diff.ts), not a copy of it. */
@@ -54,11 +55,22 @@ async function main(file: string | undefined): Promise<number> {
         return 2;
     }
     const resources = JSON.parse(fs.readFileSync(file, "utf8")) as PlannedResource[];
-    await pulumi.runtime.setMocks(new OfflineMocks(), PROJECT, "sdk-floor", false);
-    registerPlanned(resources);
-    await settings.waitForRPCs();
+    await replayPlanned(resources);
     console.log(`registered ${resources.length} resources`);
     return 0;
+}
+
+/**
+ * Registers `resources` as the plan registered them: under its mocks, and without the stack traces
+ * the plan runs without (./offline/stack-traces.ts), so that the two times compare. Resolves once
+ * every registration has reached the mocks.
+ */
+export async function replayPlanned(resources: readonly PlannedResource[], mocks: pulumi.runtime.Mocks = new OfflineMocks()): Promise<void> {
+    await withStackTraceOnFailure(async () => {
+        await pulumi.runtime.setMocks(mocks, PROJECT, "sdk-floor", false);
+        registerPlanned(resources);
+        await settings.waitForRPCs();
+    });
 }
 
 if (require.main === module) {
