@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { Policies } from "@pulumi/policy";
+import type { Policies, ResourceValidationPolicy } from "@pulumi/policy";
 import { evaluatePolicies, PolicySubject } from "../tools/offline/policies";
 import { OfflineMocks, SECRET } from "../tools/offline/run";
 import { SECRET_PLACEHOLDER, readStackFile } from "../tools/offline/stack-file";
@@ -122,6 +122,27 @@ describe("offline runtime", () => {
             }];
             const report = await evaluatePolicies(policies, [namespace, configMap]);
             assert.deepStrictEqual(report.violations.map((v) => v.resourceName), ["ns"]);
+        });
+
+        it("awaits the rules that return a promise, in order with the synchronous ones, and fails on an error that is not notApplicable", async () => {
+            const rule = (name: string, validate: ResourceValidationPolicy["validateResource"]): ResourceValidationPolicy =>
+                ({ name, description: "d", enforcementLevel: "mandatory", validateResource: validate });
+            const policies: Policies = [
+                rule("async", async (args, report) => {
+                    await new Promise((resolve) => setImmediate(resolve));
+                    if (args.name === "cm") {
+                        args.notApplicable();
+                    }
+                    report("async saw it");
+                }),
+                rule("sync", (args, report) => report(`sync saw ${args.name}`)),
+            ];
+            const report = await evaluatePolicies(policies, [namespace, configMap]);
+            assert.deepStrictEqual(report.violations.map((v) => `${v.policy} ${v.resourceName}: ${v.message}`),
+                ["async ns: async saw it", "sync ns: sync saw ns", "sync cm: sync saw cm"]);
+            for (const broken of [() => { throw new Error("broken rule"); }, async () => { throw new Error("broken rule"); }]) {
+                await assert.rejects(evaluatePolicies([rule("broken", broken)], [namespace]), /broken rule/);
+            }
         });
     });
 });

@@ -52,6 +52,9 @@ type ResourceClass = { __pulumiType?: string; isInstance?: (value: unknown) => b
 export async function evaluatePolicies(policies: Policies, subjects: readonly PolicySubject[], options: EvaluationOptions = {}): Promise<PolicyReport> {
     const violations: Violation[] = [];
     const byUrn = new Map(subjects.map((subject) => [subject.urn, subject]));
+    // Built once, not once per rule: every resource rule sees each resource, every stack rule all of them.
+    const views = subjects.map(resourceView);
+    let stackResources: PolicyResource[] | undefined;
     for (const policy of policies) {
         const level = enforcementLevel(policy.name, policy.enforcementLevel, options);
         if (level === "disabled") {
@@ -74,44 +77,54 @@ export async function evaluatePolicies(policies: Policies, subjects: readonly Po
         const config = policyConfig(policy.name, policy.configSchema, options.config);
         const getConfig = <T extends object>() => config as T;
         if ("validateStack" in policy) {
-            await runStackPolicy(policy, subjects, getConfig, report(undefined));
+            stackResources ??= toPolicyResources(subjects);
+            await runStackPolicy(policy, stackResources, getConfig, report(undefined));
         } else {
-            for (const subject of subjects) {
-                await runResourcePolicy(policy, subject, getConfig, report(subject));
-            }
+            await runResourcePolicy(policy, subjects, views, getConfig, report);
         }
     }
     return { violations };
 }
 
+/** What a resource rule sees of a resource, but its rule's config. */
+type ResourceView = Omit<ResourceValidationArgs, "getConfig">;
+
+function resourceView(subject: PolicySubject): ResourceView {
+    return {
+        type: subject.type,
+        props: subject.props,
+        urn: subject.urn,
+        name: subject.name,
+        opts: resourceOptions(subject),
+        stackTags: new Map(),
+        isType: (resourceClass) => isTypeOf(subject.type, resourceClass),
+        asType: ((resourceClass: unknown) => (isTypeOf(subject.type, resourceClass) ? subject.props : undefined)) as ResourceValidationArgs["asType"],
+        notApplicable: throwNotApplicable,
+    };
+}
+
 async function runResourcePolicy(
-    policy: ResourceValidationPolicy, subject: PolicySubject, getConfig: <T extends object>() => T,
-    reportViolation: (message: string, urn?: string) => void,
+    policy: ResourceValidationPolicy, subjects: readonly PolicySubject[], views: readonly ResourceView[],
+    getConfig: <T extends object>() => T, report: (subject: PolicySubject) => (message: string, urn?: string) => void,
 ): Promise<void> {
     const validations = policy.validateResource === undefined ? []
         : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
-    for (const validate of validations) {
-        const args: ResourceValidationArgs = {
-            type: subject.type,
-            props: subject.props,
-            urn: subject.urn,
-            name: subject.name,
-            opts: resourceOptions(subject),
-            stackTags: new Map(),
-            isType: (resourceClass) => isTypeOf(subject.type, resourceClass),
-            asType: ((resourceClass: unknown) => (isTypeOf(subject.type, resourceClass) ? subject.props : undefined)) as ResourceValidationArgs["asType"],
-            getConfig,
-            notApplicable: throwNotApplicable,
-        };
-        await whenApplicable(() => validate(args, reportViolation));
+    for (const [index, subject] of subjects.entries()) {
+        const args: ResourceValidationArgs = { ...views[index], getConfig };
+        const reportViolation = report(subject);
+        for (const validate of validations) {
+            const pending = whenApplicable(() => validate(args, reportViolation));
+            if (pending) {
+                await pending;
+            }
+        }
     }
 }
 
 async function runStackPolicy(
-    policy: StackValidationPolicy, subjects: readonly PolicySubject[], getConfig: <T extends object>() => T,
+    policy: StackValidationPolicy, resources: PolicyResource[], getConfig: <T extends object>() => T,
     reportViolation: (message: string, urn?: string) => void,
 ): Promise<void> {
-    const resources = toPolicyResources(subjects);
     await whenApplicable(() => policy.validateStack({ resources, stackTags: new Map(), getConfig, notApplicable: throwNotApplicable }, reportViolation));
 }
 
@@ -154,13 +167,22 @@ function throwNotApplicable(reason?: string): never {
     throw new NotApplicable(reason);
 }
 
-async function whenApplicable(validate: () => Promise<void> | void): Promise<void> {
+/**
+ * Runs a rule, as passed when it calls notApplicable(). A promise only for a rule that returned one:
+ * most rules are synchronous, and an await for each rule and resource adds up.
+ */
+function whenApplicable(validate: () => Promise<void> | void): Promise<void> | undefined {
     try {
-        await validate();
+        return validate()?.catch(ignoreNotApplicable);
     } catch (error) {
-        if (!(error instanceof NotApplicable)) {
-            throw error;
-        }
+        ignoreNotApplicable(error);
+        return undefined;
+    }
+}
+
+function ignoreNotApplicable(error: unknown): void {
+    if (!(error instanceof NotApplicable)) {
+        throw error;
     }
 }
 
