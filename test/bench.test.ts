@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { caseFailure, copiedExemptions, generatedStack } from "../tools/bench";
+import { caseFailure, copiedExemptions, generatedStack, perModelLines } from "../tools/bench";
 import { EXIT, exitStatus, plan } from "../tools/plan";
 import { OfflineMocks, nameOfUrn, runUnderMocks } from "../tools/offline/run";
 import { PlannedResource, registerPlanned, replayPlanned } from "../tools/sdk-floor";
@@ -49,6 +49,21 @@ describe("bench", function () {
                 fs.rmSync(generated.packConfigFile, { force: true });
             }
         }
+    });
+});
+
+describe("bench: each extra model's verdict", () => {
+    it("splits the time into the SDK's share and the platform's, and says when the SDK's share alone misses the target", () => {
+        assert.deepStrictEqual(perModelLines(43.1, 26.5), [
+            "each extra model: 43.1 ms (target < 20 ms) MISSED",
+            "  of which the SDK registering its resources: 26.5 ms, the platform: 16.6 ms",
+            "  the SDK's share alone is not under 20 ms here: no change to the platform can meet the target on this machine",
+        ]);
+        assert.deepStrictEqual(perModelLines(24, 12), [
+            "each extra model: 24.0 ms (target < 20 ms) MISSED",
+            "  of which the SDK registering its resources: 12.0 ms, the platform: 12.0 ms",
+        ]);
+        assert.deepStrictEqual(perModelLines(15, 10)[0], "each extra model: 15.0 ms (target < 20 ms) ok");
     });
 });
 

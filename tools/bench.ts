@@ -252,10 +252,22 @@ function report({ runs, charts }: BenchOptions, outDir: string, stacks: Generate
     const perModel = (byLabel.get("plan 32 models")! - byLabel.get("plan 1 models")!) / extraModels;
     const sdkPerModel = (byLabel.get("SDK alone, 32 models' resources")! - byLabel.get("SDK alone, 1 models' resources")!) / extraModels;
     console.log(`prod plan / baseline: ${prod.toFixed(2)}x (target <= ${TARGETS.prodOverBaseline}x) ${prod <= TARGETS.prodOverBaseline ? "ok" : "MISSED"}`);
-    console.log(`each extra model: ${perModel.toFixed(1)} ms (target < ${TARGETS.msPerExtraModel} ms) ${perModel < TARGETS.msPerExtraModel ? "ok" : "MISSED"}`);
-    console.log(`  of which the SDK registering its resources: ${sdkPerModel.toFixed(1)} ms, the platform: ${(perModel - sdkPerModel).toFixed(1)} ms`);
+    perModelLines(perModel, sdkPerModel).forEach((line) => console.log(line));
     const diff = byLabel.get("plan prod --diff <a prod plan>")! - byLabel.get("plan prod")!;
     console.log(`--diff on the prod plan: ${diff >= 0 ? "+" : ""}${diff.toFixed(0)} ms (target < ${TARGETS.msDiffOverPlan} ms) ${diff < TARGETS.msDiffOverPlan ? "ok" : "MISSED"}`);
+}
+
+/**
+ * Each extra model's time against its target, split into the SDK's share and the platform's;
+ * and, where the SDK's share alone reaches the target, that the machine cannot meet it.
+ */
+export function perModelLines(perModel: number, sdkPerModel: number): string[] {
+    const target = TARGETS.msPerExtraModel;
+    return [
+        `each extra model: ${perModel.toFixed(1)} ms (target < ${target} ms) ${perModel < target ? "ok" : "MISSED"}`,
+        `  of which the SDK registering its resources: ${sdkPerModel.toFixed(1)} ms, the platform: ${(perModel - sdkPerModel).toFixed(1)} ms`,
+        ...(sdkPerModel >= target ? [`  the SDK's share alone is not under ${target} ms here: no change to the platform can meet the target on this machine`] : []),
+    ];
 }
 
 if (require.main === module) {
