@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import * as z from "zod";
 import { ConfigError, describeIssues, problemAt, unknownKey } from "./config/errors";
 import { ClusterConfig, GpuPoolConfig, awsProblems, clusterSchema, gpuPoolSchema } from "./config/aws";
@@ -72,17 +73,18 @@ export function loadConfig(): PlatformConfig {
 /**
  * The offline plan runs the program from its bundle (bin/index.js), then reads the config from its
  * own (bin/tools/plan.js): two copies of this module in one process, so a variable here would not
- * carry the program's result over. It is kept on the global object, beside the raw config it came from.
+ * carry the program's result over. It is kept on the global object, beside a digest of the raw config
+ * it came from (a digest: a real run's raw config holds the decrypted secrets).
  */
 const KEPT_CONFIG = Symbol.for("llm-platform.config");
 
 interface KeptConfig {
-    readonly raw: string;
+    readonly digest: string;
     readonly config: PlatformConfig;
 }
 
 function keepForTools(config: PlatformConfig): void {
-    (globalThis as Record<symbol, KeptConfig | undefined>)[KEPT_CONFIG] = { raw: rawConfig(), config };
+    (globalThis as Record<symbol, KeptConfig | undefined>)[KEPT_CONFIG] = { digest: rawConfigDigest(), config };
 }
 
 /**
@@ -92,11 +94,11 @@ function keepForTools(config: PlatformConfig): void {
  */
 export function programConfig(): PlatformConfig {
     const kept = (globalThis as Record<symbol, KeptConfig | undefined>)[KEPT_CONFIG];
-    return kept !== undefined && kept.raw === rawConfig() ? kept.config : loadConfig();
+    return kept !== undefined && kept.digest === rawConfigDigest() ? kept.config : loadConfig();
 }
 
-function rawConfig(): string {
-    return JSON.stringify(pulumi.runtime.allConfig());
+function rawConfigDigest(): string {
+    return createHash("sha256").update(JSON.stringify(pulumi.runtime.allConfig())).digest("hex");
 }
 
 function validatedConfig(): PlatformConfig {

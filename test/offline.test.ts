@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { Policies, ResourceValidationPolicy } from "@pulumi/policy";
+import type { Policies, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { evaluatePolicies, PolicySubject } from "../tools/offline/policies";
 import { OfflineMocks, SECRET } from "../tools/offline/run";
 import { SECRET_PLACEHOLDER, readStackFile } from "../tools/offline/stack-file";
@@ -143,6 +143,38 @@ describe("offline runtime", () => {
             for (const broken of [() => { throw new Error("broken rule"); }, async () => { throw new Error("broken rule"); }]) {
                 await assert.rejects(evaluatePolicies([rule("broken", broken)], [namespace]), /broken rule/);
             }
+        });
+
+        it("takes any value a rule returns, as the analyzer does (Promise.resolve), awaiting a thenable", async () => {
+            const rule = (name: string, validate: (args: ResourceValidationArgs, report: ReportViolation) => unknown): ResourceValidationPolicy =>
+                ({ name, description: "d", enforcementLevel: "mandatory", validateResource: validate as ResourceValidationPolicy["validateResource"] });
+            const thenable = (settle: () => void) => ({ then: (resolve: () => void, reject: (error: unknown) => void) => setImmediate(() => { try { settle(); resolve(); } catch (error) { reject(error); } }) });
+            const policies: Policies = [
+                rule("boolean", (args, report) => args.name === "ns" && report("a boolean rule")),
+                rule("number", () => 42),
+                rule("thenable", (args, report) => thenable(() => (args.name === "cm" ? args.notApplicable() : report("a thenable rule")))),
+            ];
+            const report = await evaluatePolicies(policies, [namespace, configMap]);
+            assert.deepStrictEqual(report.violations.map((v) => `${v.policy} ${v.resourceName}`), ["boolean ns", "thenable ns"]);
+        });
+
+        it("gives each validation its own options, and each stack rule its own list of frozen resources: no rule sees what another changed", async () => {
+            const seen: string[] = [];
+            const policies: Policies = [
+                { name: "changes-opts", description: "d", enforcementLevel: "mandatory", validateResource: [
+                    (args) => { args.opts.protect = true; (args as unknown as Record<string, unknown>).extra = 1; },
+                    (args) => { seen.push(`same rule: protect ${args.opts.protect}, extra ${(args as unknown as Record<string, unknown>).extra}`); },
+                ] },
+                { name: "reads-opts", description: "d", enforcementLevel: "mandatory", validateResource: (args) => { seen.push(`next rule: protect ${args.opts.protect}`); } },
+                { name: "sorts", description: "d", enforcementLevel: "mandatory", validateStack: (args) => { args.resources.sort((a, b) => b.name.localeCompare(a.name)); } },
+                { name: "reads-order", description: "d", enforcementLevel: "mandatory", validateStack: (args) => { seen.push(`stack: ${args.resources.map((r) => r.name).join(",")}`); } },
+            ];
+            await evaluatePolicies(policies, [namespace]);
+            assert.deepStrictEqual(seen, ["same rule: protect false, extra undefined", "next rule: protect false", "stack: ns"]);
+            const withTwo = await evaluatePolicies(policies.slice(2), [namespace, configMap]).then(() => seen.pop());
+            assert.strictEqual(withTwo, "stack: ns,cm");
+            const reparents: Policies = [{ name: "reparents", description: "d", enforcementLevel: "mandatory", validateStack: (args) => { args.resources[1].parent = undefined; } }];
+            await assert.rejects(evaluatePolicies(reparents, [namespace, configMap]), TypeError);
         });
     });
 });

@@ -52,9 +52,8 @@ type ResourceClass = { __pulumiType?: string; isInstance?: (value: unknown) => b
 export async function evaluatePolicies(policies: Policies, subjects: readonly PolicySubject[], options: EvaluationOptions = {}): Promise<PolicyReport> {
     const violations: Violation[] = [];
     const byUrn = new Map(subjects.map((subject) => [subject.urn, subject]));
-    // Built once, not once per rule: every resource rule sees each resource, every stack rule all of them.
     const views = subjects.map(resourceView);
-    let stackResources: PolicyResource[] | undefined;
+    let stackResources: readonly PolicyResource[] | undefined;
     for (const policy of policies) {
         const level = enforcementLevel(policy.name, policy.enforcementLevel, options);
         if (level === "disabled") {
@@ -86,8 +85,12 @@ export async function evaluatePolicies(policies: Policies, subjects: readonly Po
     return { violations };
 }
 
-/** What a resource rule sees of a resource, but its rule's config. */
-type ResourceView = Omit<ResourceValidationArgs, "getConfig">;
+/**
+ * What a resource rule sees of a resource: its type checks, built once. Its options, stack tags
+ * and rule config each validation gets afresh, as the analyzer builds them for each
+ * (@pulumi/policy 1.21.0 server.js makeAnalyzeRpcFun), so that no rule sees what another changed.
+ */
+type ResourceView = Omit<ResourceValidationArgs, "getConfig" | "opts" | "stackTags">;
 
 function resourceView(subject: PolicySubject): ResourceView {
     return {
@@ -95,8 +98,6 @@ function resourceView(subject: PolicySubject): ResourceView {
         props: subject.props,
         urn: subject.urn,
         name: subject.name,
-        opts: resourceOptions(subject),
-        stackTags: new Map(),
         isType: (resourceClass) => isTypeOf(subject.type, resourceClass),
         asType: ((resourceClass: unknown) => (isTypeOf(subject.type, resourceClass) ? subject.props : undefined)) as ResourceValidationArgs["asType"],
         notApplicable: throwNotApplicable,
@@ -110,9 +111,9 @@ async function runResourcePolicy(
     const validations = policy.validateResource === undefined ? []
         : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
     for (const [index, subject] of subjects.entries()) {
-        const args: ResourceValidationArgs = { ...views[index], getConfig };
         const reportViolation = report(subject);
         for (const validate of validations) {
+            const args: ResourceValidationArgs = { ...views[index], opts: resourceOptions(subject), stackTags: new Map(), getConfig };
             const pending = whenApplicable(() => validate(args, reportViolation));
             if (pending) {
                 await pending;
@@ -121,11 +122,17 @@ async function runResourcePolicy(
     }
 }
 
+/**
+ * Each stack rule gets its own list, as the analyzer builds one for each (@pulumi/policy 1.21.0
+ * server.js makeAnalyzeStackRpcFun). The resources in it are built once and frozen: the
+ * analyzer's are each rule's own, so a rule that changed one would change it for the rules after
+ * it only here; frozen, such a rule fails the plan instead.
+ */
 async function runStackPolicy(
-    policy: StackValidationPolicy, resources: PolicyResource[], getConfig: <T extends object>() => T,
+    policy: StackValidationPolicy, resources: readonly PolicyResource[], getConfig: <T extends object>() => T,
     reportViolation: (message: string, urn?: string) => void,
 ): Promise<void> {
-    await whenApplicable(() => policy.validateStack({ resources, stackTags: new Map(), getConfig, notApplicable: throwNotApplicable }, reportViolation));
+    await whenApplicable(() => policy.validateStack({ resources: [...resources], stackTags: new Map(), getConfig, notApplicable: throwNotApplicable }, reportViolation));
 }
 
 function toPolicyResources(subjects: readonly PolicySubject[]): PolicyResource[] {
@@ -144,7 +151,18 @@ function toPolicyResources(subjects: readonly PolicySubject[]): PolicyResource[]
     subjects.forEach((subject, index) => {
         resources[index].parent = subject.parentUrn ? byUrn.get(subject.parentUrn) : undefined;
     });
+    for (const resource of resources) {
+        deepFreeze(resource.opts);
+        Object.freeze(resource.dependencies);
+        Object.freeze(resource.propertyDependencies);
+        Object.freeze(resource);
+    }
     return resources;
+}
+
+function deepFreeze(value: object): void {
+    Object.values(value).forEach((child) => typeof child === "object" && child !== null && deepFreeze(child));
+    Object.freeze(value);
 }
 
 function resourceOptions(subject: PolicySubject): ResourceValidationArgs["opts"] {
@@ -168,16 +186,22 @@ function throwNotApplicable(reason?: string): never {
 }
 
 /**
- * Runs a rule, as passed when it calls notApplicable(). A promise only for a rule that returned one:
- * most rules are synchronous, and an await for each rule and resource adds up.
+ * Runs a rule, as passed when it calls notApplicable(). A promise only for a rule that returned a
+ * thenable, which the analyzer awaits (Promise.resolve of whatever the rule returns); any other
+ * value is ignored, as there. Most rules are synchronous, and an await for each rule and resource adds up.
  */
-function whenApplicable(validate: () => Promise<void> | void): Promise<void> | undefined {
+function whenApplicable(validate: () => unknown): Promise<void> | undefined {
     try {
-        return validate()?.catch(ignoreNotApplicable);
+        const result = validate();
+        return isThenable(result) ? Promise.resolve(result).then(() => undefined, ignoreNotApplicable) : undefined;
     } catch (error) {
         ignoreNotApplicable(error);
         return undefined;
     }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+    return (typeof value === "object" || typeof value === "function") && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 function ignoreNotApplicable(error: unknown): void {
