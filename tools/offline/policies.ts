@@ -52,7 +52,7 @@ type ResourceClass = { __pulumiType?: string; isInstance?: (value: unknown) => b
 export async function evaluatePolicies(policies: Policies, subjects: readonly PolicySubject[], options: EvaluationOptions = {}): Promise<PolicyReport> {
     const violations: Violation[] = [];
     const byUrn = new Map(subjects.map((subject) => [subject.urn, subject]));
-    const views = subjects.map(resourceView);
+    const checks = subjects.map(typeChecks);
     let stackResources: readonly PolicyResource[] | undefined;
     for (const policy of policies) {
         const level = enforcementLevel(policy.name, policy.enforcementLevel, options);
@@ -76,44 +76,45 @@ export async function evaluatePolicies(policies: Policies, subjects: readonly Po
         const config = policyConfig(policy.name, policy.configSchema, options.config);
         const getConfig = <T extends object>() => config as T;
         if ("validateStack" in policy) {
-            stackResources ??= toPolicyResources(subjects);
+            stackResources ??= toPolicyResources(subjects, checks);
             await runStackPolicy(policy, stackResources, getConfig, report(undefined));
         } else {
-            await runResourcePolicy(policy, subjects, views, getConfig, report);
+            await runResourcePolicy(policy, subjects, checks, getConfig, report);
         }
     }
     return { violations };
 }
 
-/**
- * What a resource rule sees of a resource: its type checks, built once. Its options, stack tags
- * and rule config each validation gets afresh, as the analyzer builds them for each
- * (@pulumi/policy 1.21.0 server.js makeAnalyzeRpcFun), so that no rule sees what another changed.
- */
-type ResourceView = Omit<ResourceValidationArgs, "getConfig" | "opts" | "stackTags">;
+/** A resource's isType and asType: built once, for every rule. */
+type TypeChecks = Pick<ResourceValidationArgs, "isType" | "asType">;
 
-function resourceView(subject: PolicySubject): ResourceView {
+function typeChecks(subject: PolicySubject): TypeChecks {
     return {
-        type: subject.type,
-        props: subject.props,
-        urn: subject.urn,
-        name: subject.name,
         isType: (resourceClass) => isTypeOf(subject.type, resourceClass),
         asType: ((resourceClass: unknown) => (isTypeOf(subject.type, resourceClass) ? subject.props : undefined)) as ResourceValidationArgs["asType"],
-        notApplicable: throwNotApplicable,
     };
 }
 
+/**
+ * A resource rule's validations, each with args of its own (options and stack tags included), as
+ * the analyzer builds them for each (@pulumi/policy 1.21.0 server.js makeAnalyzeRpcFun): no rule
+ * sees what another changed.
+ */
 async function runResourcePolicy(
-    policy: ResourceValidationPolicy, subjects: readonly PolicySubject[], views: readonly ResourceView[],
+    policy: ResourceValidationPolicy, subjects: readonly PolicySubject[], checks: readonly TypeChecks[],
     getConfig: <T extends object>() => T, report: (subject: PolicySubject) => (message: string, urn?: string) => void,
 ): Promise<void> {
     const validations = policy.validateResource === undefined ? []
         : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
     for (const [index, subject] of subjects.entries()) {
         const reportViolation = report(subject);
+        const { isType, asType } = checks[index];
         for (const validate of validations) {
-            const args: ResourceValidationArgs = { ...views[index], opts: resourceOptions(subject), stackTags: new Map(), getConfig };
+            // Spelled out, not spread: this object is built for every rule and resource.
+            const args: ResourceValidationArgs = {
+                type: subject.type, props: subject.props, urn: subject.urn, name: subject.name, opts: resourceOptions(subject),
+                stackTags: new Map(), isType, asType, getConfig, notApplicable: throwNotApplicable,
+            };
             const pending = whenApplicable(() => validate(args, reportViolation));
             if (pending) {
                 await pending;
@@ -135,8 +136,8 @@ async function runStackPolicy(
     await whenApplicable(() => policy.validateStack({ resources: [...resources], stackTags: new Map(), getConfig, notApplicable: throwNotApplicable }, reportViolation));
 }
 
-function toPolicyResources(subjects: readonly PolicySubject[]): PolicyResource[] {
-    const resources = subjects.map((subject): PolicyResource => ({
+function toPolicyResources(subjects: readonly PolicySubject[], checks: readonly TypeChecks[]): PolicyResource[] {
+    const resources = subjects.map((subject, index): PolicyResource => ({
         type: subject.type,
         props: subject.props,
         urn: subject.urn,
@@ -144,8 +145,7 @@ function toPolicyResources(subjects: readonly PolicySubject[]): PolicyResource[]
         opts: resourceOptions(subject),
         dependencies: [],
         propertyDependencies: {},
-        isType: (resourceClass) => isTypeOf(subject.type, resourceClass),
-        asType: ((resourceClass: unknown) => (isTypeOf(subject.type, resourceClass) ? subject.props : undefined)) as PolicyResource["asType"],
+        ...checks[index],
     }));
     const byUrn = new Map(resources.map((resource) => [resource.urn, resource]));
     subjects.forEach((subject, index) => {
