@@ -4,10 +4,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { Policies, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import type { Policies, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs } from "@pulumi/policy";
+import { PROJECT_DIR } from "../config/project";
+import { packArgs } from "../policies/pack";
+import { packConfigPath, readPackConfig } from "../tools/offline/pack-config";
 import { evaluatePolicies, PolicySubject } from "../tools/offline/policies";
-import { OfflineMocks, SECRET } from "../tools/offline/run";
-import { SECRET_PLACEHOLDER, readStackFile } from "../tools/offline/stack-file";
+import { OfflineMocks, SECRET, runProgram } from "../tools/offline/run";
+import { SECRET_PLACEHOLDER, readStackFile, stackFilePath } from "../tools/offline/stack-file";
 import { resource, runComponent } from "./mocks";
 
 describe("offline runtime", () => {
@@ -158,7 +161,7 @@ describe("offline runtime", () => {
             assert.deepStrictEqual(report.violations.map((v) => `${v.policy} ${v.resourceName}`), ["boolean ns", "thenable ns"]);
         });
 
-        it("gives each validation its own options, and each stack rule its own list of frozen resources: no rule sees what another changed", async () => {
+        it("gives each validation its own options, each stack rule its own list of frozen resources, and every rule one read-only map of stack tags, as the analyzer", async () => {
             const seen: string[] = [];
             const policies: Policies = [
                 { name: "changes-opts", description: "d", enforcementLevel: "mandatory", validateResource: [
@@ -166,15 +169,40 @@ describe("offline runtime", () => {
                     (args) => { seen.push(`same rule: protect ${args.opts.protect}, extra ${(args as unknown as Record<string, unknown>).extra}`); },
                 ] },
                 { name: "reads-opts", description: "d", enforcementLevel: "mandatory", validateResource: (args) => { seen.push(`next rule: protect ${args.opts.protect}`); } },
-                { name: "sorts", description: "d", enforcementLevel: "mandatory", validateStack: (args) => { args.resources.sort((a, b) => b.name.localeCompare(a.name)); } },
+                { name: "sorts", description: "d", enforcementLevel: "mandatory", validateStack: (args) => { args.resources.sort((a, b) => a.name.localeCompare(b.name)); } },
                 { name: "reads-order", description: "d", enforcementLevel: "mandatory", validateStack: (args) => { seen.push(`stack: ${args.resources.map((r) => r.name).join(",")}`); } },
             ];
             await evaluatePolicies(policies, [namespace]);
             assert.deepStrictEqual(seen, ["same rule: protect false, extra undefined", "next rule: protect false", "stack: ns"]);
             const withTwo = await evaluatePolicies(policies.slice(2), [namespace, configMap]).then(() => seen.pop());
             assert.strictEqual(withTwo, "stack: ns,cm");
-            const reparents: Policies = [{ name: "reparents", description: "d", enforcementLevel: "mandatory", validateStack: (args) => { args.resources[1].parent = undefined; } }];
-            await assert.rejects(evaluatePolicies(reparents, [namespace, configMap]), TypeError);
+            const changes = (name: string, change: (args: StackValidationArgs) => void): Policies => [{ name, description: "d", enforcementLevel: "mandatory", validateStack: change }];
+            await assert.rejects(evaluatePolicies(changes("reparents", (args) => { args.resources[1].parent = undefined; }), [namespace, configMap]), /read only property 'parent'/);
+            await assert.rejects(evaluatePolicies(changes("protects", (args) => { args.resources[0].opts.protect = true; }), [namespace]), /read only property 'protect'/);
+            await assert.rejects(evaluatePolicies(changes("ignores", (args) => { args.resources[0].opts.ignoreChanges.push("spec"); }), [namespace]), /not extensible/);
+            await assert.rejects(evaluatePolicies(changes("tags", (args) => { (args.stackTags as Map<string, string>).set("team", "ml"); }), [namespace]), /set is not a function/);
+            const tags: number[] = [];
+            await evaluatePolicies([{ name: "reads-tags", description: "d", enforcementLevel: "mandatory", validateResource: (args) => { tags.push(args.stackTags.size); } }], [namespace]);
+            assert.deepStrictEqual(tags, [0]);
+        });
+
+        it("leaves every stack's recorded inputs as they were: the pack passes each shipped stack with its inputs frozen", async function () {
+            this.timeout(60_000);
+            for (const stack of ["dev", "prod", "local"]) {
+                const run = await runProgram({ stack, ...readStackFile(stackFilePath(PROJECT_DIR, stack)) });
+                const subjects = run.resources.map((r): PolicySubject => ({ type: r.type, name: r.name, urn: r.urn, parentUrn: r.parentUrn, props: deepFrozen(r.inputs) }));
+                const report = await evaluatePolicies(packArgs.policies, subjects, { stack, config: readPackConfig(packConfigPath(stack), packArgs.policies) });
+                assert.deepStrictEqual(report.violations, [], stack);
+            }
         });
     });
 });
+
+/** `value`, frozen all the way down: a rule that wrote to it would throw (policies/ compiles strict). */
+function deepFrozen<T>(value: T): T {
+    if (typeof value === "object" && value !== null) {
+        Object.values(value).forEach(deepFrozen);
+        Object.freeze(value);
+    }
+    return value;
+}

@@ -259,7 +259,7 @@ function report({ runs, charts }: BenchOptions, outDir: string, stacks: Generate
 
 /**
  * Each extra model's time against its target, split into the SDK's share and the platform's;
- * and, where the SDK's share alone reaches the target, that the machine cannot meet it.
+ * and, where the target is missed and the SDK's share alone reaches it, that the machine cannot meet it.
  */
 export function perModelLines(perModel: number, sdkPerModel: number): string[] {
     const target = TARGETS.msPerExtraModel;

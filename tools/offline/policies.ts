@@ -96,9 +96,34 @@ function typeChecks(subject: PolicySubject): TypeChecks {
 }
 
 /**
- * A resource rule's validations, each with args of its own (options and stack tags included), as
- * the analyzer builds them for each (@pulumi/policy 1.21.0 server.js makeAnalyzeRpcFun): no rule
- * sees what another changed.
+ * The stack's tags, as the analyzer hands them to every rule: one map, read-only (@pulumi/policy
+ * 1.21.0 server.js freezeMap), so a rule that tried to set one fails there and here alike.
+ * Offline, a stack has none.
+ */
+const STACK_TAGS = readOnlyMap(new Map<string, string>());
+
+function readOnlyMap<K, V>(map: ReadonlyMap<K, V>): ReadonlyMap<K, V> {
+    const view: ReadonlyMap<K, V> = Object.freeze({
+        get size() {
+            return map.size;
+        },
+        get: (key: K) => map.get(key),
+        has: (key: K) => map.has(key),
+        forEach: (callback: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown) =>
+            map.forEach((value, key) => callback.call(thisArg, value, key, view)),
+        entries: () => map.entries(),
+        keys: () => map.keys(),
+        values: () => map.values(),
+        [Symbol.iterator]: () => map[Symbol.iterator](),
+    });
+    return view;
+}
+
+/**
+ * A resource rule's validations, each with args and options of its own, as the analyzer builds
+ * them for each (@pulumi/policy 1.21.0 server.js makeAnalyzeRpcFun). Unlike there, `props` are
+ * the recorded inputs themselves, shared by every rule: no rule in policies/ writes to them
+ * (test/offline.test.ts evaluates the pack on each stack's inputs frozen).
  */
 async function runResourcePolicy(
     policy: ResourceValidationPolicy, subjects: readonly PolicySubject[], checks: readonly TypeChecks[],
@@ -113,7 +138,7 @@ async function runResourcePolicy(
             // Spelled out, not spread: this object is built for every rule and resource.
             const args: ResourceValidationArgs = {
                 type: subject.type, props: subject.props, urn: subject.urn, name: subject.name, opts: resourceOptions(subject),
-                stackTags: new Map(), isType, asType, getConfig, notApplicable: throwNotApplicable,
+                stackTags: STACK_TAGS, isType, asType, getConfig, notApplicable: throwNotApplicable,
             };
             const pending = whenApplicable(() => validate(args, reportViolation));
             if (pending) {
@@ -125,15 +150,16 @@ async function runResourcePolicy(
 
 /**
  * Each stack rule gets its own list, as the analyzer builds one for each (@pulumi/policy 1.21.0
- * server.js makeAnalyzeStackRpcFun). The resources in it are built once and frozen: the
- * analyzer's are each rule's own, so a rule that changed one would change it for the rules after
- * it only here; frozen, such a rule fails the plan instead.
+ * server.js makeAnalyzeStackRpcFun). The resources in it are built once and frozen, their options
+ * too: the analyzer's are each rule's own, so a rule that changed one would change it for the
+ * rules after it only here; frozen, such a rule fails the plan instead. Their props are shared as
+ * a resource rule's are (above).
  */
 async function runStackPolicy(
     policy: StackValidationPolicy, resources: readonly PolicyResource[], getConfig: <T extends object>() => T,
     reportViolation: (message: string, urn?: string) => void,
 ): Promise<void> {
-    await whenApplicable(() => policy.validateStack({ resources: [...resources], stackTags: new Map(), getConfig, notApplicable: throwNotApplicable }, reportViolation));
+    await whenApplicable(() => policy.validateStack({ resources: [...resources], stackTags: STACK_TAGS, getConfig, notApplicable: throwNotApplicable }, reportViolation));
 }
 
 function toPolicyResources(subjects: readonly PolicySubject[], checks: readonly TypeChecks[]): PolicyResource[] {
