@@ -183,20 +183,26 @@ const LONG_LINE = 200;
 const LONG_LINE_CONTEXT = 20;
 const LONG_LINE_MIDDLE = 120;
 
+/** How many items two sequences (characters, lines) share at their start, and then at their end. */
+function commonEnds<T>(a: ArrayLike<T>, b: ArrayLike<T>): { start: number; end: number } {
+    let start = 0;
+    while (start < a.length && start < b.length && a[start] === b[start]) {
+        start++;
+    }
+    let end = 0;
+    while (end < a.length - start && end < b.length - start && a[a.length - 1 - end] === b[b.length - 1 - end]) {
+        end++;
+    }
+    return { start, end };
+}
+
 /**
  * Two long one-line strings differ (a Grafana dashboard that kube-prometheus-stack renders as one
  * line of JSON, 27 kB): what differs between their common start and end, with a little context,
  * `path, at character 7636: …a[5m]b… -> …a[1m]b…`; both texts whole in diff.json.
  */
 function longLineChange(path: string, before: string, after: string): ValueChange {
-    let start = 0;
-    while (start < before.length && start < after.length && before[start] === after[start]) {
-        start++;
-    }
-    let end = 0;
-    while (end < before.length - start && end < after.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) {
-        end++;
-    }
+    const { start, end } = commonEnds(before, after);
     const excerpt = (text: string) => {
         const from = Math.max(0, start - LONG_LINE_CONTEXT);
         const middle = text.slice(start, text.length - end);
@@ -216,14 +222,7 @@ function longLineChange(path: string, before: string, after: string): ValueChang
  */
 function textChange(path: string, before: string, after: string): ValueChange {
     const [old, now] = [before.split("\n"), after.split("\n")];
-    let start = 0;
-    while (start < old.length && start < now.length && old[start] === now[start]) {
-        start++;
-    }
-    let end = 0;
-    while (end < old.length - start && end < now.length - start && old[old.length - 1 - end] === now[now.length - 1 - end]) {
-        end++;
-    }
+    const { start, end } = commonEnds(old, now);
     const block = (lines: string[]) => {
         const middle = lines.slice(start, lines.length - end);
         return middle.length === 0 ? "(none)" : formatValue(middle.join("\n"));
