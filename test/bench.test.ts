@@ -85,6 +85,20 @@ describe("sdk-floor", function () {
         );
     });
 
+    it("registers two resources of one name, and parents a child to the component of its parent's name", async () => {
+        const planned: PlannedResource[] = [
+            { type: "aws:ec2/eip:Eip", name: "nat-0", parent: null, inputs: {} },
+            { type: "aws:ec2/natGateway:NatGateway", name: "nat-0", parent: null, inputs: { subnetId: "s" } },
+            { type: "kubernetes:core/v1:ConfigMap", name: "m", parent: null, inputs: { metadata: { name: "m" } } },
+            { type: "kubernetes:core/v1:Service", name: "m-svc", parent: "m", inputs: { metadata: { name: "m" } } },
+            { type: "llm-platform:models:ModelServer", name: "m", parent: null, inputs: {} },
+        ];
+        const run = await runUnderMocks({ stack: "sdk-floor", config: {} }, () => registerPlanned(planned));
+        assert.deepStrictEqual(run.resources.map(({ type, name }) => `${type} ${name}`).sort(), planned.map(({ type, name }) => `${type} ${name}`).sort());
+        const service = run.resources.find((resource) => resource.name === "m-svc");
+        assert.match(service?.parentUrn ?? "", /::llm-platform:models:ModelServer::m$/);
+    });
+
     it("registers them without stack traces, as the plan runs (tools/offline/stack-traces.ts), so that the bench compares like with like", async () => {
         const limits: number[] = [];
         const mocks = new OfflineMocks();

@@ -29,21 +29,28 @@ function isComponent(type: string): boolean {
 /**
  * Registers `resources`, each after its parent (resources.json is sorted by type, so a child
  * may come first), as plain custom and component resources with their recorded inputs.
+ * Two resources may share a name (an Eip and a NatGateway `llm-net-nat-0`); resources.json names
+ * a parent by name alone, and a parent is a component where one has that name.
  */
 export function registerPlanned(resources: readonly PlannedResource[]): void {
-    const byName = new Map(resources.map((resource) => [resource.name, resource]));
-    const registered = new Map<string, pulumi.Resource>();
+    const parents = new Map<string, PlannedResource>();
+    for (const resource of resources) {
+        if (!parents.has(resource.name) || isComponent(resource.type)) {
+            parents.set(resource.name, resource);
+        }
+    }
+    const registered = new Map<PlannedResource, pulumi.Resource>();
     const register = (resource: PlannedResource): pulumi.Resource => {
-        const done = registered.get(resource.name);
+        const done = registered.get(resource);
         if (done) {
             return done;
         }
-        const planned = resource.parent ? byName.get(resource.parent) : undefined;
+        const planned = resource.parent ? parents.get(resource.parent) : undefined;
         const opts = { parent: planned ? register(planned) : undefined };
         const created = isComponent(resource.type)
             ? new pulumi.ComponentResource(resource.type, resource.name, {}, opts)
             : new PlannedCustomResource(resource.type, resource.name, resource.inputs, opts);
-        registered.set(resource.name, created);
+        registered.set(resource, created);
         return created;
     };
     resources.forEach(register);
@@ -75,7 +82,8 @@ export async function replayPlanned(resources: readonly PlannedResource[], mocks
 
 if (require.main === module) {
     main(process.argv[2]).then(exitWhenFlushed, (error: Error) => {
-        console.error(`error: ${error.message.split("\n")[0]}`);
+        // The stack withStackTraceOnFailure repeated the replay for: a failure here is a bug.
+        console.error(`error: ${error.stack ?? error.message}`);
         exitWhenFlushed(1);
     });
 }
