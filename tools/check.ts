@@ -18,7 +18,7 @@ import { exitWhenFlushed } from "./offline/exit";
 import { parseManifestDocuments } from "./offline/manifest-documents";
 import { typeToken } from "./offline/manifests";
 import { packConfigPath, readPackConfig } from "./offline/pack-config";
-import { PolicyReport, PolicySubject, evaluatePolicies } from "./offline/policies";
+import { PolicyReport, PolicySubject, evaluatePolicies, violationLine } from "./offline/policies";
 import { InputError, stackFilePath, stackOption } from "./offline/stack-file";
 
 const USAGE = "usage: npm run check -- [--format json] [--stack <name>] <file.yaml>...";
@@ -112,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
         if (values.format === "json") {
             console.log(JSON.stringify(report, null, 2));
         } else {
-            report.violations.forEach((v) => console.log(`[${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`));
+            report.violations.forEach((v) => console.log(violationLine(v)));
             const packConfig = stack === undefined ? "" : config
                 ? ` (stack ${stack}: ${path.relative(PROJECT_DIR, packConfigPath(stack))})` : ` (stack ${stack}: no pack config, the rules' own levels)`;
             console.log(`${report.violations.length} violations in ${positionals.length} files${packConfig}`);

@@ -27,7 +27,7 @@ import { stackFileSecureDigests } from "./offline/diff-secrets";
 import { exitWhenFlushed } from "./offline/exit";
 import { KubernetesObject, kubernetesObjects, sortObjects, toManifestYaml } from "./offline/manifests";
 import { packConfigPath, readPackConfig } from "./offline/pack-config";
-import { PolicyReport, evaluatePolicies } from "./offline/policies";
+import { PolicyReport, evaluatePolicies, violationLine } from "./offline/policies";
 import type { ChartRendering } from "./offline/render";
 import { ProgramRun, RecordedResource, nameOfUrn, runProgram } from "./offline/run";
 import {
@@ -169,7 +169,7 @@ function summarise(options: PlanOptions, { run, charts, objects, report, summary
         ...(charts.length > 0 ? [`${charts.length} Helm charts:`, ...chartSummary(charts)] : []),
         ...chartProblems(charts).map((problem) => `error: ${problem}`),
         `policy pack ${PACK_NAME}: ${report.violations.length === 0 ? "no violations" : `${report.violations.length} violations`}`,
-        ...report.violations.map((v) => `  [${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`),
+        ...report.violations.map((v) => `  ${violationLine(v)}`),
         // A local stack is one box (README, "Stacks"); an aws stack's nodes come and go with its pools.
         ...(run.outputs.target === "local" ? [boxLine(options.stack, boxNeeds(run.resources, charts))] : []),
         ...notes,

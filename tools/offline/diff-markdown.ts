@@ -5,7 +5,8 @@
  * comment (GitHub Flavored Markdown: HTML `<details>` blocks need a blank line before Markdown
  * inside them).
  */
-import { Figure, PlanDiff, beforeAfter, figureValue, headline, violationLine } from "./diff";
+import { Figure, PlanDiff, beforeAfter, figureValue, headline } from "./diff";
+import { violationLine } from "./policies";
 
 /** Lines of one resource's changes shown before "and N more (diff.json)". */
 export const MAX_LINES_PER_RESOURCE = 40;

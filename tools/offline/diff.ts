@@ -12,7 +12,7 @@
  * Markdown is ./diff-markdown.ts's.
  */
 import { isRecord } from "../../config/project";
-import type { Violation } from "./policies";
+import { Violation, violationLine } from "./policies";
 import type { StackSummary } from "./summary";
 
 /** One entry of resources.json (tools/plan.ts plannedResources; tools/sdk-floor.ts replays them). */
@@ -298,11 +298,6 @@ export function diffViolations(base: readonly Violation[], head: readonly Violat
 
 function rank(violation: Violation): number {
     return violation.enforcementLevel === "mandatory" ? 0 : 1;
-}
-
-/** A violation as the plan prints it. */
-export function violationLine(v: Violation): string {
-    return `[${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`;
 }
 
 /**

@@ -22,6 +22,11 @@ export interface Violation {
     readonly message: string;
 }
 
+/** A violation as the plan and the check print it. */
+export function violationLine(v: Violation): string {
+    return `[${v.enforcementLevel}] ${v.policy}: ${v.resourceType} ${v.resourceName}: ${v.message}`;
+}
+
 export interface PolicyReport {
     readonly violations: Violation[];
 }
