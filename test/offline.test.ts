@@ -5,13 +5,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Policies, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs } from "@pulumi/policy";
-import { PROJECT_DIR } from "../config/project";
 import { packArgs } from "../policies/pack";
 import { packConfigPath, readPackConfig } from "../tools/offline/pack-config";
 import { evaluatePolicies, PolicySubject } from "../tools/offline/policies";
-import { OfflineMocks, SECRET, runProgram } from "../tools/offline/run";
-import { SECRET_PLACEHOLDER, readStackFile, stackFilePath } from "../tools/offline/stack-file";
-import { resource, runComponent } from "./mocks";
+import { OfflineMocks, SECRET } from "../tools/offline/run";
+import { SECRET_PLACEHOLDER, readStackFile } from "../tools/offline/stack-file";
+import { resource, runComponent, runStackFile } from "./mocks";
 
 describe("offline runtime", () => {
     it("records secret inputs as [secret], never their value", async () => {
@@ -186,23 +185,24 @@ describe("offline runtime", () => {
             assert.deepStrictEqual(tags, [0]);
         });
 
+        it("hands rules a resource's protect in opts, as the analyzer does", async () => {
+            const seen: boolean[] = [];
+            const policies: Policies = [
+                { name: "resource", description: "d", enforcementLevel: "mandatory", validateResource: (args) => { seen.push(args.opts.protect); } },
+                { name: "stack", description: "d", enforcementLevel: "mandatory", validateStack: (args) => { seen.push(...args.resources.map((r) => r.opts.protect)); } },
+            ];
+            await evaluatePolicies(policies, [{ ...namespace, protect: true }, configMap]);
+            assert.deepStrictEqual(seen, [true, false, true, false]);
+        });
+
         it("leaves every stack's recorded inputs as they were: the pack passes each shipped stack with its inputs frozen", async function () {
             this.timeout(60_000);
             for (const stack of ["dev", "prod", "local"]) {
-                const run = await runProgram({ stack, ...readStackFile(stackFilePath(PROJECT_DIR, stack)) });
-                const subjects = run.resources.map((r): PolicySubject => ({ type: r.type, name: r.name, urn: r.urn, parentUrn: r.parentUrn, props: deepFrozen(r.inputs) }));
+                const run = await runStackFile(stack); // inputs deep-frozen
+                const subjects = run.resources.map((r): PolicySubject => ({ type: r.type, name: r.name, urn: r.urn, parentUrn: r.parentUrn, props: r.inputs }));
                 const report = await evaluatePolicies(packArgs.policies, subjects, { stack, config: readPackConfig(packConfigPath(stack), packArgs.policies) });
                 assert.deepStrictEqual(report.violations, [], stack);
             }
         });
     });
 });
-
-/** `value`, frozen all the way down: a rule that wrote to it would throw (policies/ compiles strict). */
-function deepFrozen<T>(value: T): T {
-    if (typeof value === "object" && value !== null) {
-        Object.values(value).forEach(deepFrozen);
-        Object.freeze(value);
-    }
-    return value;
-}

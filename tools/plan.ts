@@ -134,7 +134,7 @@ export async function plan(
 }
 
 function toPolicySubject(resource: RecordedResource) {
-    return { type: resource.type, name: resource.name, urn: resource.urn, parentUrn: resource.parentUrn, props: resource.inputs };
+    return { type: resource.type, name: resource.name, urn: resource.urn, parentUrn: resource.parentUrn, props: resource.inputs, protect: resource.protect };
 }
 
 /** resources.json: what the program registered and its charts render, by type and name. */

@@ -11,6 +11,8 @@ export interface PolicySubject {
     readonly urn: string;
     readonly parentUrn?: string;
     readonly props: Record<string, unknown>;
+    /** Pulumi's `protect`, which the analyzer hands rules in `opts`. */
+    readonly protect?: boolean;
 }
 
 /** One entry of policy-report.json. */
@@ -105,24 +107,10 @@ function typeChecks(subject: PolicySubject): TypeChecks {
  * 1.21.0 server.js freezeMap), so a rule that tried to set one fails there and here alike.
  * Offline, a stack has none.
  */
-const STACK_TAGS = readOnlyMap(new Map<string, string>());
-
-function readOnlyMap<K, V>(map: ReadonlyMap<K, V>): ReadonlyMap<K, V> {
-    const view: ReadonlyMap<K, V> = Object.freeze({
-        get size() {
-            return map.size;
-        },
-        get: (key: K) => map.get(key),
-        has: (key: K) => map.has(key),
-        forEach: (callback: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown) =>
-            map.forEach((value, key) => callback.call(thisArg, value, key, view)),
-        entries: () => map.entries(),
-        keys: () => map.keys(),
-        values: () => map.values(),
-        [Symbol.iterator]: () => map[Symbol.iterator](),
-    });
-    return view;
-}
+const STACK_TAGS: ReadonlyMap<string, string> = ((tags: Map<string, string>) => Object.freeze({
+    entries: tags.entries.bind(tags), forEach: tags.forEach.bind(tags), get: tags.get.bind(tags), has: tags.has.bind(tags),
+    keys: tags.keys.bind(tags), size: tags.size, values: tags.values.bind(tags), [Symbol.iterator]: tags[Symbol.iterator].bind(tags),
+}))(new Map());
 
 /**
  * A resource rule's validations, each with args and options of its own, as the analyzer builds
@@ -198,7 +186,7 @@ function deepFreeze(value: object): void {
 
 function resourceOptions(subject: PolicySubject): ResourceValidationArgs["opts"] {
     return {
-        protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [],
+        protect: subject.protect ?? false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [],
         customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
         parent: subject.parentUrn,
     };
