@@ -1,6 +1,5 @@
 import * as assert from "assert";
 import { awsCluster } from "../clusters";
-import { ECR_ENDPOINT_SERVICES } from "../components/cluster/cluster-network";
 import { controlPlaneLogGroupName, logsKeyPolicy } from "../components/cluster/control-plane-logs";
 import { EksCluster, EksClusterArgs, eksClusterName } from "../components/cluster/eks-cluster";
 import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-add-on";
@@ -156,7 +155,7 @@ describe("aws costs and safety (issue 13)", () => {
         it("adds the ECR api and dkr interface endpoints with ecrEndpoints, private DNS on, HTTPS from the VPC only", async () => {
             const run = await runComponent(() => new EksCluster("e", { ...ARGS, ecrEndpoints: true }));
             const ecr = endpoints(run).filter((endpoint) => endpoint.vpcEndpointType === "Interface");
-            assert.deepStrictEqual(ecr.map((endpoint) => endpoint.serviceName), ECR_ENDPOINT_SERVICES.map((service) => `com.amazonaws.us-west-2.${service}`));
+            assert.deepStrictEqual(ecr.map((endpoint) => endpoint.serviceName), ["com.amazonaws.us-west-2.ecr.api", "com.amazonaws.us-west-2.ecr.dkr"]);
             for (const endpoint of ecr) {
                 assert.deepStrictEqual([endpoint.privateDnsEnabled, endpoint.subnetIds], [true, ["e-net-private-0-id", "e-net-private-1-id"]]);
                 assert.deepStrictEqual(endpoint.securityGroupIds, ["e-net-endpoints-id"]);

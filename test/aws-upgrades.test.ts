@@ -34,11 +34,11 @@ function versions(run: ProgramRun): Record<string, string> {
 
 /**
  * Whether `from` waits for `to` in the engine's order: through its dependencies (dependsOn and the
- * resources its inputs' Outputs come from), a component standing for its children, transitively.
+ * resources its inputs' Outputs come from), transitively. A component in dependsOn is already its
+ * custom children there (@pulumi/pulumi runtime/dependsOn.js getAllTransitivelyReferencedResourceURNs).
  */
 function waitsFor(run: ProgramRun, from: RecordedResource, to: RecordedResource): boolean {
     const byUrn = new Map(run.resources.map((found) => [found.urn, found]));
-    const children = (urn: string) => run.resources.filter((found) => found.parentUrn === urn).map((found) => found.urn);
     const seen = new Set<string>();
     const pending = [...from.dependencies];
     while (pending.length > 0) {
@@ -48,7 +48,7 @@ function waitsFor(run: ProgramRun, from: RecordedResource, to: RecordedResource)
         }
         seen.add(urn);
         const found = byUrn.get(urn);
-        pending.push(...(found?.dependencies ?? []), ...(found && !found.custom ? children(urn) : []));
+        pending.push(...(found?.dependencies ?? []));
     }
     return seen.has(to.urn);
 }
@@ -114,7 +114,9 @@ describe("aws upgrades: a kubernetesVersion bump moves everything, in order", fu
                 awsCluster(config.aws!, config.observability.loki, longestServingGraceSeconds(config.models));
             });
             assert.deepStrictEqual(run.failures.map(String), []);
-            for (const addon of resourcesOfType(run, ADDON)) {
+            const addons = resourcesOfType(run, ADDON);
+            assert.ok(addons.some((addon) => inputs(addon).addonName === "coredns"), "coredns is installed");
+            for (const addon of addons) {
                 const name = inputs(addon).addonName as AddonName;
                 assert.strictEqual(inputs(addon).addonVersion, name === "coredns" ? "v1.14.3-eksbuild.2" : ADDON_VERSIONS["1.35"][name], name);
             }

@@ -249,10 +249,10 @@ describe("issue 14: API keys and TLS", function () {
         });
     });
 
-    it("no shipped stack (dev, prod, local) violates either rule", async () => {
+    it("no shipped stack (dev, prod, local) publishes a model: the rules have no Ingress there to look at", async () => {
         for (const stack of ["dev", "prod", "local"]) {
             const objects = kubernetesObjects((await runStackFile(stack)).resources);
-            assert.deepStrictEqual(await ruleMessages(objects), [], stack);
+            assert.deepStrictEqual(objects.filter((object) => object.kind === "Ingress"), [], stack);
         }
     });
 

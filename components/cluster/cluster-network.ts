@@ -15,7 +15,7 @@ export interface ClusterNetworkArgs {
 }
 
 /** The ECR interface endpoints: the registry API (auth, manifests' metadata) and the Docker registry protocol. */
-export const ECR_ENDPOINT_SERVICES = ["ecr.api", "ecr.dkr"] as const;
+const ECR_ENDPOINT_SERVICES = ["ecr.api", "ecr.dkr"] as const;
 
 /** HTTPS, the only port an interface endpoint serves. */
 export const HTTPS_PORT = 443;
