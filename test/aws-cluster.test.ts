@@ -1,6 +1,4 @@
 import * as assert from "assert";
-import { awsCluster } from "../clusters";
-import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-add-on";
 import { awsPreflight } from "../config/preflight";
 import { EksCluster, EksClusterArgs } from "../components/cluster/eks-cluster";
 import { cidrSubnet, subnetLayout } from "../components/cluster/cluster-network";
@@ -9,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { computedOutputs, invokeResults } from "../tools/offline/fakes";
 import { settings } from "../tools/offline/internals";
 import { ProgramRun, SECRET, nameOfUrn } from "../tools/offline/run";
-import { inputs, Json, loadConfigWith, object, resource, resourcesOfType, runComponent, runStackFile } from "./mocks";
+import { inputs, Json, loadConfigWith, object, resource, resourcesOfType, runAwsLayer, runComponent, runStackFile } from "./mocks";
 
 const ARGS: EksClusterArgs = {
     kubernetesVersion: "1.35", vpcCidr: "10.0.0.0/16", availabilityZones: 3, natGateways: "perZone",
@@ -42,19 +40,6 @@ async function invokesOf(token: string, build: () => void): Promise<Json[]> {
         answers[token] = answer;
     }
     return seen;
-}
-
-/**
- * The AWS cluster layer (clusters.ts) of the given aws config under the offline mocks, and the
- * errors it ends with: a refused config rejects the registrations, as `pulumi up` reports it.
- */
-async function runAwsLayer(config: Record<string, unknown>): Promise<{ run: ProgramRun; failures: Error[] }> {
-    const loaded = await loadConfigWith({ target: "aws", ...config });
-    assert.ok(!(loaded instanceof Error) && loaded.aws, String(loaded));
-    const run = await runComponent(() => {
-        awsCluster(loaded.aws!, loaded.observability.loki, longestServingGraceSeconds(loaded.models));
-    });
-    return { run, failures: [...run.failures] };
 }
 
 /** The trust policy of the role a Pod Identity role component created. */

@@ -1,12 +1,10 @@
 import * as assert from "assert";
-import { awsCluster } from "../clusters";
 import { controlPlaneLogGroupName, logsKeyPolicy } from "../components/cluster/control-plane-logs";
 import { EksCluster, EksClusterArgs, eksClusterName } from "../components/cluster/eks-cluster";
-import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-add-on";
 import { tlsOnlyFileSystemPolicy } from "../components/cluster/model-file-system";
 import { stackSummary } from "../tools/offline/summary";
 import { ProgramRun } from "../tools/offline/run";
-import { acceptedConfig, configProblems, inputs, Json, object, resource, resourcesOfType, runComponent, runStackFile, stackFileConfig } from "./mocks";
+import { acceptedAwsLayer, acceptedConfig, configProblems, inputs, Json, object, resource, resourcesOfType, runComponent, runStackFile, stackFileConfig } from "./mocks";
 
 const ARGS: EksClusterArgs = {
     kubernetesVersion: "1.35", vpcCidr: "10.0.0.0/16", availabilityZones: 2, natGateways: "single",
@@ -20,16 +18,6 @@ const CLUSTER = "aws:eks/cluster:Cluster";
 const LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup";
 const ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint";
 const BUCKET = "aws:s3/bucket:Bucket";
-
-/** The AWS cluster layer (clusters.ts) of an aws config under the offline mocks, in stack `stack`. */
-async function awsLayer(config: Record<string, unknown>, stack = "test"): Promise<ProgramRun> {
-    const loaded = await acceptedConfig({ target: "aws", ...config });
-    const run = await runComponent(() => {
-        awsCluster(loaded.aws!, loaded.observability.loki, longestServingGraceSeconds(loaded.models));
-    }, stack);
-    assert.deepStrictEqual(run.failures.map(String), []);
-    return run;
-}
 
 describe("aws costs and safety (issue 13)", () => {
     let dev: ProgramRun;
@@ -59,7 +47,7 @@ describe("aws costs and safety (issue 13)", () => {
         });
 
         it("keeps a cluster's existing name when the config gives it (a cluster created when Pulumi named it)", async () => {
-            const run = await awsLayer({ cluster: { deployerCidrs: ["detect"], name: "llm-eks-1a2b3c4", controlPlaneLogRetentionDays: 365 } });
+            const run = await acceptedAwsLayer({ cluster: { deployerCidrs: ["detect"], name: "llm-eks-1a2b3c4", controlPlaneLogRetentionDays: 365 } });
             assert.strictEqual(inputs(resource(run, CLUSTER, "llm-eks")).name, "llm-eks-1a2b3c4");
             assert.deepStrictEqual([inputs(resource(run, LOG_GROUP, "llm-logs-group")).name, inputs(resource(run, LOG_GROUP, "llm-logs-group")).retentionInDays],
                 ["/aws/eks/llm-eks-1a2b3c4/cluster", 365]);
@@ -106,7 +94,7 @@ describe("aws costs and safety (issue 13)", () => {
         it("protects prod's Loki bucket, which S3 will not delete while it holds logs; elsewhere destroy empties and deletes it", async () => {
             const bucket = resource(prod, BUCKET, "loki-bucket");
             assert.deepStrictEqual([bucket.protect, inputs(bucket).forceDestroy], [true, false]);
-            const s3Dev = await awsLayer({ cluster: { deployerCidrs: ["detect"] }, observability: { loki: { storage: "s3" } } });
+            const s3Dev = await acceptedAwsLayer({ cluster: { deployerCidrs: ["detect"] }, observability: { loki: { storage: "s3" } } });
             const devBucket = resource(s3Dev, BUCKET, "loki-bucket");
             assert.deepStrictEqual([devBucket.protect, inputs(devBucket).forceDestroy], [undefined, true]);
         });

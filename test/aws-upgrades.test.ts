@@ -1,24 +1,17 @@
 import * as assert from "assert";
-import { awsCluster } from "../clusters";
 import { AUTOSCALER_RELEASES } from "../components/cluster/cluster-autoscaler";
-import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-add-on";
 import { AUTOSCALER_MINORS } from "../config/aws";
 import { ADDONS, ADDON_VERSIONS, AddonName, addonConfigurationValues, addonVersion } from "../lib/eks";
 import { ProgramRun, RecordedResource } from "../tools/offline/run";
-import { acceptedConfig, configProblems, inputs, resource, resourcesOfType, runComponent } from "./mocks";
+import { acceptedAwsLayer, configProblems, inputs, resource, resourcesOfType } from "./mocks";
 
 const ADDON = "aws:eks/addon:Addon";
 const NODE_GROUP = "aws:eks/nodeGroup:NodeGroup";
 const CLUSTER = "aws:eks/cluster:Cluster";
 
 /** The AWS cluster layer (clusters.ts: EKS, its add-ons and system groups, the GPU pool and its autoscaler) at a Kubernetes minor. */
-async function awsLayerAt(kubernetesVersion: string): Promise<ProgramRun> {
-    const config = await acceptedConfig({ target: "aws", cluster: { kubernetesVersion, deployerCidrs: ["detect"] } });
-    const run = await runComponent(() => {
-        awsCluster(config.aws!, config.observability.loki, longestServingGraceSeconds(config.models));
-    });
-    assert.deepStrictEqual(run.failures.map(String), [], "the run fails nowhere");
-    return run;
+function awsLayerAt(kubernetesVersion: string): Promise<ProgramRun> {
+    return acceptedAwsLayer({ cluster: { kubernetesVersion, deployerCidrs: ["detect"] } });
 }
 
 /** What a run installs that a kubernetesVersion bump must move: the control plane, each add-on, each node group, the autoscaler. */
@@ -107,13 +100,7 @@ describe("aws upgrades: a kubernetesVersion bump moves everything, in order", fu
         });
 
         it("takes a stack's own version for an add-on (cluster.addonVersions), the pinned ones for the rest", async () => {
-            const config = await acceptedConfig({
-                target: "aws", cluster: { kubernetesVersion: "1.35", deployerCidrs: ["detect"], addonVersions: { coredns: "v1.14.3-eksbuild.2" } },
-            });
-            const run = await runComponent(() => {
-                awsCluster(config.aws!, config.observability.loki, longestServingGraceSeconds(config.models));
-            });
-            assert.deepStrictEqual(run.failures.map(String), []);
+            const run = await acceptedAwsLayer({ cluster: { kubernetesVersion: "1.35", deployerCidrs: ["detect"], addonVersions: { coredns: "v1.14.3-eksbuild.2" } } });
             const addons = resourcesOfType(run, ADDON);
             assert.ok(addons.some((addon) => inputs(addon).addonName === "coredns"), "coredns is installed");
             for (const addon of addons) {

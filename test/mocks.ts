@@ -8,6 +8,8 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { awsCluster } from "../clusters";
+import { longestServingGraceSeconds } from "../components/autoscaling/keda-http-add-on";
 import { ConfigError, PlatformConfig, loadConfig } from "../config";
 import { PROJECT } from "../config/project";
 import { KubernetesObject, kubernetesObjects } from "../tools/offline/manifests";
@@ -184,4 +186,24 @@ export function object(run: ProgramRun, kind: string, name: string): KubernetesO
         throw new Error(`no ${kind} named ${name}`);
     }
     return found;
+}
+
+/**
+ * The AWS cluster layer (clusters.ts) of the given aws config under the offline mocks, and the
+ * errors it ends with: a refused config rejects the registrations, as `pulumi up` reports it.
+ */
+export async function runAwsLayer(config: Record<string, unknown>): Promise<{ run: ProgramRun; failures: Error[] }> {
+    const loaded = await loadConfigWith({ target: "aws", ...config });
+    assert.ok(!(loaded instanceof Error) && loaded.aws, String(loaded));
+    const run = await runComponent(() => {
+        awsCluster(loaded.aws!, loaded.observability.loki, longestServingGraceSeconds(loaded.models));
+    });
+    return { run, failures: [...run.failures] };
+}
+
+/** runAwsLayer of a config the layer must accept: its run, which fails nowhere. */
+export async function acceptedAwsLayer(config: Record<string, unknown>): Promise<ProgramRun> {
+    const { run, failures } = await runAwsLayer(config);
+    assert.deepStrictEqual(failures.map(String), [], "the run fails nowhere");
+    return run;
 }
