@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFlavour, ModelConfig } from "../config";
 import { servingNamespace } from "./model-server/engines";
 import { interceptedModels } from "./autoscaling/keda-http-add-on";
-import { ModelCallers, NetworkPolicyBody, interceptorPolicy, modelNamespacePolicies } from "./model-server/network-policy";
+import { ModelCallers, interceptorPolicy, modelNamespacePolicies } from "./model-server/network-policy";
+import type { NetworkPolicyBody } from "./network-policy-peers";
 import { monitoringPolicies } from "./observability/network-policy";
 
 export interface NetworkPoliciesArgs {

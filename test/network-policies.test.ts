@@ -6,9 +6,8 @@ import * as path from "path";
 import { kedaChartValues } from "../components/autoscaling/keda";
 import { networkPolicyNotices } from "../components/network-policies";
 import { INTERCEPTOR_POD_LABELS, KEDA_HTTP_CHART, interceptorPodMonitor, kedaHttpChartValues } from "../components/autoscaling/keda-http-add-on";
-import {
-    CLUSTER_DNS, DOWNLOAD_POD_LABELS, INTERCEPTOR_ADMIN_PORT, NetworkPolicyBody, POLICY_NAMES, PolicyPeer, SCALER_POD_LABELS,
-} from "../components/model-server/network-policy";
+import { CLUSTER_DNS, DOWNLOAD_POD_LABELS, INTERCEPTOR_ADMIN_PORT, POLICY_NAMES, SCALER_POD_LABELS } from "../components/model-server/network-policy";
+import type { NetworkPolicyBody, PolicyPeer } from "../components/network-policy-peers";
 import { RELEASES } from "../components/observability/names";
 import {
     ALLOY_POD_LABELS, GRAFANA_POD_LABELS, KEDA_OPERATOR_POD_LABELS, LOKI_POD_LABELS, MONITORING_POLICY_NAMES, PROMETHEUS_POD_LABELS,
@@ -18,9 +17,8 @@ import { evaluatePolicies } from "../tools/offline/policies";
 import { stackFilePath } from "../tools/offline/stack-file";
 import { plan } from "../tools/plan";
 import type { ProgramRun } from "../tools/offline/run";
-import { PROJECT_DIR, configProblems, objects, resourcesOfType, runStack, runStackFile, stackFileConfig } from "./mocks";
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests as the program wrote them
+import { Json, PROJECT_DIR, configProblems, objects, resourcesOfType, runStack, runStackFile, stackFileConfig } from "./mocks";
+import { selects } from "../policies/lib/scaling";
 
 const policiesOf = (run: ProgramRun) => objects(run).filter((object) => object.kind === "NetworkPolicy") as unknown as NetworkPolicyBody[];
 const policy = (run: ProgramRun, namespace: string, name: string): NetworkPolicyBody => {
@@ -28,8 +26,8 @@ const policy = (run: ProgramRun, namespace: string, name: string): NetworkPolicy
     assert.ok(found, `no NetworkPolicy ${namespace}/${name}; there are ${policiesOf(run).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(", ")}`);
     return found;
 };
-const matches = (selector: Json | undefined, labels: Record<string, string>) =>
-    Object.entries(selector?.matchLabels ?? {}).every(([key, value]) => labels[key] === value) && (selector?.matchExpressions ?? []).length === 0;
+/** The pack's own selector matching (matchLabels and matchExpressions); a peer without podSelector is every pod. */
+const matches = (selector: Json | undefined, labels: Record<string, string>) => selects(selector ?? {}, labels);
 const podTemplates = (run: ProgramRun, kind: string) => (objects(run) as Json[]).filter((object) => object.kind === kind)
     .map((object) => ({ name: object.metadata.name as string, namespace: object.metadata.namespace as string, labels: object.spec.template.metadata.labels as Record<string, string>, spec: object.spec.template.spec as Json }));
 const chartValues = (run: ProgramRun, name: string): Json => {

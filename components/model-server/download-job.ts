@@ -1,6 +1,6 @@
 import type { ModelConfig } from "../../config";
 import { modelDirectory } from "./engines";
-import { ModelServerNames, commonLabels, restrictedContainerSecurity, restrictedPodSecurity } from "./names";
+import { DOWNLOAD_COMPONENT, ModelServerNames, commonLabels, restrictedContainerSecurity, restrictedPodSecurity } from "./names";
 
 /**
  * The Job that fills the weights claim with one pinned revision. Idempotent: it exits at
@@ -196,7 +196,7 @@ export const DOWNLOAD_SHELL = [
 
 /** The download Job's object body (metadata and spec). */
 export function downloadJob(model: Pick<ModelConfig, "name" | "engine" | "repo" | "revision">, { names, withToken }: DownloadJobOptions) {
-    const labels = { ...commonLabels(model), "app.kubernetes.io/component": "model-download" };
+    const labels = { ...commonLabels(model), ...DOWNLOAD_COMPONENT };
     return {
         metadata: { name: names.downloadJob, namespace: names.namespace, labels },
         spec: {

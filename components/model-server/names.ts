@@ -32,6 +32,9 @@ export function modelServerNames(model: Pick<ModelConfig, "name" | "repo" | "rev
 
 export const ROLE_LABEL = "llm-platform.io/role";
 
+/** What marks the download Job's pods (its own labels, and the fence's egress policy selects them by it). */
+export const DOWNLOAD_COMPONENT = { "app.kubernetes.io/component": "model-download" } as const;
+
 /** What the Deployment, Service, PodDisruptionBudget and spread constraints select on. */
 export function selectorLabels(model: Pick<ModelConfig, "name">): Record<string, string> {
     return { "app.kubernetes.io/instance": model.name, "app.kubernetes.io/component": "model-server" };

@@ -3,8 +3,8 @@ import { engineProfile } from "./engines";
 import { INTERCEPTOR_METRICS, INTERCEPTOR_POD_LABELS, INTERCEPTOR_PROXY } from "../autoscaling/keda-http-add-on";
 import { PROMETHEUS_POD_LABELS } from "../observability/network-policy";
 import { MONITORING_NAMESPACE } from "../observability/names";
-import { PART_OF, namespacePeer, podsIn, tcp } from "../network-policy-peers";
-import { commonLabels, selectorLabels } from "./names";
+import { IngressRule, NetworkPolicyBody, PART_OF, namespacePeer, podsIn, tcp } from "../network-policy-peers";
+import { DOWNLOAD_COMPONENT, commonLabels, selectorLabels } from "./names";
 import { usesInterceptor } from "./request-routing";
 
 /**
@@ -27,39 +27,6 @@ import { usesInterceptor } from "./request-routing";
  * `kubectl port-forward` enters the pod's network namespace from the node, so it is not fenced either.
  */
 
-/** A NetworkPolicy peer or selector, as the API takes it (mutable arrays: what @pulumi/kubernetes's input types accept). */
-export interface LabelSelector {
-    readonly matchLabels?: Record<string, string>;
-    readonly matchExpressions?: { readonly key: string; readonly operator: "In" | "NotIn" | "Exists" | "DoesNotExist"; readonly values?: string[] }[];
-}
-export interface PolicyPeer {
-    readonly namespaceSelector?: LabelSelector;
-    readonly podSelector?: LabelSelector;
-    readonly ipBlock?: { readonly cidr: string; readonly except?: string[] };
-}
-export interface PolicyPort {
-    readonly port?: number;
-    readonly protocol: "TCP" | "UDP";
-}
-export interface IngressRule {
-    readonly from: PolicyPeer[];
-    readonly ports?: PolicyPort[];
-}
-export interface EgressRule {
-    readonly to: PolicyPeer[];
-    readonly ports?: PolicyPort[];
-}
-/** The body of a networking.k8s.io/v1 NetworkPolicy (metadata and spec). */
-export interface NetworkPolicyBody {
-    readonly metadata: { readonly name: string; readonly namespace: string; readonly labels: Record<string, string> };
-    readonly spec: {
-        readonly podSelector: LabelSelector;
-        readonly policyTypes: ("Ingress" | "Egress")[];
-        readonly ingress?: IngressRule[];
-        readonly egress?: EgressRule[];
-    };
-}
-
 /** Who may call the models, besides the platform's own parts (config: clientNamespaces, ingressControllerNamespace). */
 export interface ModelCallers {
     /** Namespaces whose pods call the models on their in-cluster Service URL (and through the interceptor). */
@@ -77,7 +44,7 @@ export const CLUSTER_DNS = { namespace: "kube-system", podLabels: { "k8s-app": "
 export const HTTPS_PORT = 443;
 
 /** The labels of the download Job's pods (components/model-server/download-job.ts), across models. */
-export const DOWNLOAD_POD_LABELS = { "app.kubernetes.io/component": "model-download", "app.kubernetes.io/part-of": "llm-platform" } as const;
+export const DOWNLOAD_POD_LABELS = { ...DOWNLOAD_COMPONENT, ...PART_OF } as const;
 
 /** Names of the policies, per namespace and per model: stable, the rule and the README name them. */
 export const POLICY_NAMES = {

@@ -1,4 +1,4 @@
-import type { IngressRule, NetworkPolicyBody } from "../model-server/network-policy";
+import type { IngressRule, NetworkPolicyBody } from "../network-policy-peers";
 import { PART_OF, localPods, podsIn, tcp } from "../network-policy-peers";
 import { MONITORING_NAMESPACE, RELEASES } from "./names";
 
