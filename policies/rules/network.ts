@@ -88,23 +88,23 @@ export const namespaceDefaultDeny = stackRule<DefaultDenyConfig>({
     }
     const policies = resources.filter((resource) => resource.type === NETWORK_POLICY);
     for (const [namespace, workloads] of servers) {
-        const here = policies.filter((policy) => objectNamespace(policy.props) === namespace);
-        for (const policy of here) {
+        // Whether a policy here selects every pod for Ingress and opens none of its rules to every source.
+        let denies = false;
+        for (const policy of policies.filter((candidate) => objectNamespace(candidate.props) === namespace)) {
             const spec = asRecord(policy.props.spec);
             if (!governsIngress(spec)) {
                 continue;
             }
+            let open = false;
             asArray(spec.ingress).forEach((rule, index) => {
                 const why = admitsEverySource(asRecord(rule));
                 if (why) {
+                    open = true;
                     reportViolation(`${label("NetworkPolicy", objectName(policy.props, policy.name))} in namespace ${namespace}, where model servers run: ingress[${index}] ${why}; name the callers (namespaces, pod labels) instead.`, policy.urn);
                 }
             });
+            denies = denies || (!open && selectsAll(spec.podSelector));
         }
-        const denies = here.some((policy) => {
-            const spec = asRecord(policy.props.spec);
-            return selectsAll(spec.podSelector) && governsIngress(spec) && !asArray(spec.ingress).some((rule) => admitsEverySource(asRecord(rule)));
-        });
         if (!denies) {
             const where = resources.find((resource) => resource.type === NAMESPACE && objectName(resource.props, resource.name) === namespace) ?? workloads[0];
             const names = workloads.map((workload) => label(kindOf(workload.type), objectName(workload.props, workload.name)));
