@@ -208,10 +208,15 @@ describe("network policies", () => {
                 assert.deepStrictEqual(networkPolicyNotices(flavour), []);
             }
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
-            const file = path.join(dir, "Pulumi.minikube.yaml");
-            fs.writeFileSync(file, fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.local.yaml"), "utf8").replace("llm-platform:clusterFlavour: k3s", "llm-platform:clusterFlavour: minikube"));
-            const result = spawnSync(process.execPath, [path.join(PROJECT_DIR, "node_modules", ".bin", "tsx"), path.join(PROJECT_DIR, "tools", "plan.ts"), "--stack", "minikube", "--config", file, "--out", dir], { cwd: PROJECT_DIR, encoding: "utf8", timeout: 120_000 });
-            assert.ok(result.stdout.split("\n").includes(networkPolicyNotices("minikube")[0]), result.stdout + result.stderr);
+            try {
+                const file = path.join(dir, "Pulumi.minikube.yaml");
+                fs.writeFileSync(file, fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.local.yaml"), "utf8").replace("llm-platform:clusterFlavour: k3s", "llm-platform:clusterFlavour: minikube"));
+                // The plan as npm run plan runs it: bin/, built once in the test run's global setup.
+                const result = spawnSync(process.execPath, [path.join(PROJECT_DIR, "bin", "tools", "plan.js"), "--stack", "minikube", "--config", file, "--out", dir], { cwd: PROJECT_DIR, encoding: "utf8", timeout: 120_000 });
+                assert.ok(result.stdout.split("\n").includes(networkPolicyNotices("minikube")[0]), result.stdout + result.stderr);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
 
         it("refuses a client namespace that is no namespace name, naming the key", async () => {
